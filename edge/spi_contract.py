@@ -1,0 +1,108 @@
+"""Everything about Sitoo's SPIs that the public docs leave open, in one place.
+
+Each entry says whether it is *documented* by Sitoo or *inferred* by us (see
+``../shared/spec/sitoo-crm-spi-v2.md`` §5.0 and §12). When Sitoo confirms or corrects an
+inferred choice, this module is the one place to change; the edge's router and the Sitoo-side
+driver in ``sandbox`` both read it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+
+class Confidence(StrEnum):
+    DOCUMENTED = "documented"
+    THIRD_PARTY = "third-party"
+    INFERRED = "inferred"
+
+
+@dataclass(frozen=True)
+class SpiRoute:
+    name: str
+    method: str
+    # Relative to the integration's base, ``/sitoo/{integration}``.
+    path: str
+    confidence: Confidence
+
+
+# CRM SPI v2 route table (spec §5.0).
+SEARCH_CUSTOMERS: Final = SpiRoute("search_customers", "GET", "/customers", Confidence.DOCUMENTED)
+ADD_CUSTOMER: Final = SpiRoute("add_customer", "POST", "/customers", Confidence.DOCUMENTED)
+GET_CUSTOMER: Final = SpiRoute(
+    "get_customer", "GET", "/customers/{customer_id}", Confidence.INFERRED
+)
+UPDATE_CUSTOMER: Final = SpiRoute(
+    "update_customer", "PUT", "/customers/{customer_id}", Confidence.INFERRED
+)
+PATCH_CUSTOMER: Final = SpiRoute(
+    "patch_customer", "PATCH", "/customers/{customer_id}", Confidence.INFERRED
+)
+CUSTOMER_TRANSACTIONS: Final = SpiRoute(
+    "customer_transactions", "GET", "/customers/{customer_id}/transactions", Confidence.INFERRED
+)
+LOOKUP: Final = SpiRoute("lookup", "GET", "/lookup", Confidence.INFERRED)
+CONSENTS: Final = SpiRoute("consents", "GET", "/consents", Confidence.INFERRED)
+
+# Events SPI (documented: POST {base}/events).
+EVENTS: Final = SpiRoute("events", "POST", "/events", Confidence.DOCUMENTED)
+
+CRM_ROUTES: Final = (
+    SEARCH_CUSTOMERS,
+    ADD_CUSTOMER,
+    GET_CUSTOMER,
+    UPDATE_CUSTOMER,
+    PATCH_CUSTOMER,
+    CUSTOMER_TRANSACTIONS,
+    LOOKUP,
+    CONSENTS,
+)
+ALL_ROUTES: Final = (*CRM_ROUTES, EVENTS)
+
+# Prefix under which the edge serves one integration's SPIs.
+INTEGRATION_PREFIX: Final = "/sitoo/{integration}"
+
+# Optional origin headers; their values are URL-encoded by Sitoo (documented).
+STORE_ID_HEADER: Final = "Store-ID"
+STAFF_ID_HEADER: Final = "Staff-ID"
+REGISTER_ID_HEADER: Final = "Register-ID"
+
+# SearchKeyType: `member_number` is documented; the rest are inferred (spec §5.1).
+SEARCH_KEY_TYPES: Final = ("member_number", "email", "mobile", "customer_id", "personal_id")
+
+# Events SPI batch bound (documented): 1..10 events per POST.
+MAX_EVENTS_PER_BATCH: Final = 10
+
+# Error body: inferred from Sitoo's sibling SPIs (spec §4). Status -> error_code.
+_ERROR_CODES: Final = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    429: "too-many-requests",
+    502: "bad-gateway",
+}
+
+# The status codes Sitoo lists for CRM SPI v2 (documented, spec §4).
+ALLOWED_STATUSES: Final = frozenset({200, 400, 401, 403, 404, 429, 500, 502, 503, 504})
+
+
+def error_code_for(status: int) -> str:
+    return _ERROR_CODES.get(status, "other")
+
+
+def error_body(status: int, message: str, request_id: str | None = None) -> dict[str, object]:
+    """The Sitoo error object: ``{request_id, error_code, error_data: {message}}``."""
+    return {
+        "request_id": request_id or str(uuid.uuid4()),
+        "error_code": error_code_for(status),
+        "error_data": {"message": message},
+    }
+
+
+def integration_path(integration: str, route: SpiRoute, **params: str) -> str:
+    """The concrete path of ``route`` for ``integration`` (used by clients and tests)."""
+    return "/sitoo/" + integration + route.path.format(**params)
