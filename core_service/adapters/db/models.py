@@ -1,0 +1,156 @@
+"""Tables. Times are Unix seconds as floats: portable across SQLite and PostgreSQL, and
+what the relay compares against its clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Explicit constraint names: Alembic's batch mode on SQLite and downgrades need them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Meta(Base):
+    """Small key/value facts about the installation (e.g. the master-key canary)."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class IntegrationRow(Base):
+    __tablename__ = "integrations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    company: Mapped[str] = mapped_column(String(200), default="")
+    market: Mapped[str] = mapped_column(String(2), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    bloomreach_api_base_url: Mapped[str] = mapped_column(String(500), default="")
+    bloomreach_project_token: Mapped[str] = mapped_column(String(200), default="")
+    bloomreach_api_key_id: Mapped[str] = mapped_column(String(200), default="")
+    bloomreach_api_secret_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    hard_id_name: Mapped[str] = mapped_column(String(100), default="registered")
+    hard_id_source_field: Mapped[str] = mapped_column(String(100), default="email")
+    field_mappings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    consent_types: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    channel_categories: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    enrichment_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    sitoo_account_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    sitoo_api_base_url: Mapped[str] = mapped_column(String(500), default="")
+    sitoo_api_id: Mapped[str] = mapped_column(String(200), default="")
+    sitoo_api_password_enc: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sitoo_site_id: Mapped[int] = mapped_column(BigInteger, default=1)
+
+    spi_username: Mapped[str] = mapped_column(String(100))
+    spi_password_hash: Mapped[str] = mapped_column(String(128))
+    webhook_username: Mapped[str] = mapped_column(String(100))
+    webhook_password_hash: Mapped[str] = mapped_column(String(128))
+
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class InboxEvent(Base):
+    """Every Sitoo event id we acknowledged: the dedupe key for webhook redeliveries."""
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (UniqueConstraint("integration_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), index=True
+    )
+    event_id: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(40))
+    event_date: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[float] = mapped_column(Double)
+
+
+OPEN_STATES = ("pending", "in_flight")
+
+
+class OutboxMessage(Base):
+    """One unit of delivery work: an order to fetch from Sitoo and track in Bloomreach."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        # At most one open message per order: new events for it coalesce into that message.
+        Index(
+            "uq_outbox_open_order",
+            "integration_id",
+            "order_key",
+            unique=True,
+            sqlite_where=text("state IN ('pending', 'in_flight')"),
+            postgresql_where=text("state IN ('pending', 'in_flight')"),
+        ),
+        # The relay's claim query: due pending messages in order.
+        Index("ix_outbox_due", "state", "available_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), index=True
+    )
+    order_key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default="order")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[float] = mapped_column(Double)
+    lease_expires_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    skip_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+    finished_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class QuarantinedPayload(Base):
+    """Authenticated but malformed webhook bodies, kept verbatim for inspection."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), index=True
+    )
+    received_at: Mapped[float] = mapped_column(Double)
+    reason: Mapped[str] = mapped_column(Text)
+    raw_body: Mapped[bytes] = mapped_column(LargeBinary)
+    request_id: Mapped[str] = mapped_column(String(100), default="")

@@ -1,0 +1,105 @@
+"""Secrets at rest and the credentials Sitoo presents to us.
+
+* Stored secrets (Bloomreach API secret, Sitoo API password) are sealed with AES-256-GCM under
+  the master key. The associated data binds each ciphertext to its integration and field, so a
+  ciphertext copied into another tenant's row does not decrypt.
+* Credentials we issue (SPI and webhook passwords) have 256 bits of entropy, so a keyed
+  HMAC-SHA256 is a sound verifier: no brute force is feasible, and the key (derived from the
+  master key) keeps a stolen database from even confirming a guess. Checks are constant-time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_VERSION = "v1"
+_NONCE_BYTES = 12
+
+
+class MasterKeyError(Exception):
+    """The master key is missing, malformed, or not the one the data was sealed with."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> MasterKey:
+        try:
+            raw = base64.urlsafe_b64decode(text.strip().encode())
+        except (ValueError, TypeError) as exc:
+            raise MasterKeyError("the master key is not valid base64") from exc
+        if len(raw) != 32:
+            raise MasterKeyError(
+                f"the master key must be 32 bytes (base64 of 32 random bytes), got {len(raw)}"
+            )
+        return cls(raw)
+
+    @staticmethod
+    def generate() -> str:
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+    @property
+    def key_id(self) -> str:
+        """A short fingerprint naming the key in ciphertexts (for future key rotation)."""
+        return hashlib.sha256(b"key-id" + self.key).hexdigest()[:8]
+
+    def _derive(self, purpose: bytes) -> bytes:
+        return hmac.new(self.key, purpose, hashlib.sha256).digest()
+
+
+class SecretBox:
+    """Seals and opens secrets stored in the database."""
+
+    def __init__(self, master_key: MasterKey) -> None:
+        self._key_id = master_key.key_id
+        self._aead = AESGCM(master_key._derive(b"sitoo-bloomreach/secrets/v1"))
+        self._hmac_key = master_key._derive(b"sitoo-bloomreach/credentials/v1")
+
+    def seal(self, plaintext: str, *, context: str) -> str:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, plaintext.encode(), context.encode())
+        body = base64.urlsafe_b64encode(nonce + sealed).decode()
+        return f"{_VERSION}:{self._key_id}:{body}"
+
+    def open(self, token: str, *, context: str) -> str:
+        try:
+            version, key_id, body = token.split(":", 2)
+        except ValueError as exc:
+            raise MasterKeyError("a stored secret is not in the expected format") from exc
+        if version != _VERSION:
+            raise MasterKeyError(f"a stored secret has unknown format {version!r}")
+        if key_id != self._key_id:
+            raise MasterKeyError(
+                f"a stored secret was sealed with master key {key_id}, but the configured "
+                f"key is {self._key_id}"
+            )
+        raw = base64.urlsafe_b64decode(body.encode())
+        try:
+            plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
+        except InvalidTag as exc:
+            raise MasterKeyError("a stored secret does not decrypt with the master key") from exc
+        return plain.decode()
+
+    def credential_hash(self, password: str) -> str:
+        return hmac.new(self._hmac_key, password.encode(), hashlib.sha256).hexdigest()
+
+    def verify_credential(self, password: str, stored_hash: str) -> bool:
+        return hmac.compare_digest(self.credential_hash(password), stored_hash)
+
+
+def generate_password() -> str:
+    """256 bits, URL-safe: fits in HTTP Basic and in Sitoo's backoffice fields."""
+    return secrets.token_urlsafe(32)
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())

@@ -1,0 +1,139 @@
+"""Process settings: one object, read from ``SITOO_BR_*`` environment variables and an
+optional TOML file named by ``SITOO_BR_SETTINGS_FILE``. Tenant configuration lives in the
+database, never here."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "SITOO_BR_"
+
+# Default relay retry schedule, in the spirit of Svix's: immediately, 5 s, 5 min, 30 min,
+# 2 h, 5 h, 10 h, 10 h; after the last attempt a message is dead.
+DEFAULT_RETRY_SCHEDULE = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid")
+
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default: SQLite in data_dir"
+    )
+    log_level: str = "INFO"
+
+    # gRPC listener of the core. Loopback by default: it serves the edge, internal services
+    # and ops, never the internet.
+    core_listen: str = "127.0.0.1:50051"
+    # Where the edge and the CLI find the core.
+    core_target: str = "127.0.0.1:50051"
+    core_tls_cert_file: Path | None = None
+    core_tls_key_file: Path | None = None
+    # When set, the core requires client certificates signed by this CA (mTLS).
+    core_tls_client_ca_file: Path | None = None
+    # Client side: CA to verify the core, and an optional client certificate for mTLS.
+    core_tls_ca_file: Path | None = None
+    client_tls_cert_file: Path | None = None
+    client_tls_key_file: Path | None = None
+    core_tls_server_name: str | None = None
+
+    service_token: SecretStr | None = None
+    service_token_file: Path | None = None
+    admin_token: SecretStr | None = None
+    admin_token_file: Path | None = None
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+
+    edge_host: str = "127.0.0.1"
+    edge_port: int = 8080
+    edge_max_body_bytes: int = 1_048_576
+    # Edge -> core deadline; Sitoo's POS gives up after 10 s, so stay well inside it.
+    edge_core_deadline_seconds: float = 8.0
+    shutdown_grace_seconds: float = 10.0
+
+    relay_batch_size: int = 50
+    relay_lease_seconds: float = 60.0
+    relay_poll_interval_seconds: float = 0.5
+    relay_concurrency: int = 8
+    relay_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    bloomreach_requests_per_second: float = 20.0
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return upper
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        settings_file = os.environ.get(ENV_PREFIX + "SETTINGS_FILE")
+        if settings_file:
+            if not Path(settings_file).is_file():
+                raise ValueError(f"{ENV_PREFIX}SETTINGS_FILE={settings_file} does not exist")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=settings_file))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'sitoo-bloomreach.db').resolve()}"
+
+    @property
+    def core_tls_enabled(self) -> bool:
+        return self.core_tls_cert_file is not None
+
+    @property
+    def client_tls_enabled(self) -> bool:
+        return self.core_tls_ca_file is not None
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+def read_secret(value: SecretStr | None, file: Path | None, name: str) -> str:
+    """A secret given directly or in a file (the file wins no ties: giving both is an error)."""
+    if value is not None and file is not None:
+        raise ConfigurationError(f"set either {ENV_PREFIX}{name} or {ENV_PREFIX}{name}_FILE")
+    if value is not None:
+        secret = value.get_secret_value().strip()
+    elif file is not None:
+        try:
+            secret = file.read_text().strip()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}{name}_FILE={file} cannot be read: {exc.strerror}"
+            ) from exc
+    else:
+        raise ConfigurationError(f"{ENV_PREFIX}{name} or {ENV_PREFIX}{name}_FILE must be set")
+    if not secret:
+        raise ConfigurationError(f"{ENV_PREFIX}{name} is empty")
+    return secret
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from exc
