@@ -91,7 +91,7 @@ class FaultState:
 
 
 FAULT_STATE = web.AppKey("sandbox_fault_state", FaultState)
-ERROR_BODY = web.AppKey("sandbox_error_body", ErrorBody)
+ERROR_BODY: web.AppKey[ErrorBody] = web.AppKey("sandbox_error_body")
 
 
 def _route_name(request: web.Request) -> str | None:
@@ -125,11 +125,11 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         if fault.retry_after_s is not None:
             response.headers["Retry-After"] = f"{fault.retry_after_s:g}"
         return response
-    response = await handler(request)
+    result = await handler(request)
     if fault.error_after_commit_rate and state.rng.random() < fault.error_after_commit_rate:
         state.count("injected_errors_after_commit")
         return error_body(fault.error_status, "Injected fault after commit")
-    return response
+    return result
 
 
 async def _get_faults(request: web.Request) -> web.Response:
@@ -177,7 +177,7 @@ def install_faults(
     state = FaultState(
         faults=dict(faults or {}),
         limiter=RateLimiter(requests_per_second=requests_per_second),
-        rng=random.Random(seed),
+        rng=random.Random(seed),  # noqa: S311 - fault injection, not cryptography
     )
     app[FAULT_STATE] = state
     app[ERROR_BODY] = error_body

@@ -1,0 +1,140 @@
+"""Read and repair access to the outbox and quarantine, for operators.
+
+Enqueueing and claiming belong to the order path (inbox + relay)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core_service.adapters.db.models import IntegrationRow, OutboxMessage, QuarantinedPayload
+from core_service.domain.errors import NotFound
+
+STATES = ("pending", "in_flight", "delivered", "skipped", "dead")
+
+
+@dataclass(frozen=True)
+class OutboxStats:
+    counts_by_state: dict[str, int]
+    oldest_pending_age_seconds: float
+
+
+class OutboxAdminRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def _integration_id(self, session: AsyncSession, name: str) -> int:
+        found = await session.scalar(select(IntegrationRow.id).where(IntegrationRow.name == name))
+        if found is None:
+            raise NotFound(f"integration {name!r} does not exist")
+        return found
+
+    async def stats(self, integration: str | None, now: float | None = None) -> OutboxStats:
+        now = time.time() if now is None else now
+        async with self._sessions() as session:
+            counts = select(OutboxMessage.state, func.count()).group_by(OutboxMessage.state)
+            oldest = select(func.min(OutboxMessage.created_at)).where(
+                OutboxMessage.state.in_(("pending", "in_flight"))
+            )
+            if integration:
+                integration_id = await self._integration_id(session, integration)
+                counts = counts.where(OutboxMessage.integration_id == integration_id)
+                oldest = oldest.where(OutboxMessage.integration_id == integration_id)
+            by_state = dict.fromkeys(STATES, 0)
+            for state, count in (await session.execute(counts)).tuples():
+                by_state[state] = count
+            oldest_created = await session.scalar(oldest)
+        age = max(0.0, now - oldest_created) if oldest_created is not None else 0.0
+        return OutboxStats(by_state, age)
+
+    async def list(
+        self, integration: str | None, state: str | None, limit: int, after_id: int
+    ) -> Sequence[tuple[OutboxMessage, str]]:
+        async with self._sessions() as session:
+            query = (
+                select(OutboxMessage, IntegrationRow.name)
+                .join(IntegrationRow, IntegrationRow.id == OutboxMessage.integration_id)
+                .where(OutboxMessage.id > after_id)
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+            )
+            if integration:
+                query = query.where(IntegrationRow.name == integration)
+            if state:
+                query = query.where(OutboxMessage.state == state)
+            return [(message, name) for message, name in (await session.execute(query)).tuples()]
+
+    async def get(self, message_id: int) -> tuple[OutboxMessage, str]:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(OutboxMessage, IntegrationRow.name)
+                    .join(IntegrationRow, IntegrationRow.id == OutboxMessage.integration_id)
+                    .where(OutboxMessage.id == message_id)
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"outbox message {message_id} does not exist")
+            return row[0], row[1]
+
+    async def replay_dead(
+        self, *, message_id: int | None, integration: str | None, now: float | None = None
+    ) -> int:
+        """Dead messages go back to pending, due now, with a fresh attempt budget."""
+        now = time.time() if now is None else now
+        async with self._sessions.begin() as session:
+            statement = (
+                update(OutboxMessage)
+                .where(OutboxMessage.state == "dead")
+                .values(
+                    state="pending",
+                    attempts=0,
+                    available_at=now,
+                    updated_at=now,
+                    claim_token=None,
+                    lease_expires_at=None,
+                    finished_at=None,
+                )
+            )
+            if message_id is not None:
+                statement = statement.where(OutboxMessage.id == message_id)
+            if integration:
+                integration_id = await self._integration_id(session, integration)
+                statement = statement.where(OutboxMessage.integration_id == integration_id)
+            result = await session.execute(statement)
+            replayed: int = result.rowcount  # type: ignore[attr-defined]
+        if message_id is not None and replayed == 0:
+            message, _ = await self.get(message_id)
+            raise NotFound(f"outbox message {message_id} is {message.state}, not dead")
+        return replayed
+
+    async def list_quarantine(
+        self, integration: str | None, limit: int
+    ) -> Sequence[tuple[QuarantinedPayload, str]]:
+        async with self._sessions() as session:
+            query = (
+                select(QuarantinedPayload, IntegrationRow.name)
+                .join(IntegrationRow, IntegrationRow.id == QuarantinedPayload.integration_id)
+                .order_by(QuarantinedPayload.id.desc())
+                .limit(limit)
+            )
+            if integration:
+                query = query.where(IntegrationRow.name == integration)
+            return [(row, name) for row, name in (await session.execute(query)).tuples()]
+
+    async def get_quarantined(self, payload_id: int) -> tuple[QuarantinedPayload, str]:
+        async with self._sessions() as session:
+            row = (
+                await session.execute(
+                    select(QuarantinedPayload, IntegrationRow.name)
+                    .join(IntegrationRow, IntegrationRow.id == QuarantinedPayload.integration_id)
+                    .where(QuarantinedPayload.id == payload_id)
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"quarantined payload {payload_id} does not exist")
+            return row[0], row[1]

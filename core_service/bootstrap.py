@@ -1,0 +1,74 @@
+"""Composition root: settings in, a wired core out. The only place that knows every part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core_service.adapters.db.engine import check_schema_current, create_engine, session_factory
+from core_service.adapters.db.integrations_repo import IntegrationRepository
+from core_service.adapters.db.models import Meta
+from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.crypto import MasterKey, MasterKeyError, SecretBox
+from core_service.services.integrations import IntegrationService
+from runtime.settings import Settings, read_secret
+
+CANARY_KEY = "master_key_canary"
+CANARY_CONTEXT = "meta/master_key_canary"
+CANARY_TEXT = "sitoo-bloomreach master key canary"
+
+
+@dataclass
+class Core:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    box: SecretBox
+    integrations: IntegrationService
+    outbox_admin: OutboxAdminRepository
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def load_master_key(settings: Settings) -> MasterKey:
+    return MasterKey.parse(read_secret(settings.master_key, settings.master_key_file, "MASTER_KEY"))
+
+
+async def verify_master_key(sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+    """Fail at start-up, not at the first secret read, when the key is not this database's."""
+    async with sessions.begin() as session:
+        canary = await session.scalar(select(Meta).where(Meta.key == CANARY_KEY))
+        if canary is None:
+            session.add(Meta(key=CANARY_KEY, value=box.seal(CANARY_TEXT, context=CANARY_CONTEXT)))
+            return
+    try:
+        box.open(canary.value, context=CANARY_CONTEXT)
+    except MasterKeyError as exc:
+        raise MasterKeyError(
+            "the configured master key is not the key this database's secrets were sealed "
+            f"with ({exc}); set SITOO_BR_MASTER_KEY or SITOO_BR_MASTER_KEY_FILE to that key"
+        ) from exc
+
+
+async def build_core(settings: Settings) -> Core:
+    box = SecretBox(load_master_key(settings))
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await check_schema_current(engine)
+        sessions = session_factory(engine)
+        await verify_master_key(sessions, box)
+    except BaseException:
+        await engine.dispose()
+        raise
+    integrations = IntegrationService(IntegrationRepository(sessions, box), box)
+    return Core(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        box=box,
+        integrations=integrations,
+        outbox_admin=OutboxAdminRepository(sessions),
+    )

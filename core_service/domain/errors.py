@@ -1,0 +1,47 @@
+"""Domain errors. The gRPC layer maps each to one status code; nothing else needs to know."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class; ``str(error)`` is safe to show to the caller (no secrets, no raw PII)."""
+
+
+class InvalidArgument(DomainError):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class NotFound(DomainError):
+    pass
+
+
+class AlreadyExists(DomainError):
+    pass
+
+
+class Unauthenticated(DomainError):
+    pass
+
+
+class PermissionDenied(DomainError):
+    pass
+
+
+class FailedPrecondition(DomainError):
+    pass
+
+
+class UpstreamUnavailable(DomainError):
+    """Bloomreach, Sitoo or the database did not answer usefully; the caller may retry."""
+
+
+class UpstreamRateLimited(DomainError):
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class UpstreamTimeout(DomainError):
+    pass

@@ -1,0 +1,164 @@
+"""AdminService: integrations, outbox and quarantine for operators."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.grpc_api.admin_convert import (
+    credentials_to_proto,
+    integration_to_proto,
+    outbox_to_proto,
+    quarantined_to_proto,
+    settings_from_proto,
+)
+from core_service.grpc_api.calls import rpc
+from core_service.services.integrations import IntegrationService
+from sitoo_bloomreach.v1 import admin_pb2 as pb
+from sitoo_bloomreach.v1 import admin_pb2_grpc
+
+Context = grpc.aio.ServicerContext[Any, Any]
+MAX_PAGE = 1000
+
+
+class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, integrations: IntegrationService, outbox: OutboxAdminRepository) -> None:
+        self._integrations = integrations
+        self._outbox = outbox
+
+    @rpc
+    async def CreateIntegration(
+        self, request: pb.CreateIntegrationRequest, context: Context
+    ) -> pb.CreateIntegrationResponse:
+        integration, credentials = await self._integrations.create(
+            request.name, settings_from_proto(request.settings)
+        )
+        return pb.CreateIntegrationResponse(
+            integration=integration_to_proto(integration),
+            credentials=credentials_to_proto(credentials),
+        )
+
+    @rpc
+    async def GetIntegration(
+        self, request: pb.GetIntegrationRequest, context: Context
+    ) -> pb.Integration:
+        return integration_to_proto(await self._integrations.get(request.name))
+
+    @rpc
+    async def ListIntegrations(
+        self, request: pb.ListIntegrationsRequest, context: Context
+    ) -> pb.ListIntegrationsResponse:
+        integrations = await self._integrations.list()
+        return pb.ListIntegrationsResponse(
+            integrations=[integration_to_proto(i) for i in integrations]
+        )
+
+    @rpc
+    async def UpdateIntegration(
+        self, request: pb.UpdateIntegrationRequest, context: Context
+    ) -> pb.Integration:
+        integration = await self._integrations.update(
+            request.name, settings_from_proto(request.settings)
+        )
+        return integration_to_proto(integration)
+
+    @rpc
+    async def RotateCredentials(
+        self, request: pb.RotateCredentialsRequest, context: Context
+    ) -> pb.IssuedCredentials:
+        which = request.which
+        spi = which in (pb.RotateCredentialsRequest.SPI, pb.RotateCredentialsRequest.BOTH, 0)
+        webhook = which in (
+            pb.RotateCredentialsRequest.WEBHOOK,
+            pb.RotateCredentialsRequest.BOTH,
+            0,
+        )
+        credentials = await self._integrations.rotate_credentials(
+            request.name, spi=spi, webhook=webhook
+        )
+        return credentials_to_proto(credentials)
+
+    @rpc
+    async def DeleteIntegration(
+        self, request: pb.DeleteIntegrationRequest, context: Context
+    ) -> pb.DeleteIntegrationResponse:
+        await self._integrations.delete(request.name)
+        return pb.DeleteIntegrationResponse()
+
+    @rpc
+    async def GetOutboxStats(
+        self, request: pb.GetOutboxStatsRequest, context: Context
+    ) -> pb.OutboxStats:
+        stats = await self._outbox.stats(request.integration or None)
+        return pb.OutboxStats(
+            counts_by_state=stats.counts_by_state,
+            oldest_pending_age_seconds=stats.oldest_pending_age_seconds,
+        )
+
+    @rpc
+    async def ListOutboxMessages(
+        self, request: pb.ListOutboxMessagesRequest, context: Context
+    ) -> pb.ListOutboxMessagesResponse:
+        limit = min(request.limit or 100, MAX_PAGE)
+        rows = await self._outbox.list(
+            request.integration or None, request.state or None, limit, request.after_id
+        )
+        return pb.ListOutboxMessagesResponse(
+            messages=[outbox_to_proto(m, name) for m, name in rows]
+        )
+
+    @rpc
+    async def GetOutboxMessage(
+        self, request: pb.GetOutboxMessageRequest, context: Context
+    ) -> pb.OutboxMessage:
+        message, name = await self._outbox.get(request.id)
+        return outbox_to_proto(message, name)
+
+    @rpc
+    async def ReplayOutbox(
+        self, request: pb.ReplayOutboxRequest, context: Context
+    ) -> pb.ReplayOutboxResponse:
+        target = request.WhichOneof("target")
+        if target is None:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "give a message id or all_dead=true"
+            )
+        replayed = await self._outbox.replay_dead(
+            message_id=request.id if target == "id" else None,
+            integration=request.integration or None,
+        )
+        return pb.ReplayOutboxResponse(replayed=replayed)
+
+    @rpc
+    async def ListQuarantine(
+        self, request: pb.ListQuarantineRequest, context: Context
+    ) -> pb.ListQuarantineResponse:
+        limit = min(request.limit or 100, MAX_PAGE)
+        rows = await self._outbox.list_quarantine(request.integration or None, limit)
+        return pb.ListQuarantineResponse(
+            payloads=[quarantined_to_proto(row, name) for row, name in rows]
+        )
+
+    @rpc
+    async def GetQuarantined(
+        self, request: pb.GetQuarantinedRequest, context: Context
+    ) -> pb.QuarantinedPayload:
+        row, name = await self._outbox.get_quarantined(request.id)
+        return quarantined_to_proto(row, name)
+
+    async def ValidateIntegration(
+        self, request: pb.ValidateIntegrationRequest, context: Context
+    ) -> pb.ValidationReport:
+        await context.abort(
+            grpc.StatusCode.UNIMPLEMENTED, "integration validation is not available yet"
+        )
+        raise AssertionError("unreachable")
+
+    async def Backfill(
+        self, request: pb.BackfillRequest, context: Context
+    ) -> AsyncIterator[pb.BackfillProgress]:
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "backfill is not available yet")
+        yield pb.BackfillProgress()  # pragma: no cover

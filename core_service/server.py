@@ -1,0 +1,134 @@
+"""The core's gRPC server: servicers, health, reflection, TLS, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import signal
+from collections.abc import Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from core_service.bootstrap import Core
+from core_service.grpc_api.admin import AdminServicer
+from core_service.grpc_api.auth import TokenAuthInterceptor
+from core_service.grpc_api.customers import CustomerServicer
+from core_service.grpc_api.order_events import OrderEventServicer
+from runtime.settings import ConfigurationError, Settings, read_secret
+from sitoo_bloomreach.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    customers_pb2,
+    customers_pb2_grpc,
+    order_events_pb2,
+    order_events_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    customers_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name,
+    order_events_pb2.DESCRIPTOR.services_by_name["OrderEventService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+)
+
+
+def _is_loopback(listen: str) -> bool:
+    host = listen.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    if settings.core_tls_cert_file is None:
+        return None
+    if settings.core_tls_key_file is None:
+        raise ConfigurationError("SITOO_BR_CORE_TLS_KEY_FILE is required with a certificate")
+    key = settings.core_tls_key_file.read_bytes()
+    cert = settings.core_tls_cert_file.read_bytes()
+    client_ca = settings.core_tls_client_ca_file
+    return grpc.ssl_server_credentials(
+        [(key, cert)],
+        root_certificates=client_ca.read_bytes() if client_ca else None,
+        require_client_auth=client_ca is not None,
+    )
+
+
+class CoreServer:
+    def __init__(self, core: Core) -> None:
+        settings = core.settings
+        service_token = read_secret(
+            settings.service_token, settings.service_token_file, "SERVICE_TOKEN"
+        )
+        admin_token = read_secret(settings.admin_token, settings.admin_token_file, "ADMIN_TOKEN")
+        credentials = _server_credentials(settings)
+        if credentials is None and not _is_loopback(settings.core_listen):
+            raise ConfigurationError(
+                f"refusing to serve gRPC in plaintext on {settings.core_listen}: configure "
+                "SITOO_BR_CORE_TLS_CERT_FILE/KEY_FILE or listen on a loopback address"
+            )
+        self.core = core
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(
+            interceptors=[TokenAuthInterceptor(service_token, admin_token)],
+            options=[
+                ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        customers_pb2_grpc.add_CustomerServiceServicer_to_server(
+            CustomerServicer(core.integrations), self.server
+        )
+        order_events_pb2_grpc.add_OrderEventServiceServicer_to_server(
+            OrderEventServicer(core.integrations), self.server
+        )
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminServicer(core.integrations, core.outbox_admin), self.server
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        if credentials is None:
+            self.port = self.server.add_insecure_port(settings.core_listen)
+        else:
+            self.port = self.server.add_secure_port(settings.core_listen, credentials)
+        if self.port == 0:
+            raise ConfigurationError(f"cannot listen on {settings.core_listen}")
+
+    async def _set_all(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, status)
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self._set_all(health_pb2.HealthCheckResponse.SERVING)
+        log.info("core serving", extra={"listen": self.core.settings.core_listen, "port": self.port})
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting calls, report NOT_SERVING, and let in-flight calls finish."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        log.info("core stopped")
+
+
+async def serve_until_signal(
+    server: CoreServer, *, on_ready: Callable[[int], None] | None = None
+) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    if on_ready is not None:
+        on_ready(server.port)
+    await stop.wait()
+    log.info("shutdown requested; draining in-flight calls")
+    await server.stop(server.core.settings.shutdown_grace_seconds)

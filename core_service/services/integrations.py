@@ -1,0 +1,292 @@
+"""Integration management and the authentication of Sitoo's calls."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from core_service.adapters.db.integrations_repo import IntegrationRepository, StoredIntegration
+from core_service.adapters.db.models import IntegrationRow
+from core_service.crypto import SecretBox, constant_time_equals, generate_password
+from core_service.domain.errors import NotFound, Unauthenticated
+from core_service.domain.integration import (
+    DEFAULT_FIELD_MAPPINGS,
+    ConsentType,
+    EnrichmentRule,
+    FieldMapping,
+    Integration,
+    validate_channel_categories,
+    validate_consent_types,
+    validate_field_mappings,
+    validate_hard_id,
+    validate_market,
+    validate_name,
+    validate_url,
+)
+
+CredentialKind = Literal["spi", "webhook"]
+
+
+@dataclass
+class IntegrationSettings:
+    """Writable settings. ``None`` means "not given": default on create, unchanged on update."""
+
+    display_name: str | None = None
+    company: str | None = None
+    market: str | None = None
+    bloomreach_api_base_url: str | None = None
+    bloomreach_project_token: str | None = None
+    bloomreach_api_key_id: str | None = None
+    bloomreach_api_secret: str | None = None
+    hard_id_name: str | None = None
+    hard_id_source_field: str | None = None
+    field_mappings: list[FieldMapping] | None = None
+    consent_types: list[ConsentType] | None = None
+    channel_categories: dict[str, str] | None = None
+    enrichment_rules: list[EnrichmentRule] | None = None
+    sitoo_account_id: int | None = None
+    sitoo_api_base_url: str | None = None
+    sitoo_api_id: str | None = None
+    sitoo_api_password: str | None = None
+    sitoo_site_id: int | None = None
+    enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class IssuedCredentials:
+    spi_username: str
+    spi_password: str | None
+    webhook_username: str
+    webhook_password: str | None
+
+
+@dataclass
+class _CacheEntry:
+    stored: StoredIntegration
+    loaded_at: float
+
+
+@dataclass
+class _Cache:
+    ttl: float
+    entries: dict[str, _CacheEntry] = field(default_factory=dict)
+
+
+_PLAIN_COLUMNS = (
+    "display_name",
+    "company",
+    "market",
+    "bloomreach_api_base_url",
+    "bloomreach_project_token",
+    "bloomreach_api_key_id",
+    "hard_id_name",
+    "hard_id_source_field",
+    "sitoo_account_id",
+    "sitoo_api_base_url",
+    "sitoo_api_id",
+    "sitoo_site_id",
+    "enabled",
+)
+_SECRET_COLUMNS = {
+    "bloomreach_api_secret": "bloomreach_api_secret_enc",
+    "sitoo_api_password": "sitoo_api_password_enc",
+}
+
+
+def parse_basic(header: str) -> tuple[str, str]:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded:
+        raise Unauthenticated("HTTP Basic credentials required")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthenticated("malformed Basic credentials") from exc
+    username, sep, password = decoded.partition(":")
+    if not sep:
+        raise Unauthenticated("malformed Basic credentials")
+    return username, password
+
+
+class IntegrationService:
+    def __init__(
+        self,
+        repository: IntegrationRepository,
+        box: SecretBox,
+        *,
+        cache_seconds: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._repo = repository
+        self._box = box
+        self._cache = _Cache(ttl=cache_seconds)
+        self._clock = clock
+
+    # ---- administration ----
+
+    async def create(
+        self, name: str, settings: IntegrationSettings
+    ) -> tuple[Integration, IssuedCredentials]:
+        validate_name(name)
+        now = self._clock()
+        spi_password = generate_password()
+        webhook_password = generate_password()
+        row = IntegrationRow(
+            name=name,
+            display_name=name,
+            company="",
+            market="",
+            enabled=True,
+            bloomreach_api_base_url="",
+            bloomreach_project_token="",
+            bloomreach_api_key_id="",
+            hard_id_name="registered",
+            hard_id_source_field="email",
+            field_mappings=[{"sitoo_field": f, "target": t} for f, t in DEFAULT_FIELD_MAPPINGS],
+            consent_types=[],
+            channel_categories={},
+            enrichment_rules=[],
+            sitoo_account_id=0,
+            sitoo_api_base_url="",
+            sitoo_api_id="",
+            sitoo_site_id=1,
+            spi_username=f"{name}-spi",
+            spi_password_hash=self._box.credential_hash(spi_password),
+            webhook_username=f"{name}-webhook",
+            webhook_password_hash=self._box.credential_hash(webhook_password),
+            created_at=now,
+            updated_at=now,
+        )
+        for column, value in self._columns(name, settings, current=None).items():
+            setattr(row, column, value)
+        stored = await self._repo.add(row)
+        credentials = IssuedCredentials(
+            row.spi_username, spi_password, row.webhook_username, webhook_password
+        )
+        return stored.integration, credentials
+
+    async def get(self, name: str) -> Integration:
+        return (await self._repo.get(name)).integration
+
+    async def list(self) -> Sequence[Integration]:
+        return [stored.integration for stored in await self._repo.list()]
+
+    async def update(self, name: str, settings: IntegrationSettings) -> Integration:
+        current = (await self._repo.get(name)).integration
+        changes = self._columns(name, settings, current=current)
+        changes["updated_at"] = self._clock()
+        stored = await self._repo.modify(name, changes)
+        self._cache.entries.pop(name, None)
+        return stored.integration
+
+    async def rotate_credentials(
+        self, name: str, *, spi: bool, webhook: bool
+    ) -> IssuedCredentials:
+        changes: dict[str, object] = {"updated_at": self._clock()}
+        spi_password = generate_password() if spi else None
+        webhook_password = generate_password() if webhook else None
+        if spi_password is not None:
+            changes["spi_password_hash"] = self._box.credential_hash(spi_password)
+        if webhook_password is not None:
+            changes["webhook_password_hash"] = self._box.credential_hash(webhook_password)
+        stored = await self._repo.modify(name, changes)
+        self._cache.entries.pop(name, None)
+        integration = stored.integration
+        return IssuedCredentials(
+            integration.spi_username, spi_password, integration.webhook_username, webhook_password
+        )
+
+    async def delete(self, name: str) -> None:
+        await self._repo.delete(name)
+        self._cache.entries.pop(name, None)
+
+    def _columns(
+        self, name: str, settings: IntegrationSettings, current: Integration | None
+    ) -> dict[str, object]:
+        """Validate the given settings and turn them into column values."""
+        changes: dict[str, object] = {}
+        for column in _PLAIN_COLUMNS:
+            value = getattr(settings, column)
+            if value is not None:
+                changes[column] = value
+        if settings.market is not None:
+            changes["market"] = validate_market(settings.market.upper())
+        for column in ("bloomreach_api_base_url", "sitoo_api_base_url"):
+            value = getattr(settings, column)
+            if value is not None:
+                changes[column] = validate_url(value, column)
+        hard_id_name = settings.hard_id_name or (current.hard_id_name if current else "registered")
+        hard_id_source = settings.hard_id_source_field or (
+            current.hard_id_source_field if current else "email"
+        )
+        validate_hard_id(hard_id_name, hard_id_source)
+        if settings.field_mappings is not None:
+            mappings = validate_field_mappings(settings.field_mappings)
+            changes["field_mappings"] = [
+                {"sitoo_field": m.sitoo_field, "target": m.target} for m in mappings
+            ]
+        if settings.consent_types is not None:
+            consents = validate_consent_types(settings.consent_types)
+            changes["consent_types"] = [vars(c).copy() for c in consents]
+        if settings.channel_categories is not None:
+            changes["channel_categories"] = validate_channel_categories(
+                settings.channel_categories
+            )
+        if settings.enrichment_rules is not None:
+            changes["enrichment_rules"] = [
+                {**vars(r), "voucher_passwords": list(r.voucher_passwords)}
+                for r in settings.enrichment_rules
+            ]
+        for field_name, column in _SECRET_COLUMNS.items():
+            secret = getattr(settings, field_name)
+            if secret is not None:
+                changes[column] = self._repo.seal(name, field_name, secret) if secret else None
+        return changes
+
+    # ---- authentication of Sitoo's calls ----
+
+    async def _load(self, name: str) -> StoredIntegration | None:
+        now = self._clock()
+        entry = self._cache.entries.get(name)
+        if entry is not None and now - entry.loaded_at < self._cache.ttl:
+            return entry.stored
+        try:
+            stored = await self._repo.get(name)
+        except NotFound:
+            self._cache.entries.pop(name, None)
+            return None
+        self._cache.entries[name] = _CacheEntry(stored, now)
+        return stored
+
+    async def authenticate(
+        self, name: str, kind: CredentialKind, authorization: str
+    ) -> Integration:
+        """The integration named in the URL, if ``authorization`` is its credential of ``kind``.
+
+        Only that integration's verifier is consulted, so one tenant's credential can never open
+        another's data. Unknown names and wrong credentials fail alike and take the same work.
+        """
+        username, password = parse_basic(authorization)
+        stored = await self._load(name)
+        if stored is None:
+            # Same work as a real check, so timing does not reveal which names exist.
+            self._box.verify_credential(password, "0" * 64)
+            raise Unauthenticated("invalid credentials")
+        integration = stored.integration
+        if kind == "spi":
+            expected_user, expected_hash = integration.spi_username, stored.spi_password_hash
+        else:
+            expected_user, expected_hash = (
+                integration.webhook_username,
+                stored.webhook_password_hash,
+            )
+        user_ok = constant_time_equals(username, expected_user)
+        password_ok = self._box.verify_credential(password, expected_hash)
+        if not (user_ok and password_ok):
+            raise Unauthenticated("invalid credentials")
+        if not integration.enabled:
+            raise Unauthenticated("integration is disabled")
+        return integration
