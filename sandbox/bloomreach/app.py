@@ -1,0 +1,114 @@
+"""The aiohttp application of the Bloomreach Engagement emulator.
+
+Route names (targets for ``sandbox.faults``; ``"*"`` targets all of them):
+
+==================== ===========================================================
+name                 route
+==================== ===========================================================
+``system_time``      ``GET  /track/v2/projects/{token}/system/time``
+``customers``        ``POST /track/v2/projects/{token}/customers``
+``events``           ``POST /track/v2/projects/{token}/customers/events``
+``batch``            ``POST /track/v2/projects/{token}/batch``
+``attributes``       ``POST /data/v2/projects/{token}/customers/attributes``
+``export_one``       ``POST /data/v2/projects/{token}/customers/export-one``
+``export_events``    ``POST /data/v2/projects/{token}/customers/events``
+``anonymize``        ``POST /data/v2/projects/{token}/customers/anonymize``
+``consent_categories`` ``GET /data/v2/projects/{token}/consent/categories``
+==================== ===========================================================
+"""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp import web
+
+from sandbox.bloomreach import data_api, tracking
+from sandbox.bloomreach.admin import add_admin_routes
+from sandbox.bloomreach.config import BloomreachConfig
+from sandbox.bloomreach.persistence import persistence_ctx
+from sandbox.bloomreach.responses import (
+    METHOD_NOT_ALLOWED,
+    NOT_FOUND_URL,
+    ApiError,
+    error_body,
+)
+from sandbox.bloomreach.state import STATE, EmulatorState
+from sandbox.faults import Handler, fault_middleware, install_faults
+
+TRACK = "/track/v2/projects/{token}"
+DATA = "/data/v2/projects/{token}"
+
+ROUTE_NAMES = (
+    "system_time",
+    "customers",
+    "events",
+    "batch",
+    "attributes",
+    "export_one",
+    "export_events",
+    "anonymize",
+    "consent_categories",
+)
+
+
+def _http_error(exc: web.HTTPException) -> web.Response:
+    if exc.status == 404:
+        return error_body(404, NOT_FOUND_URL)
+    if exc.status == 405:
+        return error_body(405, METHOD_NOT_ALLOWED)
+    return error_body(exc.status, exc.reason)
+
+
+@web.middleware
+async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Outermost: JSON bodies for HTTP errors and an ``x-request-id`` on every response."""
+    try:
+        response = await handler(request)
+    except ApiError as exc:
+        response = exc.response
+    except web.HTTPException as exc:
+        response = _http_error(exc)
+    response.headers["x-request-id"] = os.urandom(16).hex()
+    return response
+
+
+def _add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_route("GET", f"{TRACK}/system/time", tracking.system_time, name="system_time")
+    r.add_route("POST", f"{TRACK}/customers", tracking.customers, name="customers")
+    r.add_route("POST", f"{TRACK}/customers/events", tracking.events, name="events")
+    r.add_route("POST", f"{TRACK}/batch", tracking.batch, name="batch")
+    r.add_route("POST", f"{DATA}/customers/attributes", data_api.attributes, name="attributes")
+    r.add_route("POST", f"{DATA}/customers/export-one", data_api.export_one, name="export_one")
+    r.add_route("POST", f"{DATA}/customers/events", data_api.export_events, name="export_events")
+    r.add_route("POST", f"{DATA}/customers/anonymize", data_api.anonymize, name="anonymize")
+    r.add_route(
+        "GET",
+        f"{DATA}/consent/categories",
+        data_api.consent_categories,
+        name="consent_categories",
+    )
+
+
+def _error_body(status: int, message: str) -> web.Response:
+    return error_body(status, message)
+
+
+def create_app(config: BloomreachConfig) -> web.Application:
+    app = web.Application(
+        middlewares=[request_id_middleware, fault_middleware],
+        client_max_size=config.limits.max_request_bytes,
+    )
+    app[STATE] = EmulatorState.build(config)
+    _add_routes(app)
+    add_admin_routes(app)
+    install_faults(
+        app,
+        error_body=_error_body,
+        faults=config.faults,
+        requests_per_second=config.requests_per_second,
+        seed=config.seed,
+    )
+    app.cleanup_ctx.append(persistence_ctx)
+    return app

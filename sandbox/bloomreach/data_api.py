@@ -1,0 +1,217 @@
+"""Customer, GDPR and consent API: ``/data/v2/projects/{token}/...``.
+
+All endpoints except ``consent/categories`` are private-only (Basic auth). Lookups never create
+or merge customers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.bloomreach import validation
+from sandbox.bloomreach.analyses import aggregate_value
+from sandbox.bloomreach.auth import authorize
+from sandbox.bloomreach.config import ApiKey
+from sandbox.bloomreach.consent import CONSENT_EVENT, MODES, attribute_value
+from sandbox.bloomreach.responses import (
+    INVALID_JSON,
+    ApiError,
+    BodyError,
+    customer_not_found,
+    error_body,
+    errors_body,
+    json_response,
+    read_json,
+)
+from sandbox.bloomreach.state import STATE, EmulatorState
+from sandbox.bloomreach.store import Customer, ProjectStore
+from sandbox.bloomreach.validation import ValidationError
+
+NO_PERMISSION = "No permission"
+NO_EXPORT_PERMISSION = "No permission to export customer"
+NO_EVENTS_PERMISSION = "No permission to export events of specified type"  # [inferred] text
+NO_ANONYMIZE_PERMISSION = "No permission to anonymize customer"  # [inferred] text
+INVALID_ATTRIBUTE = "Invalid attribute"  # [inferred]
+UNSUPPORTED_ATTRIBUTE = "Attribute type not supported by the emulator"
+NOT_FOUND_ANALYSIS = "{kind} not found"  # [inferred]
+NO_ATTRIBUTES = "At least one attribute should be specified"  # [inferred]
+UNSUPPORTED_TYPES = ("expression", "prediction", "recommendation")
+
+
+async def _request(
+    request: web.Request,
+) -> tuple[EmulatorState, ProjectStore, ApiKey, dict[str, Any], dict[str, str]]:
+    """Authorize (private only), read the body and validate its ``customer_ids``."""
+    state = request.app[STATE]
+    store, key = authorize(request, state, public_ok=False)
+    status = state.config.validation_error_status
+    try:
+        data, _ = await read_json(request, require_json_type=state.config.require_json_content_type)
+    except BodyError as exc:
+        raise ApiError(errors_body(status, INVALID_JSON)) from exc
+    if not isinstance(data, dict):
+        raise ApiError(errors_body(status, INVALID_JSON))
+    try:
+        ids = validation.customer_ids(data, store.config)
+    except ValidationError as exc:
+        raise ApiError(errors_body(status, exc.message)) from exc
+    return state, store, key, data, ids
+
+
+def _attribute(
+    store: ProjectStore, key: ApiKey, customer: Customer | None, attr: Any, now: float
+) -> dict[str, Any]:
+    if not isinstance(attr, dict):
+        return {"success": False, "error": INVALID_ATTRIBUTE}
+    kind = attr.get("type")
+    perms = key.permissions
+    value: Any
+    if kind == "property":
+        name = attr.get("property")
+        if not isinstance(name, str):
+            return {"success": False, "error": INVALID_ATTRIBUTE}
+        if not perms.customer_properties_get.allows(name):
+            return {"success": False, "error": NO_PERMISSION}
+        value = customer.properties.get(name) if customer else None
+    elif kind == "id":  # needs no permission [documented]
+        name = attr.get("id")
+        if not isinstance(name, str) or (
+            name not in store.hard_names and name not in store.soft_names
+        ):
+            return {"success": False, "error": INVALID_ATTRIBUTE}
+        if customer is None:
+            value = None
+        elif name in store.hard_names:
+            value = customer.hard_ids.get(name)
+        else:
+            values = customer.soft_ids.get(name)
+            value = list(values) if values else None  # [inferred] no values -> null
+    elif kind == "consent":
+        category = attr.get("category")
+        mode = attr.get("mode", "valid")
+        if not isinstance(category, str) or mode not in MODES:
+            return {"success": False, "error": INVALID_ATTRIBUTE}
+        if not perms.events_get.allows(CONSENT_EVENT):
+            return {"success": False, "error": NO_PERMISSION}
+        last = customer.consents.get(category) if customer else None
+        if last is None:
+            value = attribute_value(None, None, mode, now)
+        else:
+            value = attribute_value(last.properties, last.timestamp, mode, now)
+    elif kind in ("segmentation", "aggregate"):
+        analysis_id = attr.get("id")
+        if not isinstance(analysis_id, str):
+            return {"success": False, "error": INVALID_ATTRIBUTE}
+        if not perms.analyses_get:
+            return {"success": False, "error": NO_PERMISSION}
+        if kind == "segmentation":
+            if analysis_id not in store.segmentations:
+                return {"success": False, "error": NOT_FOUND_ANALYSIS.format(kind="Segmentation")}
+            default = store.segmentations[analysis_id]
+            value = customer.segments.get(analysis_id, default) if customer else None
+        else:
+            definition = store.aggregates.get(analysis_id)
+            if definition is None:
+                return {"success": False, "error": NOT_FOUND_ANALYSIS.format(kind="Aggregate")}
+            value = aggregate_value(definition, customer)
+    elif kind in UNSUPPORTED_TYPES:
+        return {"success": False, "error": UNSUPPORTED_ATTRIBUTE}
+    else:
+        return {"success": False, "error": INVALID_ATTRIBUTE}
+    return {"success": True, "value": value}
+
+
+async def attributes(request: web.Request) -> web.Response:
+    """Results in request order, each with its own ``success``.
+
+    [inferred] Unknown customer: ``200`` with ``value: null`` (consent ``valid``: ``false``)
+    unless ``attributes_unknown_customer_404`` is set.
+    """
+    state, store, key, data, ids = await _request(request)
+    attrs = data.get("attributes")
+    if not isinstance(attrs, list) or not attrs:
+        return errors_body(state.config.validation_error_status, NO_ATTRIBUTES)
+    customer = store.find(ids)
+    if customer is None and state.config.attributes_unknown_customer_404:
+        return customer_not_found()
+    now = time.time()
+    results = [_attribute(store, key, customer, attr, now) for attr in attrs]
+    return json_response({"success": True, "results": results})
+
+
+async def export_one(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    _, key = authorize(request, state, public_ok=False)
+    if not key.permissions.export_customer:
+        return error_body(403, NO_EXPORT_PERMISSION)
+    _, store, _, _, ids = await _request(request)
+    customer = store.find(ids)
+    if customer is None:
+        return customer_not_found()
+    return json_response(
+        {
+            "success": True,
+            "ids": customer.ids_json(),
+            "properties": customer.properties,
+            "events": [e.to_json() for e in customer.sorted_events()],
+        }
+    )
+
+
+def _paging(data: dict[str, Any]) -> tuple[list[str], str, int | None, int]:
+    types = data.get("event_types")
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+        raise ValidationError("event_types must be a non-empty list of strings")  # [inferred]
+    order = data.get("order", "asc")
+    if order not in ("asc", "desc"):
+        raise ValidationError("order must be asc or desc")
+    limit = data.get("limit")
+    skip = data.get("skip", 0)
+    for name, value in (("limit", limit), ("skip", skip)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValidationError(f"{name} must be an integer")
+        if isinstance(value, int) and value < 0:
+            raise ValidationError(f"{name} must not be negative")
+    return types, order, limit, skip or 0
+
+
+async def export_events(request: web.Request) -> web.Response:
+    """[inferred, stricter] An unknown customer is ``404`` like export-one."""
+    state, store, key, data, ids = await _request(request)
+    try:
+        types, order, limit, skip = _paging(data)
+    except ValidationError as exc:
+        return errors_body(state.config.validation_error_status, exc.message)
+    if not all(key.permissions.events_get.allows(t) for t in types):
+        return error_body(403, NO_EVENTS_PERMISSION)
+    customer = store.find(ids)
+    if customer is None:
+        return customer_not_found()
+    wanted = set(types)
+    selected = [e for e in customer.sorted_events() if e.type in wanted]
+    if order == "desc":
+        selected.reverse()
+    page = selected[skip:] if limit is None else selected[skip : skip + limit]
+    return json_response({"success": True, "data": [e.to_json() for e in page]})
+
+
+async def consent_categories(request: web.Request) -> web.Response:
+    """No permission needed; public or private access [documented]."""
+    store, _ = authorize(request, request.app[STATE], public_ok=True)
+    return json_response({"results": [c.to_json() for c in store.config.consent_categories]})
+
+
+async def anonymize(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    _, key = authorize(request, state, public_ok=False)
+    if not key.permissions.anonymize_customer:
+        return error_body(403, NO_ANONYMIZE_PERMISSION)
+    _, store, _, _, ids = await _request(request)
+    customer = store.find(ids)
+    if customer is None:
+        return customer_not_found()  # [inferred]
+    store.anonymize(customer)
+    return json_response({"success": True})
