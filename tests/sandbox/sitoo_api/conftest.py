@@ -40,7 +40,7 @@ class SitooClient:
         json: Any = None,
         data: str | bytes | None = None,
         params: dict[str, str] | None = None,
-        auth: tuple[str, str] | None | str = "default",
+        auth: tuple[str, str] | str | None = "default",
         headers: dict[str, str] | None = None,
     ) -> Reply:
         """``auth``: ``(api_id, password)``, ``None`` for no credentials, default: the API user."""
