@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.engine import check_schema_current, create_engine, session_factory
@@ -28,6 +30,14 @@ class Core:
     box: SecretBox
     integrations: IntegrationService
     outbox_admin: OutboxAdminRepository
+
+    async def database_ok(self, timeout: float = 2.0) -> bool:
+        try:
+            async with asyncio.timeout(timeout), self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (OSError, TimeoutError, SQLAlchemyError):
+            return False
+        return True
 
     async def close(self) -> None:
         await self.engine.dispose()

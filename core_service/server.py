@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer as AsyncHealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from core_service.bootstrap import Core
@@ -75,7 +76,8 @@ class CoreServer:
                 "SITOO_BR_CORE_TLS_CERT_FILE/KEY_FILE or listen on a loopback address"
             )
         self.core = core
-        self.health = health.aio.HealthServicer()
+        self._watcher: asyncio.Task[None] | None = None
+        self.health = AsyncHealthServicer()
         self.server = grpc.aio.server(
             interceptors=[TokenAuthInterceptor(service_token, admin_token)],
             options=[
@@ -103,17 +105,40 @@ class CoreServer:
         if self.port == 0:
             raise ConfigurationError(f"cannot listen on {settings.core_listen}")
 
-    async def _set_all(self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+    async def _set_all(
+        self, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType
+    ) -> None:
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, status)
+
+    async def _watch_database(self, interval: float = 2.0) -> None:
+        """Serving only while the database answers: readiness means "can take work"."""
+        serving: bool | None = None
+        while True:
+            ok = await self.core.database_ok()
+            if ok != serving:
+                serving = ok
+                status = (
+                    health_pb2.HealthCheckResponse.SERVING
+                    if ok
+                    else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+                await self._set_all(status)
+                log.log(logging.INFO if ok else logging.ERROR, "database reachable: %s", ok)
+            await asyncio.sleep(interval)
 
     async def start(self) -> None:
         await self.server.start()
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
-        log.info("core serving", extra={"listen": self.core.settings.core_listen, "port": self.port})
+        self._watcher = asyncio.create_task(self._watch_database())
+        log.info(
+            "core serving", extra={"listen": self.core.settings.core_listen, "port": self.port}
+        )
 
     async def stop(self, grace: float) -> None:
         """Stop accepting calls, report NOT_SERVING, and let in-flight calls finish."""
+        if self._watcher is not None:
+            self._watcher.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         log.info("core stopped")

@@ -13,7 +13,9 @@ from typing import Any
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
-_PHONE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+# A phone number: an optional +, then 8+ digits that may be split by spaces, dashes or
+# parentheses. Dots and colons do not count, so IP addresses and times stay readable.
+_PHONE = re.compile(r"(?<![\w.:])\+?\d(?:[\s()-]?\d){7,}(?![\w.:])")
 _BASIC = re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/=._~-]+")
 
 # Attributes every LogRecord has; anything else passed via `extra=` is emitted as a field.

@@ -7,8 +7,8 @@ committed files, so a proto change without regenerated code cannot land.
 from __future__ import annotations
 
 import argparse
-import os
 import filecmp
+import os
 import shutil
 import sys
 import tempfile

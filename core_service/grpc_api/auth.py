@@ -4,7 +4,7 @@ with the admin token. Per-tenant checks of Sitoo's own credentials happen in the
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -44,7 +44,13 @@ def _deny(
     return grpc.unary_unary_rpc_method_handler(abort, deserializer, serializer)
 
 
-class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
+
+class TokenAuthInterceptor(_ServerInterceptor):
     def __init__(self, service_token: str, admin_token: str) -> None:
         if constant_time_equals(service_token, admin_token):
             raise ValueError("the admin token must differ from the service token")

@@ -23,9 +23,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
 
     async def _authenticate(self, integration: str, context: Context) -> Integration:
         caller = caller_info(context)
-        return await self._integrations.authenticate(
-            integration, "spi", caller.sitoo_authorization
-        )
+        return await self._integrations.authenticate(integration, "spi", caller.sitoo_authorization)
 
     async def _not_yet(self, integration: str, context: Context) -> None:
         await self._authenticate(integration, context)

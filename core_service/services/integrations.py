@@ -182,9 +182,7 @@ class IntegrationService:
         self._cache.entries.pop(name, None)
         return stored.integration
 
-    async def rotate_credentials(
-        self, name: str, *, spi: bool, webhook: bool
-    ) -> IssuedCredentials:
+    async def rotate_credentials(self, name: str, *, spi: bool, webhook: bool) -> IssuedCredentials:
         changes: dict[str, object] = {"updated_at": self._clock()}
         spi_password = generate_password() if spi else None
         webhook_password = generate_password() if webhook else None
@@ -232,9 +230,7 @@ class IntegrationService:
             consents = validate_consent_types(settings.consent_types)
             changes["consent_types"] = [vars(c).copy() for c in consents]
         if settings.channel_categories is not None:
-            changes["channel_categories"] = validate_channel_categories(
-                settings.channel_categories
-            )
+            changes["channel_categories"] = validate_channel_categories(settings.channel_categories)
         if settings.enrichment_rules is not None:
             changes["enrichment_rules"] = [
                 {**vars(r), "voucher_passwords": list(r.voucher_passwords)}

@@ -73,9 +73,7 @@ class IntegrationRepository:
             consent_types=tuple(ConsentType(**c) for c in row.consent_types),
             channel_categories=dict(row.channel_categories),
             enrichment_rules=tuple(
-                EnrichmentRule(
-                    **{**r, "voucher_passwords": tuple(r.get("voucher_passwords", ()))}
-                )
+                EnrichmentRule(**{**r, "voucher_passwords": tuple(r.get("voucher_passwords", ()))})
                 for r in row.enrichment_rules
             ),
             spi_username=row.spi_username,

@@ -1,0 +1,1 @@
+"""The `sitoo-bloomreach` command: the entry point that composes edge, core and sandbox."""

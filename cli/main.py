@@ -1,0 +1,117 @@
+"""`sitoo-bloomreach`: run the services, migrate, and administer integrations.
+
+Exit codes: 0 success, 1 the operation failed, 2 usage, 69 the core is unreachable,
+77 refused credentials, 78 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from cli import admin, migrate, serve
+from cli.embedded import with_existing_local_admin_token
+from core_service.adapters.db.engine import SchemaNotCurrentError
+from core_service.crypto import MasterKeyError
+from runtime.logs import configure_logging
+from runtime.settings import ConfigurationError, load_settings
+
+EX_CONFIG = 78
+SANDBOX_MODULES = {
+    "bloomreach": "sandbox.bloomreach.__main__",
+    "sitoo": "sandbox.sitoo_api.__main__",
+    "driver": "sandbox.driver.__main__",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sitoo-bloomreach",
+        description="Middleware between Sitoo POS and Bloomreach Engagement. Settings come "
+        "from SITOO_BR_* environment variables (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "run", help="everything in one process on the embedded default (SQLite, local secrets)"
+    )
+    commands.add_parser("core", help="the core gRPC service (production)")
+    commands.add_parser("edge", help="the HTTP edge facing Sitoo (production)")
+    migrate_parser = commands.add_parser("migrate", help="apply database migrations")
+    migrate_parser.add_argument("--to", default="head", help="target revision (default: head)")
+    migrate_parser.add_argument(
+        "--downgrade", action="store_true", help="move down to --to instead of up"
+    )
+    admin.add_integration_parser(commands)
+    admin.add_outbox_parser(commands)
+    admin.add_quarantine_parser(commands)
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="local emulators of Bloomreach and Sitoo, and a driver playing Sitoo",
+        add_help=False,
+    )
+    sandbox.add_argument("sandbox_tool", choices=sorted(SANDBOX_MODULES), metavar="TOOL")
+    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _run_sandbox(tool: str, args: Sequence[str]) -> int:
+    module = importlib.import_module(SANDBOX_MODULES[tool])
+    main: Callable[[list[str] | None], int] = module.main
+    return main(list(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["sandbox"] and len(argv) >= 2 and argv[1] in SANDBOX_MODULES:
+        # The emulators own their flags (and their --help).
+        return _run_sandbox(argv[1], argv[2:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(args.command, settings.log_level)
+        if args.command == "run":
+            return serve.run_embedded(settings)
+        if args.command == "core":
+            return serve.run_core(settings)
+        if args.command == "edge":
+            return serve.run_edge(settings)
+        if args.command == "migrate":
+            url = settings.resolved_database_url
+            if args.downgrade:
+                migrate.downgrade(url, args.to)
+            else:
+                migrate.upgrade(url, args.to)
+            print(f"database at revision {args.to}")
+            return 0
+        settings = with_existing_local_admin_token(settings)
+        if args.command == "integration":
+            return admin.integration_command(settings, args)
+        if args.command == "outbox":
+            return admin.outbox_command(settings, args)
+        if args.command == "quarantine":
+            return admin.quarantine_command(settings, args)
+        if args.command == "sandbox":
+            return _run_sandbox(args.sandbox_tool, args.sandbox_args)
+    except admin.CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (ConfigurationError, MasterKeyError, SchemaNotCurrentError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EX_CONFIG
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+def run() -> None:
+    logging.captureWarnings(True)
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":
+    run()

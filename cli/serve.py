@@ -1,0 +1,100 @@
+"""Serving commands: `run` (everything in one process), `core`, `edge`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from cli import migrate
+from cli.embedded import with_local_secrets
+from core_service.bootstrap import build_core
+from core_service.server import CoreServer
+from edge.app import init_app
+from runtime.settings import Settings
+
+log = logging.getLogger("sitoo_bloomreach")
+
+
+def _announce(line: str) -> None:
+    # Scripts and tests wait for these lines on stdout; logs go to stderr.
+    print(line, flush=True)
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _start_edge(settings: Settings) -> web.AppRunner:
+    runner = web.AppRunner(init_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.edge_host, settings.edge_port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.edge_port
+    _announce(f"edge listening on http://{settings.edge_host}:{port}")
+    return runner
+
+
+async def serve_core(settings: Settings) -> None:
+    core = await build_core(settings)
+    try:
+        server = CoreServer(core)
+        await server.start()
+        _announce(f"core listening on {settings.core_listen.rsplit(':', 1)[0]}:{server.port}")
+        await _wait_for_signal()
+        log.info("shutdown requested; draining in-flight calls")
+        await server.stop(settings.shutdown_grace_seconds)
+    finally:
+        await core.close()
+
+
+async def serve_edge(settings: Settings) -> None:
+    runner = await _start_edge(settings)
+    try:
+        await _wait_for_signal()
+    finally:
+        # Stops listening first, then waits for in-flight requests.
+        await runner.cleanup()
+
+
+async def serve_all(settings: Settings) -> None:
+    core = await build_core(settings)
+    try:
+        server = CoreServer(core)
+        await server.start()
+        host = settings.core_listen.rsplit(":", 1)[0]
+        _announce(f"core listening on {host}:{server.port}")
+        edge_settings = settings.model_copy(update={"core_target": f"{host}:{server.port}"})
+        runner = await _start_edge(edge_settings)
+        try:
+            _announce("ready")
+            await _wait_for_signal()
+        finally:
+            await runner.cleanup()
+            await server.stop(settings.shutdown_grace_seconds)
+    finally:
+        await core.close()
+
+
+def run_embedded(settings: Settings) -> int:
+    settings = with_local_secrets(settings)
+    migrate.upgrade(settings.resolved_database_url)
+    _announce(f"data directory: {settings.data_dir.resolve()}")
+    asyncio.run(serve_all(settings))
+    return 0
+
+
+def run_core(settings: Settings) -> int:
+    asyncio.run(serve_core(settings))
+    return 0
+
+
+def run_edge(settings: Settings) -> int:
+    asyncio.run(serve_edge(settings))
+    return 0

@@ -1,0 +1,105 @@
+"""The edge's one gRPC channel to the core, with the service token on every call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from runtime.settings import Settings, read_secret
+from sitoo_bloomreach.v1 import customers_pb2_grpc, order_events_pb2_grpc
+
+if TYPE_CHECKING:
+    from sitoo_bloomreach.v1.customers_pb2_grpc import CustomerServiceAsyncStub
+    from sitoo_bloomreach.v1.order_events_pb2_grpc import OrderEventServiceAsyncStub
+
+# Metadata keys; the contract is documented in protos/sitoo_bloomreach/v1/customers.proto.
+SITOO_AUTHORIZATION = "x-sitoo-authorization"
+REQUEST_ID = "x-request-id"
+ORIGIN_HEADERS = {
+    "Store-ID": "x-sitoo-store-id",
+    "Staff-ID": "x-sitoo-staff-id",
+    "Register-ID": "x-sitoo-register-id",
+}
+
+Metadata = tuple[tuple[str, str], ...]
+
+
+def channel_credentials(settings: Settings) -> grpc.ChannelCredentials | None:
+    if settings.core_tls_ca_file is None:
+        return None
+    cert = settings.client_tls_cert_file.read_bytes() if settings.client_tls_cert_file else None
+    key = settings.client_tls_key_file.read_bytes() if settings.client_tls_key_file else None
+    return grpc.ssl_channel_credentials(
+        root_certificates=settings.core_tls_ca_file.read_bytes(),
+        private_key=key,
+        certificate_chain=cert,
+    )
+
+
+def open_channel(settings: Settings) -> grpc.aio.Channel:
+    options: list[tuple[str, str | int]] = [
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+    ]
+    if settings.core_tls_server_name:
+        options.append(("grpc.ssl_target_name_override", settings.core_tls_server_name))
+    credentials = channel_credentials(settings)
+    if credentials is None:
+        return grpc.aio.insecure_channel(settings.core_target, options=options)
+    return grpc.aio.secure_channel(settings.core_target, credentials, options=options)
+
+
+@dataclass
+class CoreClient:
+    channel: grpc.aio.Channel
+    service_token: str
+    deadline_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CoreClient:
+        token = read_secret(settings.service_token, settings.service_token_file, "SERVICE_TOKEN")
+        return cls(open_channel(settings), token, settings.edge_core_deadline_seconds)
+
+    @property
+    def customers(self) -> CustomerServiceAsyncStub:
+        return customers_pb2_grpc.CustomerServiceStub(self.channel)
+
+    @property
+    def order_events(self) -> OrderEventServiceAsyncStub:
+        return order_events_pb2_grpc.OrderEventServiceStub(self.channel)
+
+    def metadata(
+        self, request_id: str, authorization: str, headers: dict[str, str] | None = None
+    ) -> Metadata:
+        pairs = [
+            ("authorization", f"Bearer {self.service_token}"),
+            (REQUEST_ID, request_id),
+            (SITOO_AUTHORIZATION, authorization),
+        ]
+        for header, key in ORIGIN_HEADERS.items():
+            value = (headers or {}).get(header)
+            if value:
+                # Sitoo URL-encodes these (documented); gRPC metadata must be printable ASCII,
+                # so non-ASCII origins travel percent-encoded and the core decodes them.
+                decoded = unquote(value)
+                pairs.append((key, value if not decoded.isascii() else decoded))
+        return tuple(pairs)
+
+    async def is_serving(self, timeout: float = 1.0) -> bool:
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        try:
+            response = await stub.Check(
+                health_pb2.HealthCheckRequest(service=""),
+                timeout=timeout,
+                metadata=(("authorization", f"Bearer {self.service_token}"),),
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+
+    async def close(self) -> None:
+        await self.channel.close(None)

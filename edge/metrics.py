@@ -1,0 +1,52 @@
+"""The edge's Prometheus metrics, on a registry of its own (one per app, so tests can run
+several edges in one process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass
+class EdgeMetrics:
+    registry: CollectorRegistry
+    requests: Counter
+    request_duration: Histogram
+    core_call_duration: Histogram
+    auth_failures: Counter
+
+    @classmethod
+    def create(cls) -> EdgeMetrics:
+        registry = CollectorRegistry()
+        return cls(
+            registry=registry,
+            requests=Counter(
+                "edge_http_requests_total",
+                "HTTP requests answered by the edge",
+                ("route", "method", "status"),
+                registry=registry,
+            ),
+            request_duration=Histogram(
+                "edge_http_request_duration_seconds",
+                "Time to answer an HTTP request",
+                ("route", "method", "status"),
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            core_call_duration=Histogram(
+                "edge_core_call_duration_seconds",
+                "gRPC calls from the edge to the core",
+                ("method", "code"),
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            auth_failures=Counter(
+                "edge_auth_failures_total",
+                "Requests refused for wrong or missing Sitoo credentials",
+                ("integration",),
+                registry=registry,
+            ),
+        )

@@ -1,0 +1,68 @@
+"""What every SPI view shares: the integration in the URL, the caller's credential, and the
+one way a core call turns into an HTTP answer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+from aiohttp import web
+
+from edge.core_client import Metadata
+from edge.errors import error_response, grpc_error_response
+from edge.keys import CORE, METRICS
+from edge.middlewares import request_id_of
+
+T = TypeVar("T")
+
+
+class SpiView(web.View):
+    # The Events SPI must never answer a server error Sitoo would drop (see edge.errors).
+    webhook = False
+
+    @property
+    def integration(self) -> str:
+        return self.request.match_info["integration"]
+
+    @property
+    def request_id(self) -> str:
+        return request_id_of(self.request)
+
+    def fail(self, status: int, message: str) -> web.Response:
+        return error_response(status, message, self.request_id)
+
+    def metadata(self) -> Metadata:
+        core = self.request.app[CORE]
+        return core.metadata(
+            self.request_id,
+            self.request.headers.get("Authorization", ""),
+            dict(self.request.headers),
+        )
+
+    async def call_core(
+        self,
+        method: str,
+        call: Callable[[Metadata, float], Awaitable[T]],
+        render: Callable[[T], web.StreamResponse],
+    ) -> web.StreamResponse:
+        """Call the core within the edge's deadline and render the answer or the error."""
+        if "Authorization" not in self.request.headers:
+            self.request.app[METRICS].auth_failures.labels(self.integration).inc()
+            return self.fail(401, "HTTP Basic credentials required")
+        core = self.request.app[CORE]
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            result = await call(self.metadata(), core.deadline_seconds)
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code()
+            if code == grpc.StatusCode.UNAUTHENTICATED:
+                self.request.app[METRICS].auth_failures.labels(self.integration).inc()
+            return grpc_error_response(exc, self.request_id, webhook=self.webhook)
+        finally:
+            self.request.app[METRICS].core_call_duration.labels(method, code.name).observe(
+                time.perf_counter() - started
+            )
+        return render(result)
