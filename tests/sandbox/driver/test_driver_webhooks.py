@@ -7,6 +7,7 @@ import base64
 import random
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -61,7 +62,7 @@ def sender_for(url: str, **kwargs: object) -> EventSender:
     kwargs.setdefault("username", "hook-user")
     kwargs.setdefault("password", "hook-secret")
     kwargs.setdefault("compression", 1e9)
-    return EventSender.for_integration(url, "acme", **kwargs)  # type: ignore[arg-type]
+    return EventSender.for_integration(url, "acme", **kwargs)
 
 
 async def test_envelope_batches_order_and_auth(start_receiver: ReceiverFactory) -> None:
@@ -74,7 +75,7 @@ async def test_envelope_batches_order_and_auth(start_receiver: ReceiverFactory) 
     assert [len(r.body) for r in receiver.records] == [10, 10, 5]
     expected_path = integration_path("acme", EVENTS)
     expected_auth = "Basic " + base64.b64encode(b"hook-user:hook-secret").decode()
-    sent: list[dict[str, object]] = []
+    sent: list[dict[str, Any]] = []
     for record in receiver.records:
         assert record.method == "POST"
         assert record.path == expected_path
