@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any
 
@@ -103,6 +102,31 @@ def _int_field(body: dict[str, Any], name: str, default: int | None, minimum: in
     return value
 
 
+def _clone(base: JsonObject, orderid: int, orderdate: int) -> JsonObject:
+    """A copy of a template order with its own id and date (faster than ``deepcopy``)."""
+    logs = [{**log, "orderid": orderid} for log in base["orderlogitems"]]
+    logs[0]["datelog"] = orderdate
+    return {
+        **base,
+        "orderid": orderid,
+        "orderdate": orderdate,
+        "additionaldata": dict(base["additionaldata"]),
+        "orderitems": [
+            {
+                **item,
+                "additionaldata": dict(item["additionaldata"]),
+                "salestaxes": [dict(tax) for tax in item["salestaxes"]],
+            }
+            for item in base["orderitems"]
+        ],
+        "payments": [{**p, "additionaldata": dict(p["additionaldata"])} for p in base["payments"]],
+        "reservedpayments": [
+            {**p, "additionaldata": dict(p["additionaldata"])} for p in base["reservedpayments"]
+        ],
+        "orderlogitems": logs,
+    }
+
+
 async def seed_orders(request: web.Request) -> web.Response:
     state = request.app[STATE]
     orders = _account(request)
@@ -150,16 +174,11 @@ async def seed_orders(request: web.Request) -> web.Response:
             raise ApiError(400, "The template must not set 'externalid' (it must be unique)")
         base = build(template)
         for n in range(count):
-            order = copy.deepcopy(base)
             orderid = orders.allocate_id()
             orderdate = first_date + n * step
-            order["orderid"] = orderid
-            order["orderdate"] = orderdate
+            order = _clone(base, orderid, orderdate)
             if pattern is not None:
                 order["email"] = pattern.format(n=n)
-            for log in order["orderlogitems"]:
-                log["orderid"] = orderid
-            order["orderlogitems"][0]["datelog"] = orderdate
             orders.add(order)
             added.append(orderid)
     else:

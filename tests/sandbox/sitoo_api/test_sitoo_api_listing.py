@@ -255,3 +255,22 @@ async def test_reset_forgets_orders_and_restarts_ids(api: Any, shop: dict[str, i
     stats = (await api.get("/_sandbox/stats")).body
     assert stats["orders"] == {"1500": 1}
     assert stats["requests"] == {"list_all_orders": 1, "add_order": 1}
+
+
+async def test_sandbox_raw_order_and_state_dump_need_no_auth(api: Any) -> None:
+    orderid = await api.add(sale_order([OrderLine("A")]))
+    raw = await api.get(f"/_sandbox/accounts/1500/orders/{orderid}", auth=None)
+    assert raw.status == 200
+    assert raw.body["orderid"] == orderid
+    assert (await api.get("/_sandbox/accounts/1500/orders/999", auth=None)).status == 404
+    state = await api.get("/_sandbox/state", auth=None)
+    assert [o["orderid"] for o in state.body["accounts"]["1500"]["orders"]] == [orderid]
+    assert state.body["accounts"]["1500"]["next_orderid"] == orderid + 1
+
+
+async def test_runtime_max_num_setting(api: Any) -> None:
+    assert (await api.put("/_sandbox/settings", json={"max_num": 5})).status == 200
+    assert (await api.list(num="6")).status == 400
+    assert (await api.put("/_sandbox/settings", json={"max_num": 0})).status == 400
+    assert (await api.put("/_sandbox/settings", json={"other": 1})).status == 400
+    assert (await api.get("/_sandbox/settings")).body == {"max_num": 5, "not_found_reads": 0}
