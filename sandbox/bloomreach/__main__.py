@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = config_from_args(args)
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+    except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
     asyncio.run(serve(config, args.host, args.port))

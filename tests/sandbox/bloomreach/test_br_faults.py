@@ -1,0 +1,168 @@
+"""Rate limiting and injected faults (sandbox.faults mounted on the emulator)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from sandbox.bloomreach import ROUTE_NAMES
+from sandbox.faults import Fault
+
+IDS = {"registered": "anna@example.com"}
+
+
+async def test_rate_limit_429_drops_the_data(start):
+    br = await start(requests_per_second=1)
+    outcomes = {}
+    for i in range(40):
+        reply = await br.update({"registered": f"r{i}"}, {"n": i})
+        outcomes[f"r{i}"] = reply
+        if reply.status == 429:
+            break
+    limited = [k for k, r in outcomes.items() if r.status == 429]
+    assert limited, "the limiter never answered 429"
+    reply = outcomes[limited[0]]
+    assert reply.body == {"success": False, "error": "Too many requests"}
+    assert reply.headers.get("x-request-id")
+    stored = {c["ids"]["registered"] for c in await br.customers()}
+    assert limited[0] not in stored
+    assert stored == {k for k, r in outcomes.items() if r.status == 200}
+    faults = await br.sandbox("GET", "faults")
+    assert faults.body["counters"]["rate_limited"] >= 1
+
+
+async def test_rate_limited_batch_stores_nothing(start):
+    br = await start(requests_per_second=1)
+    statuses = []
+    for i in range(40):
+        reply = await br.track(
+            "batch",
+            {
+                "commands": [
+                    {
+                        "name": "customers/events",
+                        "command_id": f"b{i}",
+                        "data": {
+                            "customer_ids": IDS,
+                            "event_type": "purchase",
+                            "timestamp": i,
+                            "properties": {"batch": i},
+                        },
+                    }
+                ]
+            },
+        )
+        statuses.append(reply.status)
+        if reply.status == 429:
+            break
+    assert statuses[-1] == 429
+    stored = [e["properties"]["batch"] for e in await br.events()]
+    assert stored == [i for i, s in enumerate(statuses) if s == 200]
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
+async def test_error_rate_with_status_does_not_store(start, status):
+    br = await start(faults={"customers": Fault(error_rate=1.0, error_status=status)})
+    reply = await br.update(IDS, {"a": 1})
+    assert reply.status == status
+    assert reply.body == {"success": False, "error": "Injected fault"}
+    assert await br.customers() == []
+    # other endpoints are untouched
+    ok = await br.event(IDS, "purchase", {"a": 1})
+    assert ok.status == 200
+
+
+async def test_retry_after_header_on_injected_error(start):
+    br = await start(faults={"batch": Fault(error_rate=1.0, error_status=429, retry_after_s=2)})
+    reply = await br.track("batch", {"commands": [{"name": "system/time"}]})
+    assert reply.status == 429
+    assert reply.headers["Retry-After"] == "2"
+
+
+async def test_latency_fault_delays_the_answer(start):
+    br = await start(faults={"system_time": Fault(latency_ms=500)})
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.05):
+            await br.request("GET", f"/track/v2/projects/{br.token}/system/time")
+    # the endpoint without a fault answers
+    reply = await br.update(IDS, {"a": 1})
+    assert reply.status == 200
+
+
+async def test_small_latency_still_succeeds(start):
+    br = await start(faults={"customers": Fault(latency_ms=20)})
+    reply = await br.update(IDS, {"a": 1})
+    assert reply.status == 200
+    assert len(await br.customers()) == 1
+
+
+async def test_drop_connection(start):
+    br = await start(faults={"events": Fault(drop_rate=1.0)})
+    with pytest.raises(aiohttp.ClientError):
+        await br.event(IDS, "purchase", {"a": 1})
+    assert await br.events() == []
+    faults = await br.sandbox("GET", "faults")
+    assert faults.body["counters"]["dropped"] == 1
+
+
+async def test_error_after_commit_stores_the_data(start):
+    br = await start(faults={"batch": Fault(error_after_commit_rate=1.0, error_status=502)})
+    reply = await br.track(
+        "batch",
+        {
+            "commands": [
+                {
+                    "name": "customers/events",
+                    "command_id": "x",
+                    "data": {
+                        "customer_ids": IDS,
+                        "event_type": "purchase",
+                        "timestamp": 5,
+                        "properties": {"purchase_id": "P"},
+                    },
+                }
+            ]
+        },
+    )
+    assert reply.status == 502
+    assert reply.body == {"success": False, "error": "Injected fault after commit"}
+    assert len(await br.events("purchase")) == 1  # the effect happened
+
+
+async def test_faults_at_runtime_and_wildcard(br):
+    reply = await br.sandbox(
+        "PUT", "faults", {"faults": {"*": {"error_rate": 1.0, "error_status": 503}}}
+    )
+    assert reply.status == 200
+    for path in ("customers/attributes", "customers/export-one"):
+        reply = await br.data(path, {"customer_ids": IDS})
+        assert reply.status == 503
+    reply = await br.request("GET", f"/data/v2/projects/{br.token}/consent/categories")
+    assert reply.status == 503
+    # sandbox endpoints are never faulted
+    assert (await br.sandbox("GET", "stats")).status == 200
+    await br.sandbox("DELETE", "faults")
+    reply = await br.update(IDS, {"a": 1})
+    assert reply.status == 200
+
+
+async def test_every_documented_route_name_can_be_targeted(start):
+    for name in ROUTE_NAMES:
+        br = await start(faults={name: Fault(error_rate=1.0, error_status=418)})
+        hits = 0
+        for method, path in (
+            ("GET", "/track/v2/projects/{t}/system/time"),
+            ("POST", "/track/v2/projects/{t}/customers"),
+            ("POST", "/track/v2/projects/{t}/customers/events"),
+            ("POST", "/track/v2/projects/{t}/batch"),
+            ("POST", "/data/v2/projects/{t}/customers/attributes"),
+            ("POST", "/data/v2/projects/{t}/customers/export-one"),
+            ("POST", "/data/v2/projects/{t}/customers/events"),
+            ("POST", "/data/v2/projects/{t}/customers/anonymize"),
+            ("GET", "/data/v2/projects/{t}/consent/categories"),
+        ):
+            reply = await br.request(method, path.format(t=br.token), {})
+            hits += reply.status == 418
+        assert hits == 1, name
