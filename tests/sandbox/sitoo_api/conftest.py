@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -85,12 +86,12 @@ class SitooClient:
     async def list(self, **params: str) -> Reply:
         return await self.get(f"/v2/accounts/{ACCOUNT}/orders.json", params=params)
 
-    async def ids(self, **params: str) -> list[int]:
+    async def ids(self, **params: str) -> builtins.list[int]:
         reply = await self.list(**params)
         assert reply.status == 200, reply.body
         return [item["orderid"] for item in reply.body["items"]]
 
-    async def seed(self, body: dict[str, Any]) -> list[int]:
+    async def seed(self, body: dict[str, Any]) -> builtins.list[int]:
         reply = await self.post(f"/_sandbox/accounts/{ACCOUNT}/orders", json=body)
         assert reply.status == 200, reply.body
         return list(reply.body["orderids"])
