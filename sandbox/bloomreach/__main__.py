@@ -56,6 +56,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--consent-category", action="append", help="consent category ids")
     p.add_argument("--requests-per-second", type=float, default=None)
     p.add_argument(
+        "--rate-limit-retry-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="send Retry-After on rate-limit 429s (off by default)",
+    )
+    p.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -112,6 +119,7 @@ def config_from_args(args: argparse.Namespace) -> BloomreachConfig:
         state_file=args.state_file,
         save_interval_s=args.save_interval,
         requests_per_second=args.requests_per_second,
+        rate_limit_retry_after_s=args.rate_limit_retry_after,
         faults=faults,
         seed=args.seed,
         validation_error_status=args.validation_error_status,

@@ -13,12 +13,14 @@ name                 route
 ``export_one``       ``POST /data/v2/projects/{token}/customers/export-one``
 ``export_events``    ``POST /data/v2/projects/{token}/customers/events``
 ``anonymize``        ``POST /data/v2/projects/{token}/customers/anonymize``
+``anonymize_bulk``   ``POST /data/v2/projects/{token}/customers/anonymize_bulk``
 ``consent_categories`` ``GET /data/v2/projects/{token}/consent/categories``
 ==================== ===========================================================
 """
 
 from __future__ import annotations
 
+import logging
 import os
 
 from aiohttp import web
@@ -34,10 +36,14 @@ from sandbox.bloomreach.responses import (
     error_body,
 )
 from sandbox.bloomreach.state import STATE, EmulatorState
-from sandbox.faults import Handler, fault_middleware, install_faults
+from sandbox.faults import ErrorBody, Handler, fault_middleware, install_faults
+
+log = logging.getLogger(__name__)
 
 TRACK = "/track/v2/projects/{token}"
 DATA = "/data/v2/projects/{token}"
+
+RATE_LIMITED = "Too many requests"  # the message sandbox.faults gives its limiter's 429
 
 ROUTE_NAMES = (
     "system_time",
@@ -48,6 +54,7 @@ ROUTE_NAMES = (
     "export_one",
     "export_events",
     "anonymize",
+    "anonymize_bulk",
     "consent_categories",
 )
 
@@ -69,6 +76,11 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         response = exc.response
     except web.HTTPException as exc:
         response = _http_error(exc)
+    except ConnectionResetError:
+        raise  # a "drop connection" fault: there is no answer to decorate
+    except Exception:
+        log.exception("emulator bug while handling %s %s", request.method, request.path)
+        response = error_body(500, "Internal Server Error")
     response.headers["x-request-id"] = os.urandom(16).hex()
     return response
 
@@ -84,6 +96,12 @@ def _add_routes(app: web.Application) -> None:
     r.add_route("POST", f"{DATA}/customers/events", data_api.export_events, name="export_events")
     r.add_route("POST", f"{DATA}/customers/anonymize", data_api.anonymize, name="anonymize")
     r.add_route(
+        "POST",
+        f"{DATA}/customers/anonymize_bulk",
+        data_api.anonymize_bulk,
+        name="anonymize_bulk",
+    )
+    r.add_route(
         "GET",
         f"{DATA}/consent/categories",
         data_api.consent_categories,
@@ -91,8 +109,20 @@ def _add_routes(app: web.Application) -> None:
     )
 
 
-def _error_body(status: int, message: str) -> web.Response:
-    return error_body(status, message)
+def _fault_error_body(config: BloomreachConfig) -> ErrorBody:
+    """Bloomreach's error shape for injected faults and the rate limiter's 429.
+
+    [inferred] The limiter's 429 carries ``Retry-After`` only when configured (off by default).
+    """
+
+    def body(status: int, message: str) -> web.Response:
+        response = error_body(status, message)
+        retry_after = config.rate_limit_retry_after_s
+        if status == 429 and message == RATE_LIMITED and retry_after is not None:
+            response.headers["Retry-After"] = f"{retry_after:g}"
+        return response
+
+    return body
 
 
 def create_app(config: BloomreachConfig) -> web.Application:
@@ -105,7 +135,7 @@ def create_app(config: BloomreachConfig) -> web.Application:
     add_admin_routes(app)
     install_faults(
         app,
-        error_body=_error_body,
+        error_body=_fault_error_body(config),
         faults=config.faults,
         requests_per_second=config.requests_per_second,
         seed=config.seed,

@@ -17,6 +17,7 @@ from sandbox.bloomreach.auth import authorize
 from sandbox.bloomreach.config import ApiKey
 from sandbox.bloomreach.consent import CONSENT_EVENT, MODES, attribute_value
 from sandbox.bloomreach.responses import (
+    CUSTOMER_NOT_FOUND,
     INVALID_JSON,
     ApiError,
     BodyError,
@@ -215,3 +216,38 @@ async def anonymize(request: web.Request) -> web.Response:
         return customer_not_found()  # [inferred]
     store.anonymize(customer)
     return json_response({"success": True})
+
+
+async def anonymize_bulk(request: web.Request) -> web.Response:
+    """Body ``{"customers": [{<external ids>}, ...]}`` [documented].
+
+    [inferred] Response ``{"success": true, "results": [{"success": bool}, ...]}`` in request
+    order; an unknown customer is ``{"success": false, "error": "Customer does not exist"}``.
+    Internal customer ids are not supported by the emulator.
+    """
+    state = request.app[STATE]
+    store, key = authorize(request, state, public_ok=False)
+    if not key.permissions.anonymize_customer:
+        return error_body(403, NO_ANONYMIZE_PERMISSION)
+    status = state.config.validation_error_status
+    try:
+        data, _ = await read_json(request, require_json_type=state.config.require_json_content_type)
+    except BodyError:
+        return errors_body(status, INVALID_JSON)
+    customers = data.get("customers") if isinstance(data, dict) else None
+    if not isinstance(customers, list) or not customers:
+        return errors_body(status, "At least one customer should be specified")  # [inferred]
+    results: list[dict[str, Any]] = []
+    for ids_json in customers:
+        try:
+            ids = validation.customer_ids({"customer_ids": ids_json}, store.config)
+        except ValidationError as exc:
+            results.append({"success": False, "error": exc.message})
+            continue
+        customer = store.find(ids)
+        if customer is None:
+            results.append({"success": False, "error": CUSTOMER_NOT_FOUND})
+            continue
+        store.anonymize(customer)
+        results.append({"success": True})
+    return json_response({"success": True, "results": results})

@@ -241,3 +241,40 @@ async def test_computed_aggregates(br):
     ]
     bad = await br.sandbox("PUT", f"{path}/x", {"event_type": "purchase", "function": "median"})
     assert bad.status == 400
+
+
+async def test_anonymize_bulk(br):
+    await _seed_anna(br)
+    await br.update({"registered": "bob"}, {"email": "b@x", "score": 1})
+    reply = await br.data(
+        "customers/anonymize_bulk",
+        {"customers": [IDS, {"registered": "ghost"}, {}, {"registered": "bob"}]},
+    )
+    assert reply.status == 200
+    assert reply.body == {
+        "success": True,
+        "results": [
+            {"success": True},
+            {"success": False, "error": "Customer does not exist"},
+            {"success": False, "error": "At least one id should be specified."},
+            {"success": True},
+        ],
+    }
+    customers = await br.customers()
+    assert all(set(c["ids"]) == {"cookie"} for c in customers)
+    assert [c["properties"] for c in customers] == [{}, {"score": 1}]  # PII removed
+    reply = await br.data("customers/anonymize_bulk", {"customers": []})
+    assert reply.status == 400
+
+
+async def test_unexpected_error_is_json_500_with_request_id(br, monkeypatch):
+    from sandbox.bloomreach import tracking
+
+    def boom(ctx, data):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(tracking, "track_customer", boom)
+    reply = await br.update(IDS, {"a": 1})
+    assert reply.status == 500
+    assert reply.body == {"success": False, "error": "Internal Server Error"}
+    assert reply.headers["x-request-id"]

@@ -161,8 +161,29 @@ async def test_every_documented_route_name_can_be_targeted(start):
             ("POST", "/data/v2/projects/{t}/customers/export-one"),
             ("POST", "/data/v2/projects/{t}/customers/events"),
             ("POST", "/data/v2/projects/{t}/customers/anonymize"),
+            ("POST", "/data/v2/projects/{t}/customers/anonymize_bulk"),
             ("GET", "/data/v2/projects/{t}/consent/categories"),
         ):
             reply = await br.request(method, path.format(t=br.token), {})
             hits += reply.status == 418
         assert hits == 1, name
+
+
+async def _hit_limit(br):
+    for i in range(40):
+        reply = await br.update({"registered": f"r{i}"}, {"n": i})
+        if reply.status == 429:
+            return reply
+    raise AssertionError("the limiter never answered 429")
+
+
+async def test_rate_limit_has_no_retry_after_by_default(start):
+    br = await start(requests_per_second=1)
+    reply = await _hit_limit(br)
+    assert "Retry-After" not in reply.headers
+
+
+async def test_rate_limit_retry_after_when_configured(start):
+    br = await start(requests_per_second=1, rate_limit_retry_after_s=1.5)
+    reply = await _hit_limit(br)
+    assert reply.headers["Retry-After"] == "1.5"
