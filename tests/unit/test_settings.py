@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from runtime.settings import ConfigurationError, load_settings, read_secret
+
+
+def test_defaults_are_the_embedded_setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.resolved_database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.resolved_database_url.endswith("var/sitoo-bloomreach.db")
+    assert settings.core_listen.startswith("127.0.0.1:")
+    assert settings.edge_host == "127.0.0.1"
+
+
+def test_environment_with_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SITOO_BR_DATABASE_URL", "postgresql+asyncpg://u@h/db")
+    monkeypatch.setenv("SITOO_BR_RELAY_RETRY_SCHEDULE", "[0, 1, 2]")
+    settings = load_settings()
+    assert settings.resolved_database_url == "postgresql+asyncpg://u@h/db"
+    assert settings.relay_retry_schedule == (0.0, 1.0, 2.0)
+
+
+def test_settings_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    file = tmp_path / "settings.toml"
+    file.write_text('edge_port = 9999\nlog_level = "debug"\n')
+    monkeypatch.setenv("SITOO_BR_SETTINGS_FILE", str(file))
+    settings = load_settings()
+    assert settings.edge_port == 9999
+    assert settings.log_level == "DEBUG"
+
+
+def test_bad_values_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SITOO_BR_LOG_LEVEL", "chatty")
+    with pytest.raises(ConfigurationError, match="log_level"):
+        load_settings()
+
+
+def test_secret_from_value_or_file(tmp_path: Path) -> None:
+    file = tmp_path / "token"
+    file.write_text("from-file\n")
+    assert read_secret(SecretStr("direct"), None, "ADMIN_TOKEN") == "direct"
+    assert read_secret(None, file, "ADMIN_TOKEN") == "from-file"
+    with pytest.raises(ConfigurationError, match="SITOO_BR_ADMIN_TOKEN or SITOO_BR_ADMIN_TOKEN_FILE"):
+        read_secret(None, None, "ADMIN_TOKEN")
+    with pytest.raises(ConfigurationError, match="either"):
+        read_secret(SecretStr("a"), file, "ADMIN_TOKEN")
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        read_secret(None, tmp_path / "missing", "ADMIN_TOKEN")
