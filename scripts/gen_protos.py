@@ -60,9 +60,10 @@ def main() -> int:
             present = [n for n in present if n != "__pycache__"]
             _, mismatch, errors = filecmp.cmpfiles(generated, committed, names, shallow=False)
             if mismatch or errors or names != present:
+                extra = sorted(set(present) - set(names))
                 print(
                     "generated code is stale; run `make proto`: "
-                    f"differs={mismatch} missing={errors} extra={sorted(set(present) - set(names))}",
+                    f"differs={mismatch} missing={errors} extra={extra}",
                     file=sys.stderr,
                 )
                 return 1

@@ -25,9 +25,7 @@ def _tables(url: str) -> set[str]:
         engine = create_engine(url)
         try:
             async with engine.connect() as connection:
-                names = await connection.run_sync(
-                    lambda c: set(inspect(c).get_table_names())
-                )
+                names = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         finally:
             await engine.dispose()
         return names

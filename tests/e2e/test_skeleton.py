@@ -44,10 +44,12 @@ async def http(
     headers = dict(kwargs.pop("headers", {}))
     if auth is not None:
         headers["Authorization"] = auth
-    async with aiohttp.ClientSession() as session:
-        async with session.request(method, url, headers=headers, **kwargs) as response:
-            body = await response.json() if response.content_type == "application/json" else None
-            return response.status, body, dict(response.headers)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, headers=headers, **kwargs) as response,
+    ):
+        body = await response.json() if response.content_type == "application/json" else None
+        return response.status, body, dict(response.headers)
 
 
 def create(s: Stack, name: str) -> dict[str, Any]:
@@ -116,9 +118,8 @@ async def test_credentials_open_only_their_own_integration(running_stack: Stack)
     assert status == 503
 
     # Auth failures are counted per integration.
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"{s.edge_url}/metrics") as response:
-            metrics = await response.text()
+    async with aiohttp.ClientSession() as session, session.get(f"{s.edge_url}/metrics") as resp:
+        metrics = await resp.text()
     assert 'edge_auth_failures_total{integration="alpha"}' in metrics
     assert 'edge_http_requests_total{method="GET",route="/sitoo/{integration}/customers",' in (
         metrics

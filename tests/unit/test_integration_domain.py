@@ -34,9 +34,7 @@ def test_mapping_rules() -> None:
     with pytest.raises(InvalidArgument, match=r"properties\.<name> or ids\.<name>"):
         validate_field_mappings([FieldMapping("email", "email")])
     with pytest.raises(InvalidArgument, match="two Sitoo fields"):
-        validate_field_mappings(
-            [FieldMapping("email", "ids.x"), FieldMapping("mobile", "ids.x")]
-        )
+        validate_field_mappings([FieldMapping("email", "ids.x"), FieldMapping("mobile", "ids.x")])
 
 
 def test_hard_id_rules() -> None:

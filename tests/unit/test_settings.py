@@ -45,7 +45,7 @@ def test_secret_from_value_or_file(tmp_path: Path) -> None:
     file.write_text("from-file\n")
     assert read_secret(SecretStr("direct"), None, "ADMIN_TOKEN") == "direct"
     assert read_secret(None, file, "ADMIN_TOKEN") == "from-file"
-    with pytest.raises(ConfigurationError, match="SITOO_BR_ADMIN_TOKEN or SITOO_BR_ADMIN_TOKEN_FILE"):
+    with pytest.raises(ConfigurationError, match="ADMIN_TOKEN or SITOO_BR_ADMIN_TOKEN_FILE"):
         read_secret(None, None, "ADMIN_TOKEN")
     with pytest.raises(ConfigurationError, match="either"):
         read_secret(SecretStr("a"), file, "ADMIN_TOKEN")
