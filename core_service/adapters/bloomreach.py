@@ -1,0 +1,348 @@
+"""Bloomreach Engagement API client (spec: bloomreach-engagement-api.md).
+
+It speaks HTTP and classifies failures; what a failure means for a POS call or an outbox
+message is decided by the services. Request bodies are serialised deterministically (sorted
+keys, no spaces), so that the same commands are the same bytes: a resend after a crash is an
+exact duplicate, which Bloomreach stores once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from core_service.adapters.http_client import HttpClients
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_COMMANDS = 50
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BloomreachProject:
+    base_url: str
+    project_token: str
+    key_id: str
+    secret: str
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"BloomreachProject({self.base_url!r}, {self.project_token!r}, {self.key_id!r})"
+
+
+class BloomreachError(Exception):
+    """A failed call. ``transient`` says whether trying again later can succeed."""
+
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None, request_id: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.request_id = request_id
+
+
+class BloomreachRateLimited(BloomreachError):
+    transient = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None, request_id: str = "") -> None:
+        super().__init__(message, status=429, request_id=request_id)
+        self.retry_after_s = retry_after_s
+
+
+class BloomreachUnavailable(BloomreachError):
+    """5xx, a refused or dropped connection."""
+
+    transient = True
+
+
+class BloomreachTimeout(BloomreachError):
+    transient = True
+
+
+class BloomreachAuthFailed(BloomreachError):
+    """401/403: the integration's key id, secret or project token is wrong or lacks rights."""
+
+
+class BloomreachRejected(BloomreachError):
+    """400 or a top-level ``success: false``: the request itself is wrong; do not retry it."""
+
+
+def encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _message(body: Any, fallback: str) -> str:
+    if isinstance(body, dict):
+        for key in ("error", "message", "errors"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, list) and value:
+                return "; ".join(str(v) for v in value)
+            if isinstance(value, dict) and value:
+                return "; ".join(str(v) for values in value.values() for v in values)
+    return fallback
+
+
+def _is_project_token_error(message: str) -> bool:
+    # Bloomreach checks the project token before the key (documented messages).
+    lowered = message.lower()
+    return "could not authenticate" in lowered or "invalid project id" in lowered
+
+
+@dataclass(frozen=True)
+class AttributeResult:
+    success: bool
+    value: Any = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    success: bool
+    command_id: str
+    errors: tuple[str, ...] = ()
+
+
+class BloomreachClient:
+    def __init__(self, http: HttpClients, project: BloomreachProject) -> None:
+        self._session = http.session(project.base_url)
+        self._project = project
+        self._authorization = aiohttp.encode_basic_auth(project.key_id, project.secret)
+        base = project.base_url.rstrip("/")
+        self._track = f"{base}/track/v2/projects/{project.project_token}"
+        self._data = f"{base}/data/v2/projects/{project.project_token}"
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        body: Mapping[str, Any] | None,
+        timeout: float,
+        *,
+        not_found_ok: bool = False,
+    ) -> JsonObject | None:
+        started = time.perf_counter()
+        headers = {"Accept": "application/json", "Authorization": self._authorization}
+        data = None
+        if body is not None:
+            data = encode(body)
+            headers["Content-Type"] = "application/json"
+        request_id = ""
+        try:
+            async with self._session.request(
+                method,
+                url,
+                data=data,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                request_id = response.headers.get("x-request-id", "")
+                try:
+                    payload: Any = await response.json(content_type=None)
+                except (json.JSONDecodeError, UnicodeDecodeError, aiohttp.ContentTypeError):
+                    payload = None
+                status = response.status
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except TimeoutError as exc:
+            raise BloomreachTimeout(f"Bloomreach did not answer within {timeout:.1f} s") from exc
+        except aiohttp.ClientError as exc:
+            raise BloomreachUnavailable(f"cannot reach Bloomreach: {type(exc).__name__}") from exc
+        finally:
+            log.debug(
+                "bloomreach call",
+                extra={
+                    "url_path": url.split("/projects/", 1)[-1].split("/", 1)[-1],
+                    "bloomreach_request_id": request_id,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+        if status == 404 and not_found_ok:
+            return None
+        if status == 429:
+            raise BloomreachRateLimited(
+                "Bloomreach rate limit reached", retry_after_s=retry_after, request_id=request_id
+            )
+        if status >= 500:
+            raise BloomreachUnavailable(
+                f"Bloomreach answered {status}", status=status, request_id=request_id
+            )
+        if status in (401, 403):
+            raise BloomreachAuthFailed(
+                f"Bloomreach refused the API key ({status}: "
+                f"{_message(payload, 'authentication failed')})",
+                status=status,
+                request_id=request_id,
+            )
+        message = _message(payload, "no body")
+        if _is_project_token_error(message):
+            raise BloomreachAuthFailed(
+                f"Bloomreach does not know the project token ({message})",
+                status=status,
+                request_id=request_id,
+            )
+        if status >= 400 or not isinstance(payload, dict):
+            raise BloomreachRejected(
+                f"Bloomreach rejected the request ({status}: {message})",
+                status=status,
+                request_id=request_id,
+            )
+        if payload.get("success") is False:
+            raise BloomreachRejected(
+                _message(payload, "success: false"), status=status, request_id=request_id
+            )
+        return payload
+
+    async def system_time(self, timeout: float) -> float:
+        payload = await self._call("GET", f"{self._track}/system/time", None, timeout)
+        assert payload is not None
+        return float(payload["time"])
+
+    async def attributes(
+        self,
+        customer_ids: Mapping[str, str],
+        attributes: Sequence[Mapping[str, Any]],
+        timeout: float,
+    ) -> list[AttributeResult] | None:
+        """One call per customer. ``None`` when Bloomreach answers 404 for the customer."""
+        payload = await self._call(
+            "POST",
+            f"{self._data}/customers/attributes",
+            {"customer_ids": dict(customer_ids), "attributes": list(attributes)},
+            timeout,
+            not_found_ok=True,
+        )
+        if payload is None:
+            return None
+        results = payload.get("results")
+        if not isinstance(results, list) or len(results) != len(attributes):
+            raise BloomreachRejected("Bloomreach returned a malformed attributes response")
+        return [
+            AttributeResult(
+                success=bool(r.get("success")), value=r.get("value"), error=str(r.get("error", ""))
+            )
+            for r in results
+        ]
+
+    async def batch(
+        self, commands: Sequence[Mapping[str, Any]], timeout: float
+    ) -> list[CommandResult]:
+        """Results in command order, matched by ``command_id`` (every command must have one)."""
+        if not commands:
+            return []
+        if len(commands) > MAX_BATCH_COMMANDS:
+            raise ValueError(f"at most {MAX_BATCH_COMMANDS} commands per batch")
+        ids = [str(c["command_id"]) for c in commands]
+        payload = await self._call(
+            "POST", f"{self._track}/batch", {"commands": list(commands)}, timeout
+        )
+        assert payload is not None
+        results = payload.get("results")
+        if not isinstance(results, list) or len(results) != len(commands):
+            raise BloomreachUnavailable("Bloomreach returned a malformed batch response")
+        by_id = {str(r.get("command_id")): r for r in results if isinstance(r, dict)}
+        matched = []
+        for index, command_id in enumerate(ids):
+            result = by_id.get(command_id, results[index])
+            if not isinstance(result, dict):
+                raise BloomreachUnavailable("Bloomreach returned a malformed batch result")
+            errors = result.get("errors") or ()
+            matched.append(
+                CommandResult(
+                    success=bool(result.get("success")),
+                    command_id=command_id,
+                    errors=tuple(str(e) for e in errors) if isinstance(errors, list) else (),
+                )
+            )
+        return matched
+
+    async def track_customer(
+        self,
+        customer_ids: Mapping[str, str],
+        properties: Mapping[str, Any],
+        update_timestamp: float,
+        timeout: float,
+    ) -> None:
+        await self._call(
+            "POST",
+            f"{self._track}/customers",
+            {
+                "customer_ids": dict(customer_ids),
+                "properties": dict(properties),
+                "update_timestamp": update_timestamp,
+            },
+            timeout,
+        )
+
+    async def export_events(
+        self,
+        customer_ids: Mapping[str, str],
+        event_types: Sequence[str],
+        timeout: float,
+        *,
+        order: str = "desc",
+        limit: int = 20,
+        skip: int = 0,
+    ) -> list[JsonObject] | None:
+        payload = await self._call(
+            "POST",
+            f"{self._data}/customers/events",
+            {
+                "customer_ids": dict(customer_ids),
+                "event_types": list(event_types),
+                "order": order,
+                "limit": limit,
+                "skip": skip,
+            },
+            timeout,
+            not_found_ok=True,
+        )
+        if payload is None:
+            return None
+        data = payload.get("data")
+        return [e for e in data if isinstance(e, dict)] if isinstance(data, list) else []
+
+    async def export_one(
+        self, customer_ids: Mapping[str, str], timeout: float
+    ) -> JsonObject | None:
+        return await self._call(
+            "POST",
+            f"{self._data}/customers/export-one",
+            {"customer_ids": dict(customer_ids)},
+            timeout,
+            not_found_ok=True,
+        )
+
+    async def consent_categories(self, timeout: float) -> list[JsonObject]:
+        payload = await self._call("GET", f"{self._data}/consent/categories", None, timeout)
+        assert payload is not None
+        categories = payload.get("results", payload.get("categories", []))
+        return (
+            [c for c in categories if isinstance(c, dict)] if isinstance(categories, list) else []
+        )
+
+    async def anonymize(self, customer_ids: Mapping[str, str], timeout: float) -> bool:
+        """False when the customer does not exist."""
+        payload = await self._call(
+            "POST",
+            f"{self._data}/customers/anonymize",
+            {"customer_ids": dict(customer_ids)},
+            timeout,
+            not_found_ok=True,
+        )
+        return payload is not None
