@@ -13,7 +13,9 @@ from core_service.adapters.db.engine import check_schema_current, create_engine,
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.models import Meta
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, MasterKeyError, SecretBox
+from core_service.metrics import CoreMetrics
 from core_service.services.integrations import IntegrationService
 from runtime.settings import Settings, read_secret
 
@@ -30,6 +32,8 @@ class Core:
     box: SecretBox
     integrations: IntegrationService
     outbox_admin: OutboxAdminRepository
+    http: HttpClients
+    metrics: CoreMetrics
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
         try:
@@ -40,6 +44,7 @@ class Core:
         return True
 
     async def close(self) -> None:
+        await self.http.close()
         await self.engine.dispose()
 
 
@@ -81,4 +86,6 @@ async def build_core(settings: Settings) -> Core:
         box=box,
         integrations=integrations,
         outbox_admin=OutboxAdminRepository(sessions),
+        http=HttpClients(),
+        metrics=CoreMetrics.create(),
     )

@@ -9,6 +9,7 @@ import signal
 from collections.abc import Callable
 
 import grpc
+from aiohttp import web
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer as AsyncHealthServicer
 from grpc_reflection.v1alpha import reflection
@@ -18,6 +19,7 @@ from core_service.grpc_api.admin import AdminServicer
 from core_service.grpc_api.auth import TokenAuthInterceptor
 from core_service.grpc_api.customers import CustomerServicer
 from core_service.grpc_api.order_events import OrderEventServicer
+from core_service.metrics import MetricsInterceptor, serve_metrics
 from runtime.settings import ConfigurationError, Settings, read_secret
 from sitoo_bloomreach.v1 import (
     admin_pb2,
@@ -77,19 +79,23 @@ class CoreServer:
             )
         self.core = core
         self._watcher: asyncio.Task[None] | None = None
+        self._metrics_runner: web.AppRunner | None = None
         self.health = AsyncHealthServicer()
         self.server = grpc.aio.server(
-            interceptors=[TokenAuthInterceptor(service_token, admin_token)],
+            interceptors=[
+                TokenAuthInterceptor(service_token, admin_token),
+                MetricsInterceptor(core.metrics),
+            ],
             options=[
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
             ],
         )
         customers_pb2_grpc.add_CustomerServiceServicer_to_server(
-            CustomerServicer(core.integrations), self.server
+            CustomerServicer(core.integrations, core.metrics), self.server
         )
         order_events_pb2_grpc.add_OrderEventServiceServicer_to_server(
-            OrderEventServicer(core.integrations), self.server
+            OrderEventServicer(core.integrations, core.metrics), self.server
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(core.integrations, core.outbox_admin), self.server
@@ -131,6 +137,10 @@ class CoreServer:
         await self.server.start()
         await self._set_all(health_pb2.HealthCheckResponse.SERVING)
         self._watcher = asyncio.create_task(self._watch_database())
+        listen = self.core.settings.core_metrics_listen
+        if listen:
+            host, port = listen.rsplit(":", 1)
+            self._metrics_runner = await serve_metrics(self.core.metrics.registry, host, int(port))
         log.info(
             "core serving", extra={"listen": self.core.settings.core_listen, "port": self.port}
         )
@@ -141,6 +151,8 @@ class CoreServer:
             self._watcher.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
         log.info("core stopped")
 
 

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
 
+    # Prometheus scrape endpoint of the core (HTTP); empty to disable.
+    core_metrics_listen: str = "127.0.0.1:9464"
+
     edge_host: str = "127.0.0.1"
     edge_port: int = 8080
     edge_max_body_bytes: int = 1_048_576

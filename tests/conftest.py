@@ -42,6 +42,7 @@ def service_env(tmp_path: Path) -> dict[str, str]:
         "SITOO_BR_CORE_LISTEN": f"127.0.0.1:{core_port}",
         "SITOO_BR_CORE_TARGET": f"127.0.0.1:{core_port}",
         "SITOO_BR_EDGE_PORT": str(free_port()),
+        "SITOO_BR_CORE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "SITOO_BR_LOG_LEVEL": "INFO",
         "SITOO_BR_SHUTDOWN_GRACE_SECONDS": "15",
     }

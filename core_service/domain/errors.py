@@ -25,6 +25,11 @@ class Unauthenticated(DomainError):
     pass
 
 
+class UnknownIntegration(Unauthenticated):
+    """Answered exactly like a wrong password; only metrics tell the two apart, so that a
+    scan of made-up names cannot grow a label set without bound."""
+
+
 class PermissionDenied(DomainError):
     pass
 

@@ -25,6 +25,7 @@ STAFF_ID = "x-sitoo-staff-id"
 REGISTER_ID = "x-sitoo-register-id"
 
 _STATUS: dict[type[errors.DomainError], grpc.StatusCode] = {
+    errors.UnknownIntegration: grpc.StatusCode.UNAUTHENTICATED,
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
     errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,

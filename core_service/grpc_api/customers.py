@@ -6,8 +6,10 @@ from typing import Any
 
 import grpc
 
+from core_service.domain.errors import Unauthenticated, UnknownIntegration
 from core_service.domain.integration import Integration
 from core_service.grpc_api.calls import caller_info, rpc
+from core_service.metrics import CoreMetrics
 from core_service.services.integrations import IntegrationService
 from sitoo_bloomreach.v1 import customers_pb2 as pb
 from sitoo_bloomreach.v1 import customers_pb2_grpc
@@ -18,12 +20,20 @@ NOT_YET = "the customer path is not available yet"
 
 
 class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, integrations: IntegrationService) -> None:
+    def __init__(self, integrations: IntegrationService, metrics: CoreMetrics) -> None:
         self._integrations = integrations
+        self._metrics = metrics
 
     async def _authenticate(self, integration: str, context: Context) -> Integration:
         caller = caller_info(context)
-        return await self._integrations.authenticate(integration, "spi", caller.sitoo_authorization)
+        try:
+            return await self._integrations.authenticate(
+                integration, "spi", caller.sitoo_authorization
+            )
+        except Unauthenticated as exc:
+            label = "_unknown_" if isinstance(exc, UnknownIntegration) else integration
+            self._metrics.sitoo_auth_failures.labels(label, "spi").inc()
+            raise
 
     async def _not_yet(self, integration: str, context: Context) -> None:
         await self._authenticate(integration, context)

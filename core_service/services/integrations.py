@@ -12,7 +12,7 @@ from typing import Literal
 from core_service.adapters.db.integrations_repo import IntegrationRepository, StoredIntegration
 from core_service.adapters.db.models import IntegrationRow
 from core_service.crypto import SecretBox, constant_time_equals, generate_password
-from core_service.domain.errors import NotFound, Unauthenticated
+from core_service.domain.errors import NotFound, Unauthenticated, UnknownIntegration
 from core_service.domain.integration import (
     DEFAULT_FIELD_MAPPINGS,
     ConsentType,
@@ -270,7 +270,7 @@ class IntegrationService:
         if stored is None:
             # Same work as a real check, so timing does not reveal which names exist.
             self._box.verify_credential(password, "0" * 64)
-            raise Unauthenticated("invalid credentials")
+            raise UnknownIntegration("invalid credentials")
         integration = stored.integration
         if kind == "spi":
             expected_user, expected_hash = integration.spi_username, stored.spi_password_hash

@@ -33,6 +33,11 @@ class SpiView(web.View):
     def fail(self, status: int, message: str) -> web.Response:
         return error_response(status, message, self.request_id)
 
+    def _count_auth_failure(self) -> None:
+        resource = self.request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        self.request.app[METRICS].auth_failures.labels(route).inc()
+
     def metadata(self) -> Metadata:
         core = self.request.app[CORE]
         return core.metadata(
@@ -49,7 +54,7 @@ class SpiView(web.View):
     ) -> web.StreamResponse:
         """Call the core within the edge's deadline and render the answer or the error."""
         if "Authorization" not in self.request.headers:
-            self.request.app[METRICS].auth_failures.labels(self.integration).inc()
+            self._count_auth_failure()
             return self.fail(401, "HTTP Basic credentials required")
         core = self.request.app[CORE]
         started = time.perf_counter()
@@ -59,7 +64,7 @@ class SpiView(web.View):
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
             if code == grpc.StatusCode.UNAUTHENTICATED:
-                self.request.app[METRICS].auth_failures.labels(self.integration).inc()
+                self._count_auth_failure()
             return grpc_error_response(exc, self.request_id, webhook=self.webhook)
         finally:
             self.request.app[METRICS].core_call_duration.labels(method, code.name).observe(

@@ -17,6 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc, customers_pb2, customers_pb2_grpc
+from tests.support.metrics import sample_value
 from tests.support.processes import cli
 from tests.support.stack import Stack, stack
 
@@ -120,10 +121,21 @@ async def test_credentials_open_only_their_own_integration(running_stack: Stack)
     # Auth failures are counted per integration.
     async with aiohttp.ClientSession() as session, session.get(f"{s.edge_url}/metrics") as resp:
         metrics = await resp.text()
-    assert 'edge_auth_failures_total{integration="alpha"}' in metrics
-    assert 'edge_http_requests_total{method="GET",route="/sitoo/{integration}/customers",' in (
-        metrics
-    )
+    route = "/sitoo/{integration}/customers"
+    assert (sample_value(metrics, "edge_auth_failures_total", route=route) or 0) >= 6
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://{s.env['SITOO_BR_CORE_METRICS_LISTEN']}/metrics") as resp,
+    ):
+        core_metrics = await resp.text()
+    failures = "core_sitoo_auth_failures_total"
+    assert sample_value(core_metrics, failures, integration="alpha", credential="spi") == 3
+    assert sample_value(core_metrics, failures, integration="beta", credential="spi") == 1
+    assert sample_value(core_metrics, failures, integration="_unknown_", credential="spi") == 1
+    assert sample_value(core_metrics, failures, integration="alpha", credential="webhook") == 1
+    handled = "core_grpc_server_handling_seconds_count"
+    assert sample_value(core_metrics, handled, method="SearchCustomers", code="UNIMPLEMENTED") == 1
+    assert sample_value(metrics, "edge_http_requests_total", route=route, status="501") == 1
 
 
 async def test_request_id_is_taken_or_made(running_stack: Stack) -> None:

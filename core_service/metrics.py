@@ -1,0 +1,121 @@
+"""The core's Prometheus metrics (base units, `_total` counters), on a registry of its own,
+served by a small HTTP listener beside the gRPC port."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from aiohttp import web
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
+
+@dataclass
+class CoreMetrics:
+    registry: CollectorRegistry
+    grpc_duration: Histogram
+    sitoo_auth_failures: Counter
+    upstream_errors: Counter
+    upstream_duration: Histogram
+
+    @classmethod
+    def create(cls) -> CoreMetrics:
+        registry = CollectorRegistry()
+        return cls(
+            registry=registry,
+            grpc_duration=Histogram(
+                "core_grpc_server_handling_seconds",
+                "Time to handle a gRPC call",
+                ("method", "code"),
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            sitoo_auth_failures=Counter(
+                "core_sitoo_auth_failures_total",
+                "Sitoo calls refused for wrong credentials, per integration and credential",
+                ("integration", "credential"),
+                registry=registry,
+            ),
+            upstream_errors=Counter(
+                "core_upstream_errors_total",
+                "Failed calls to Bloomreach or Sitoo, by class",
+                ("upstream", "integration", "error_class"),
+                registry=registry,
+            ),
+            upstream_duration=Histogram(
+                "core_upstream_request_duration_seconds",
+                "Calls to Bloomreach and Sitoo",
+                ("upstream", "operation"),
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+        )
+
+
+class MetricsInterceptor(_ServerInterceptor):
+    def __init__(self, metrics: CoreMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
+        ],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        behaviour = handler.unary_unary
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+        histogram = self._metrics.grpc_duration
+
+        async def measured(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started = time.perf_counter()
+            try:
+                return await behaviour(request, context)  # type: ignore[arg-type]
+            finally:
+                code = context.code() or grpc.StatusCode.OK
+                name = code.name if isinstance(code, grpc.StatusCode) else str(code)
+                histogram.labels(method, name).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            measured, handler.request_deserializer, handler.response_serializer
+        )
+
+
+def metrics_app(registry: CollectorRegistry) -> web.Application:
+    async def serve(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", serve)
+    return app
+
+
+async def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> web.AppRunner:
+    runner = web.AppRunner(metrics_app(registry), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner
+
+
+__all__ = ["CoreMetrics", "MetricsInterceptor", "serve_metrics"]
