@@ -24,8 +24,9 @@ proto-check: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/sitoo-bloomreach run
 
+# The whole suite: unit, SQLite and PostgreSQL (127.0.0.1:5432), real processes, emulators.
 test: $(STAMP)
-	$(PY) scripts/test.py
+	$(VENV)/bin/pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
