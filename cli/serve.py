@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
 from aiohttp import web
 
-from cli import migrate
+from cli import migrate, sandbox_stack
 from cli.embedded import with_local_secrets
 from core_service.bootstrap import build_core
 from core_service.server import CoreServer
@@ -64,22 +65,28 @@ async def serve_edge(settings: Settings) -> None:
 
 
 async def serve_all(settings: Settings) -> None:
-    core = await build_core(settings)
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        endpoints = None
+        if settings.run_sandbox:
+            endpoints = await stack.enter_async_context(sandbox_stack.emulators(settings))
+        core = await build_core(settings)
+        stack.push_async_callback(core.close)
         server = CoreServer(core)
         await server.start()
+        stack.push_async_callback(server.stop, settings.shutdown_grace_seconds)
         host = settings.core_listen.rsplit(":", 1)[0]
         _announce(f"core listening on {host}:{server.port}")
         edge_settings = settings.model_copy(update={"core_target": f"{host}:{server.port}"})
         runner = await _start_edge(edge_settings)
-        try:
-            _announce("ready")
-            await _wait_for_signal()
-        finally:
-            await runner.cleanup()
-            await server.stop(settings.shutdown_grace_seconds)
-    finally:
-        await core.close()
+        stack.push_async_callback(runner.cleanup)
+        if endpoints is not None:
+            credentials = await sandbox_stack.ensure_sandbox_integration(
+                core.integrations, endpoints
+            )
+            edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
+            _announce(sandbox_stack.describe(edge_url, endpoints, credentials))
+        _announce("ready")
+        await _wait_for_signal()
 
 
 def run_embedded(settings: Settings) -> int:

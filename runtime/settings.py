@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     edge_core_deadline_seconds: float = 8.0
     shutdown_grace_seconds: float = 10.0
 
+    # `sitoo-bloomreach run` only: start the sandbox emulators and a ready integration on them
+    # (the embedded default, for trying the product without a real Sitoo or Bloomreach).
+    run_sandbox: bool = True
+    sandbox_bloomreach_port: int = 9300
+    sandbox_sitoo_port: int = 9400
+
     relay_batch_size: int = 50
     relay_lease_seconds: float = 60.0
     relay_poll_interval_seconds: float = 0.5
