@@ -95,13 +95,20 @@ class CustomerMapping:
 
     # ---- keys -------------------------------------------------------------------------
 
-    def resolve_key(self, key_type: str, key: str) -> dict[str, str]:
-        """The ``customer_ids`` a search key becomes: the hard ID or a mapped soft ID."""
-        if key_type == CUSTOMER_ID_KEY or key_type == self.hard_source:
+    def resolve_key(self, key_type: str, key: str, *, prefer_soft: bool = False) -> dict[str, str]:
+        """The ``customer_ids`` a search key becomes: the hard ID or a mapped soft ID.
+
+        ``prefer_soft`` (lookup) reads the hard-ID field through its soft ID when one is
+        mapped, which also finds profiles Bloomreach knows without the hard ID."""
+        is_hard = key_type == CUSTOMER_ID_KEY or key_type == self.hard_source
+        if is_hard and not prefer_soft:
             return {self.hard_id_name: self.normalise(self.hard_source, key, "key")}
-        for mapping in self.targets.get(key_type, ()):
-            if mapping.namespace == "ids":
-                return {mapping.name: self.normalise(key_type, key, "key")}
+        field_name = self.hard_source if key_type == CUSTOMER_ID_KEY else key_type
+        for mapping in self.targets.get(field_name, ()):
+            if mapping.namespace == "ids" and mapping.name != self.hard_id_name:
+                return {mapping.name: self.normalise(field_name, key, "key")}
+        if is_hard:
+            return {self.hard_id_name: self.normalise(self.hard_source, key, "key")}
         raise InvalidArgument(
             f"key_type {key_type!r} is not mapped to a Bloomreach ID in this integration",
             field="key_type",

@@ -91,7 +91,7 @@ class CustomerService:
         """Prefill for Create Customer: whatever Bloomreach knows under that key, without a
         ``customer_id`` (the customer may not be a Sitoo customer yet)."""
         mapping = self.mapping(integration)
-        ids = mapping.resolve_key(key_type or mapping.hard_source, key)
+        ids = mapping.resolve_key(key_type or mapping.hard_source, key, prefer_soft=True)
         snap = await self._read(integration, mapping, ids, deadline)
         if snap is None:
             return []
