@@ -111,6 +111,38 @@ def _consent(value: str) -> pb.ConsentType:
     return consent
 
 
+_ENRICH_OPTIONS = {
+    "color": "status_color",
+    "text": "status_text",
+    "section": "section_title",
+    "title": "value_title",
+}
+
+
+def _enrichment(value: str) -> pb.EnrichmentRule:
+    # SEGMENTATION_ID=SEGMENT[,color=..][,text=..][,voucher=..][,section=..][,title=..]
+    # aggregate:AGGREGATE_ID[,section=..][,title=..]
+    head, *options = value.split(",")
+    rule = pb.EnrichmentRule()
+    if head.startswith("aggregate:"):
+        rule.aggregate_id = head.removeprefix("aggregate:")
+    else:
+        rule.segmentation_id, _, rule.segment = head.partition("=")
+    if not (rule.aggregate_id or (rule.segmentation_id and rule.segment)):
+        raise CommandError(
+            f"--enrich takes SEGMENTATION=SEGMENT[,...] or aggregate:ID[,...], got {value!r}", 2
+        )
+    for option in options:
+        key, _, text = option.partition("=")
+        if key == "voucher":
+            rule.voucher_passwords.append(text)
+        elif key in _ENRICH_OPTIONS:
+            setattr(rule, _ENRICH_OPTIONS[key], text)
+        else:
+            raise CommandError(f"unknown --enrich option {key!r}", 2)
+    return rule
+
+
 def settings_input(args: argparse.Namespace) -> pb.IntegrationInput:
     message = pb.IntegrationInput()
     plain = {
@@ -147,6 +179,9 @@ def settings_input(args: argparse.Namespace) -> pb.IntegrationInput:
     if args.channel is not None:
         message.set_channel_categories = True
         message.channel_categories.update(dict(_pairs(args.channel, "--channel")))
+    if args.enrich is not None:
+        message.set_enrichment_rules = True
+        message.enrichment_rules.extend(_enrichment(v) for v in args.enrich)
     if args.enabled is not None:
         message.enabled = args.enabled
     return message
@@ -183,6 +218,13 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         metavar="CHANNEL=CATEGORY",
         help="accepts_communication channel -> consent category (repeat; replaces all)",
+    )
+    group.add_argument(
+        "--enrich",
+        action="append",
+        metavar="SEGMENTATION=SEGMENT[,color=C][,text=T][,voucher=V][,section=S] | aggregate:ID",
+        help="customer-card rule from a Bloomreach segmentation or aggregate (repeat; "
+        "replaces all); aggregate rules take section=TITLE,title=LINE",
     )
     group.add_argument("--sitoo-account", type=int, help="Sitoo account id")
     group.add_argument("--sitoo-url", help="Sitoo REST API base URL")

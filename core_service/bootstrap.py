@@ -16,6 +16,8 @@ from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, MasterKeyError, SecretBox
 from core_service.metrics import CoreMetrics
+from core_service.services.bloomreach_clients import BloomreachClients
+from core_service.services.customers import CustomerService
 from core_service.services.integrations import IntegrationService
 from runtime.settings import Settings, read_secret
 
@@ -34,6 +36,7 @@ class Core:
     outbox_admin: OutboxAdminRepository
     http: HttpClients
     metrics: CoreMetrics
+    customers: CustomerService
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
         try:
@@ -79,6 +82,14 @@ async def build_core(settings: Settings) -> Core:
         await engine.dispose()
         raise
     integrations = IntegrationService(IntegrationRepository(sessions, box), box)
+    http = HttpClients()
+    metrics = CoreMetrics.create()
+    customers = CustomerService(
+        BloomreachClients(http),
+        metrics,
+        bloomreach_timeout_s=settings.bloomreach_timeout_seconds,
+        history_limit=settings.purchase_history_limit,
+    )
     return Core(
         settings=settings,
         engine=engine,
@@ -86,6 +97,7 @@ async def build_core(settings: Settings) -> Core:
         box=box,
         integrations=integrations,
         outbox_admin=OutboxAdminRepository(sessions),
-        http=HttpClients(),
-        metrics=CoreMetrics.create(),
+        http=http,
+        metrics=metrics,
+        customers=customers,
     )

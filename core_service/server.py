@@ -92,7 +92,7 @@ class CoreServer:
             ],
         )
         customers_pb2_grpc.add_CustomerServiceServicer_to_server(
-            CustomerServicer(core.integrations, core.metrics), self.server
+            CustomerServicer(core.integrations, core.customers, core.metrics), self.server
         )
         order_events_pb2_grpc.add_OrderEventServiceServicer_to_server(
             OrderEventServicer(core.integrations, core.metrics), self.server

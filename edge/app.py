@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from edge import spi_contract
+from edge import openapi, spi_contract
 from edge.core_client import CoreClient
 from edge.keys import CORE, METRICS, SETTINGS
 from edge.metrics import EdgeMetrics
@@ -48,4 +48,5 @@ def init_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", probes.healthz, name="healthz")
     app.router.add_get("/readyz", probes.readyz, name="readyz")
     app.router.add_get("/metrics", probes.metrics, name="metrics")
+    app.router.add_get("/openapi.json", openapi.serve, name="openapi")
     return app

@@ -8,11 +8,17 @@ Follows google.rpc's HTTP mapping, narrowed to the statuses Sitoo's CRM SPI v2 l
 * ABORTED -> 503, not 409: a concurrency conflict the POS may simply retry.
 * CANCELLED -> 503: the caller went away; if anyone reads the answer, "try again" is right.
 * UNIMPLEMENTED -> 501: only while a capability is still being built.
+* INTERNAL with reason ``upstream-misconfigured`` (Bloomreach refuses the integration's API
+  key or project token, or they are not configured) or ``upstream-rejected`` (Bloomreach
+  refused a request we built) -> 502 ``bad-gateway``: our side's configuration, neither the
+  caller's fault nor transient. gRPC has no "bad gateway" code, so the core sends the reason
+  in trailing metadata (``x-error-reason``, like google.rpc.ErrorInfo.reason).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable
+from typing import Final, cast
 
 import grpc
 from aiohttp import web
@@ -37,6 +43,12 @@ GRPC_TO_HTTP: Final[dict[grpc.StatusCode, int]] = {
     grpc.StatusCode.INTERNAL: 500,
     grpc.StatusCode.UNKNOWN: 500,
     grpc.StatusCode.DATA_LOSS: 500,
+}
+
+ERROR_REASON = "x-error-reason"
+REASON_TO_HTTP: Final[dict[str, int]] = {
+    "upstream-misconfigured": 502,
+    "upstream-rejected": 502,
 }
 
 # Sitoo's Events SPI retries only 429, 503 and 504 and drops anything else, so every
@@ -71,7 +83,13 @@ def grpc_error_response(
 ) -> web.Response:
     code = error.code()
     status = webhook_status(code) if webhook else http_status(code)
-    if status >= 500:
+    reason = _reason(error)
+    if reason in REASON_TO_HTTP and not webhook:
+        status = REASON_TO_HTTP[reason]
+    if status == 502:
+        # The core words these for the operator (they name the setting to fix, never a secret).
+        message = error.details() or "bad gateway"
+    elif status >= 500:
         # Internal details stay in our logs; the caller learns what kind of failure it was.
         message = {
             503: "service temporarily unavailable, retry later",
@@ -82,3 +100,12 @@ def grpc_error_response(
         message = error.details() or code.name.lower()
     headers = {"Retry-After": "1"} if status in (429, 503) else None
     return error_response(status, message, request_id, headers)
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    # grpc.aio yields (key, value) tuples; the stubs describe an older metadatum class.
+    pairs = cast("Iterable[tuple[str, str | bytes]]", error.trailing_metadata() or ())
+    for key, value in pairs:
+        if key == ERROR_REASON and isinstance(value, str):
+            return value
+    return ""

@@ -106,3 +106,57 @@ def error_body(status: int, message: str, request_id: str | None = None) -> dict
 def integration_path(integration: str, route: SpiRoute, **params: str) -> str:
     """The concrete path of ``route`` for ``integration`` (used by clients and tests)."""
     return "/sitoo/" + integration + route.path.format(**params)
+
+
+# ---- Customer object (spec §6) ---------------------------------------------------------
+
+# The documented customer fields, in the docs' order; every response carries all of them.
+CUSTOMER_FIELDS: Final = (
+    "customer_id",
+    "member_number",
+    "email",
+    "name_first",
+    "name_last",
+    "mobile",
+    "invoice_address",
+    "gender",
+    "accepts_communication",
+    "consents",
+    "additional_options",
+    "status",
+    "promotions",
+    "bonus_checks",
+    "voucher_passwords",
+    "store_id_home",
+    "sections",
+)
+# [inferred] Fields the CRM owns: ignored when the POS sends them on add/update (spec §5.2).
+SERVER_OWNED_FIELDS: Final = frozenset(
+    {"customer_id", "status", "promotions", "bonus_checks", "voucher_passwords", "sections"}
+)
+# [documented] sub-fields address/city/zip/country_id; [inferred] address2/state (v1 had them).
+ADDRESS_FIELDS: Final = ("address", "address2", "city", "zip", "state", "country_id")
+# [documented] channels email/mail/sms; [inferred] phone.
+CHANNELS: Final = ("email", "mail", "sms", "phone")
+
+# [inferred] Size limits of what the POS may write (Sitoo documents none; Bloomreach caps a
+# property value at 16 KB, we keep far below). Exceeding one is a 400 naming the field.
+MAX_TEXT_LENGTH: Final = 255
+FIELD_MAX_LENGTHS: Final = {
+    "email": 254,
+    "mobile": 32,
+    "member_number": 64,
+    "gender": 32,
+    "store_id_home": 64,
+    "invoice_address.zip": 32,
+    "invoice_address.country_id": 2,
+}
+MAX_LIST_ITEMS: Final = 50
+MAX_KEY_LENGTH: Final = 254
+
+# [inferred] Lookup (spec §5.3) answers customer-shaped prefill objects without customer_id.
+LOOKUP_OMITS_CUSTOMER_ID: Final = True
+# [inferred] Consent definition keys (spec §7): v1's `consentid`/`value` renamed v2-style.
+CONSENT_KEYS: Final = ("consent_id", "name", "description", "value")
+# [inferred] Transactions (spec §5.6): newest first, no paging; `limit` query caps the count.
+TRANSACTIONS_MAX_LIMIT: Final = 100

@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     relay_concurrency: int = 8
     relay_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
     bloomreach_requests_per_second: float = 20.0
+    # Cap on one Bloomreach call of the customer path; the caller's remaining deadline (minus
+    # a margin to answer in) lowers it further.
+    bloomreach_timeout_seconds: float = 5.0
+    purchase_history_limit: int = 20
 
     @field_validator("log_level")
     @classmethod

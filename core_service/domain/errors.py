@@ -50,3 +50,17 @@ class UpstreamRateLimited(DomainError):
 
 class UpstreamTimeout(DomainError):
     pass
+
+
+class UpstreamMisconfigured(DomainError):
+    """Our configuration of an upstream is wrong (e.g. Bloomreach refuses the integration's
+    API key). Not the caller's fault and not transient: Sitoo's 502 ``bad-gateway``."""
+
+    reason = "upstream-misconfigured"
+
+
+class UpstreamRejected(DomainError):
+    """The upstream refused a request we built (a 400 or ``success: false``); retrying the
+    same request cannot help. Also a 502 for Sitoo."""
+
+    reason = "upstream-rejected"

@@ -27,6 +27,7 @@ MAPPABLE_SITOO_FIELDS: Final = frozenset(
         "invoice_address.state",
         "invoice_address.country_id",
         "personal_id",
+        "additional_options",
     }
 )
 # The hard ID must come from a field that identifies a person and that the POS can search by.
@@ -51,6 +52,7 @@ DEFAULT_FIELD_MAPPINGS: Final = (
     ("invoice_address.zip", "properties.zip"),
     ("invoice_address.country_id", "properties.country"),
     ("store_id_home", "properties.home_store"),
+    ("additional_options", "properties.sitoo_additional_options"),
 )
 
 
@@ -79,12 +81,18 @@ class ConsentType:
 
 @dataclass(frozen=True)
 class EnrichmentRule:
+    """A customer-card rule: a segmentation whose value equals ``segment`` sets the status,
+    adds voucher passwords and optionally a section line; an aggregate (``aggregate_id``)
+    shows its value as a section line titled ``value_title``."""
+
     segmentation_id: str
     segment: str
     status_color: str = ""
     status_text: str = ""
     voucher_passwords: tuple[str, ...] = ()
     section_title: str = ""
+    aggregate_id: str = ""
+    value_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,11 @@ def validate_field_mappings(mappings: list[FieldMapping]) -> tuple[FieldMapping,
                 f"mapping target {mapping.target!r} must be properties.<name> or ids.<name>",
                 field="field_mappings",
             )
+        if mapping.sitoo_field == "additional_options" and mapping.namespace != "properties":
+            raise InvalidArgument(
+                "additional_options is a list of objects: map it to properties.<name>",
+                field="field_mappings",
+            )
         if mapping.target in seen_targets:
             raise InvalidArgument(
                 f"two Sitoo fields map to {mapping.target!r}", field="field_mappings"
@@ -210,3 +223,18 @@ def validate_channel_categories(channels: dict[str, str]) -> dict[str, str]:
                 f"channel {channel!r} needs a consent category", field="channel_categories"
             )
     return dict(channels)
+
+
+def validate_enrichment_rules(rules: list[EnrichmentRule]) -> tuple[EnrichmentRule, ...]:
+    for rule in rules:
+        if bool(rule.segmentation_id) == bool(rule.aggregate_id):
+            raise InvalidArgument(
+                "each enrichment rule names either a segmentation_id or an aggregate_id",
+                field="enrichment_rules",
+            )
+        if rule.segmentation_id and not rule.segment:
+            raise InvalidArgument(
+                "a segmentation rule needs the segment that triggers it",
+                field="enrichment_rules",
+            )
+    return tuple(rules)

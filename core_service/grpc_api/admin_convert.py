@@ -53,6 +53,8 @@ def settings_from_proto(message: pb.IntegrationInput) -> IntegrationSettings:
                 r.status_text,
                 tuple(r.voucher_passwords),
                 r.section_title,
+                r.aggregate_id,
+                r.value_title,
             )
             for r in message.enrichment_rules
         ]
@@ -99,6 +101,8 @@ def integration_to_proto(integration: Integration) -> pb.Integration:
                 status_text=r.status_text,
                 voucher_passwords=list(r.voucher_passwords),
                 section_title=r.section_title,
+                aggregate_id=r.aggregate_id,
+                value_title=r.value_title,
             )
             for r in integration.enrichment_rules
         ],

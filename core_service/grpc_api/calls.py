@@ -35,7 +35,14 @@ _STATUS: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.UpstreamUnavailable: grpc.StatusCode.UNAVAILABLE,
     errors.UpstreamRateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
+    # Our side's fault, not the caller's: INTERNAL, refined by the reason below into Sitoo's
+    # 502 bad-gateway by the edge (edge/errors.py). gRPC has no "bad gateway" code.
+    errors.UpstreamMisconfigured: grpc.StatusCode.INTERNAL,
+    errors.UpstreamRejected: grpc.StatusCode.INTERNAL,
 }
+
+# Trailing-metadata key carrying a machine-readable reason (like google.rpc.ErrorInfo.reason).
+ERROR_REASON = "x-error-reason"
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,9 @@ def rpc(
                 return await handler(self, request, context)
         except errors.DomainError as exc:
             code = _STATUS.get(type(exc), grpc.StatusCode.INTERNAL)
-            await context.abort(code, str(exc))
+            reason = getattr(exc, "reason", "")
+            trailing = ((ERROR_REASON, reason),) if reason else ()
+            await context.abort(code, str(exc), trailing_metadata=trailing)
         except TimeoutError:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
         raise AssertionError("unreachable: abort raises")

@@ -1,4 +1,4 @@
-"""CustomerService: the CRM SPI v2, authenticated per integration."""
+"""CustomerService: the CRM SPI v2, authenticated per integration; proto <-> domain only."""
 
 from __future__ import annotations
 
@@ -6,22 +6,99 @@ from typing import Any
 
 import grpc
 
+from core_service.domain.customer import Customer, CustomerInput, Origin, Purchase
 from core_service.domain.errors import Unauthenticated, UnknownIntegration
 from core_service.domain.integration import Integration
 from core_service.grpc_api.calls import caller_info, rpc
 from core_service.metrics import CoreMetrics
+from core_service.services.customers import CustomerService
+from core_service.services.deadline import Deadline
 from core_service.services.integrations import IntegrationService
 from sitoo_bloomreach.v1 import customers_pb2 as pb
 from sitoo_bloomreach.v1 import customers_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
-NOT_YET = "the customer path is not available yet"
+_ADDRESS_FIELDS = ("address", "address2", "city", "zip", "state", "country_id")
+_SCALAR_FIELDS = (
+    "member_number",
+    "email",
+    "name_first",
+    "name_last",
+    "mobile",
+    "gender",
+    "store_id_home",
+)
+
+
+def customer_to_proto(customer: Customer) -> pb.Customer:
+    fields = customer.fields
+    message = pb.Customer(
+        customer_id=customer.customer_id,
+        accepts_communication=list(customer.accepts_communication),
+        consents=list(customer.consents),
+        voucher_passwords=list(customer.enrichment.voucher_passwords),
+    )
+    for name in _SCALAR_FIELDS:
+        setattr(message, name, fields.get(name, ""))
+    address = {name: fields.get(f"invoice_address.{name}", "") for name in _ADDRESS_FIELDS}
+    if any(address.values()):
+        message.invoice_address.CopyFrom(pb.Address(**address))
+    for option_id, values in customer.additional_options:
+        message.additional_options.add(id=option_id, enum_values=list(values))
+    status = customer.enrichment.status
+    if status.color or status.text:
+        message.status.CopyFrom(pb.CustomerStatus(color=status.color, text=status.text))
+    for section in customer.enrichment.sections:
+        message.sections.add(
+            title=section.title,
+            values=[pb.SectionValue(title=t, text=v, type="text") for t, v in section.values],
+        )
+    return message
+
+
+def input_from_proto(message: pb.CustomerInput) -> CustomerInput:
+    data = CustomerInput()
+    for name in _SCALAR_FIELDS:
+        if message.HasField(name):  # type: ignore[arg-type]  # names from _SCALAR_FIELDS
+            data.fields[name] = getattr(message, name)
+    if message.HasField("invoice_address"):
+        # The address is written as a whole: each sub-field the POS sent (empty clears it).
+        for name in _ADDRESS_FIELDS:
+            data.fields[f"invoice_address.{name}"] = getattr(message.invoice_address, name)
+    if message.set_accepts_communication:
+        data.accepts_communication = list(message.accepts_communication)
+    if message.set_consents:
+        data.consents = list(message.consents)
+    if message.set_additional_options:
+        data.additional_options = [(o.id, tuple(o.enum_values)) for o in message.additional_options]
+    return data
+
+
+def purchase_to_proto(purchase: Purchase) -> pb.Purchase:
+    return pb.Purchase(
+        purchase_id=purchase.purchase_id,
+        purchase_status=purchase.purchase_status,
+        timestamp=purchase.timestamp,
+        total_price=purchase.total_price,
+        total_price_without_tax=purchase.total_price_without_tax,
+        currency=purchase.currency,
+        store_id=purchase.store_id,
+        store_name=purchase.store_name,
+        original_purchase_id=purchase.original_purchase_id,
+        items=[
+            pb.PurchaseItem(sku=i.sku, name=i.name, quantity=i.quantity, total_price=i.total_price)
+            for i in purchase.items
+        ],
+    )
 
 
 class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, integrations: IntegrationService, metrics: CoreMetrics) -> None:
+    def __init__(
+        self, integrations: IntegrationService, customers: CustomerService, metrics: CoreMetrics
+    ) -> None:
         self._integrations = integrations
+        self._customers = customers
         self._metrics = metrics
 
     async def _authenticate(self, integration: str, context: Context) -> Integration:
@@ -35,53 +112,93 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
             self._metrics.sitoo_auth_failures.labels(label, "spi").inc()
             raise
 
-    async def _not_yet(self, integration: str, context: Context) -> None:
-        await self._authenticate(integration, context)
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, NOT_YET)
+    @staticmethod
+    def _deadline(context: Context) -> Deadline:
+        return Deadline.after(context.time_remaining())
+
+    @staticmethod
+    def _origin(context: Context) -> Origin:
+        caller = caller_info(context)
+        return Origin(caller.store_id, caller.staff_id, caller.register_id)
 
     @rpc
     async def SearchCustomers(
         self, request: pb.SearchCustomersRequest, context: Context
     ) -> pb.SearchCustomersResponse:
-        await self._not_yet(request.integration, context)
-        raise AssertionError("unreachable")
+        integration = await self._authenticate(request.integration, context)
+        found = await self._customers.search(
+            integration, request.key_type, request.key, self._deadline(context)
+        )
+        return pb.SearchCustomersResponse(customers=[customer_to_proto(c) for c in found])
 
     @rpc
     async def GetCustomer(self, request: pb.GetCustomerRequest, context: Context) -> pb.Customer:
-        await self._not_yet(request.integration, context)
-        raise AssertionError("unreachable")
+        integration = await self._authenticate(request.integration, context)
+        customer = await self._customers.get(
+            integration, request.customer_id, self._deadline(context)
+        )
+        return customer_to_proto(customer)
 
     @rpc
     async def CreateCustomer(
         self, request: pb.CreateCustomerRequest, context: Context
     ) -> pb.Customer:
-        await self._not_yet(request.integration, context)
-        raise AssertionError("unreachable")
+        integration = await self._authenticate(request.integration, context)
+        customer = await self._customers.create(
+            integration,
+            input_from_proto(request.customer),
+            self._origin(context),
+            self._deadline(context),
+        )
+        return customer_to_proto(customer)
 
     @rpc
     async def UpdateCustomer(
         self, request: pb.UpdateCustomerRequest, context: Context
     ) -> pb.Customer:
-        await self._not_yet(request.integration, context)
-        raise AssertionError("unreachable")
+        integration = await self._authenticate(request.integration, context)
+        customer = await self._customers.update(
+            integration,
+            request.customer_id,
+            input_from_proto(request.customer),
+            self._origin(context),
+            self._deadline(context),
+        )
+        return customer_to_proto(customer)
 
     @rpc
     async def LookupCustomer(
         self, request: pb.LookupCustomerRequest, context: Context
     ) -> pb.LookupCustomerResponse:
-        await self._not_yet(request.integration, context)
-        raise AssertionError("unreachable")
+        integration = await self._authenticate(request.integration, context)
+        found = await self._customers.lookup(
+            integration, request.key_type, request.key, self._deadline(context)
+        )
+        return pb.LookupCustomerResponse(customers=[customer_to_proto(c) for c in found])
 
     @rpc
     async def ListConsents(
         self, request: pb.ListConsentsRequest, context: Context
     ) -> pb.ListConsentsResponse:
-        await self._not_yet(request.integration, context)
-        raise AssertionError("unreachable")
+        integration = await self._authenticate(request.integration, context)
+        return pb.ListConsentsResponse(
+            consents=[
+                pb.ConsentDefinition(
+                    consent_id=c.consent_id,
+                    name=c.label or c.consent_id,
+                    description=c.description,
+                    default_value=c.default_value,
+                )
+                for c in self._customers.consent_types(integration)
+            ]
+        )
 
     @rpc
     async def GetPurchaseHistory(
         self, request: pb.GetPurchaseHistoryRequest, context: Context
     ) -> pb.GetPurchaseHistoryResponse:
-        await self._not_yet(request.integration, context)
-        raise AssertionError("unreachable")
+        integration = await self._authenticate(request.integration, context)
+        purchases = await self._customers.purchase_history(
+            integration, request.customer_id, request.limit, self._deadline(context)
+        )
+        return pb.GetPurchaseHistoryResponse(purchases=[purchase_to_proto(p) for p in purchases])

@@ -21,6 +21,7 @@ from core_service.domain.integration import (
     Integration,
     validate_channel_categories,
     validate_consent_types,
+    validate_enrichment_rules,
     validate_field_mappings,
     validate_hard_id,
     validate_market,
@@ -234,7 +235,7 @@ class IntegrationService:
         if settings.enrichment_rules is not None:
             changes["enrichment_rules"] = [
                 {**vars(r), "voucher_passwords": list(r.voucher_passwords)}
-                for r in settings.enrichment_rules
+                for r in validate_enrichment_rules(settings.enrichment_rules)
             ]
         for field_name, column in _SECRET_COLUMNS.items():
             secret = getattr(settings, field_name)

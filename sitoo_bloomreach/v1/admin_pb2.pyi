@@ -168,7 +168,7 @@ Global___ConsentType: _TypeAlias = ConsentType  # noqa: Y015
 
 @_typing.final
 class EnrichmentRule(_message.Message):
-    """Customer-card enrichment from Bloomreach segmentations (issue: customer path §5)."""
+    """Customer-card enrichment from Bloomreach segmentations and aggregates (customer path §5)."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -178,12 +178,18 @@ class EnrichmentRule(_message.Message):
     STATUS_TEXT_FIELD_NUMBER: _builtins.int
     VOUCHER_PASSWORDS_FIELD_NUMBER: _builtins.int
     SECTION_TITLE_FIELD_NUMBER: _builtins.int
+    AGGREGATE_ID_FIELD_NUMBER: _builtins.int
+    VALUE_TITLE_FIELD_NUMBER: _builtins.int
     segmentation_id: _builtins.str
     segment: _builtins.str
     """segment name or index that triggers the rule"""
     status_color: _builtins.str
     status_text: _builtins.str
     section_title: _builtins.str
+    aggregate_id: _builtins.str
+    """instead of a segmentation: show this aggregate's value"""
+    value_title: _builtins.str
+    """the section line's title"""
     @_builtins.property
     def voucher_passwords(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -195,10 +201,12 @@ class EnrichmentRule(_message.Message):
         status_text: _builtins.str = ...,
         voucher_passwords: _abc.Iterable[_builtins.str] | None = ...,
         section_title: _builtins.str = ...,
+        aggregate_id: _builtins.str = ...,
+        value_title: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["section_title", b"section_title", "segment", b"segment", "segmentation_id", b"segmentation_id", "status_color", b"status_color", "status_text", b"status_text", "voucher_passwords", b"voucher_passwords"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregate_id", b"aggregate_id", "section_title", b"section_title", "segment", b"segment", "segmentation_id", b"segmentation_id", "status_color", b"status_color", "status_text", b"status_text", "value_title", b"value_title", "voucher_passwords", b"voucher_passwords"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

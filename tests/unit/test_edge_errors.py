@@ -38,3 +38,11 @@ def test_error_body_shape() -> None:
         "error_data": {"message": "slow down"},
     }
     assert spi_contract.error_body(500, "x")["error_code"] == "other"
+
+
+def test_upstream_configuration_reasons_are_bad_gateway() -> None:
+    from edge.errors import REASON_TO_HTTP
+
+    assert set(REASON_TO_HTTP.values()) == {502}
+    assert 502 in spi_contract.ALLOWED_STATUSES
+    assert spi_contract.error_code_for(502) == "bad-gateway"

@@ -1,0 +1,192 @@
+"""Customer path: search and get through edge -> core -> Bloomreach emulator, against the
+emulator alone (latency floor) and a pass-through chain with the same three hops and no
+logic (aiohttp -> grpc.aio -> aiohttp client -> emulator: the architecture's ceiling)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import aiohttp
+
+from bench.harness import LoadResult, closed_loop, open_loop, rss_mb
+from core_service.domain.integration import (
+    DEFAULT_FIELD_MAPPINGS,
+    BloomreachAccess,
+    ConsentType,
+    FieldMapping,
+    Integration,
+    SitooAccess,
+)
+from core_service.domain.mapping import CustomerMapping
+from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
+from tests.support.customer_stack import INTEGRATION, customer_stack
+from tests.support.processes import free_port, running
+
+EMAIL = "bench.customer@example.se"
+CONCURRENCY = 50
+RATE = 100.0
+
+
+def _attributes_body() -> dict[str, object]:
+    """The exact attributes request the core sends for the bench integration."""
+    integration = Integration(
+        id=0,
+        name=INTEGRATION,
+        display_name="",
+        company="",
+        market="SE",
+        enabled=True,
+        bloomreach=BloomreachAccess("", "", "", None),
+        sitoo=SitooAccess(0, "", "", None, 1),
+        hard_id_name="registered",
+        hard_id_source_field="email",
+        field_mappings=tuple(FieldMapping(f, t) for f, t in DEFAULT_FIELD_MAPPINGS),
+        consent_types=(
+            ConsentType("consent_newsletter", "newsletter"),
+            ConsentType("consent_sms", "sms"),
+        ),
+        channel_categories={"email": "newsletter", "sms": "sms"},
+    )
+    mapping = CustomerMapping(integration)
+    return {"customer_ids": {"registered": EMAIL}, "attributes": list(mapping.attributes)}
+
+
+async def _measure(
+    name: str, call: Callable[[], Awaitable[None]], quick: bool
+) -> tuple[str, LoadResult, LoadResult]:
+    seconds = 3.0 if quick else 10.0
+    await closed_loop(call, concurrency=10, duration_s=1.0)  # warm pools and caches
+    throughput = await closed_loop(call, concurrency=CONCURRENCY, duration_s=seconds)
+    latency = await open_loop(call, rate_per_s=RATE, duration_s=seconds)
+    return name, throughput, latency
+
+
+def _row(name: str, throughput: LoadResult, latency: LoadResult) -> str:
+    return (
+        f"| {name} | {throughput.throughput:,.0f} | {throughput.errors} | "
+        f"{latency.p50_ms:.1f} | {latency.p99_ms:.1f} | {latency.errors} |"
+    )
+
+
+async def run(quick: bool) -> str:
+    body = json.dumps(_attributes_body())
+    auth = aiohttp.BasicAuth(DEFAULT_KEY_ID, DEFAULT_SECRET).encode()
+    results: list[tuple[str, LoadResult, LoadResult]] = []
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        work = Path(tmp)
+        cs = stack.enter_context(customer_stack(work, {"SITOO_BR_LOG_LEVEL": "WARNING"}))
+        grpc_port, front_port = free_port(), free_port()
+        stack.enter_context(
+            running(
+                "pass-back",
+                [
+                    "-m",
+                    "bench.passthrough",
+                    "back",
+                    "--grpc-port",
+                    str(grpc_port),
+                    "--target",
+                    cs.bloomreach_url,
+                    "--body",
+                    body,
+                ],
+                {},
+                work / "logs",
+                "passthrough back ready",
+            )
+        )
+        stack.enter_context(
+            running(
+                "pass-front",
+                [
+                    "-m",
+                    "bench.passthrough",
+                    "front",
+                    "--port",
+                    str(front_port),
+                    "--grpc-target",
+                    f"127.0.0.1:{grpc_port}",
+                ],
+                {},
+                work / "logs",
+                "passthrough front ready",
+            )
+        )
+        spi = aiohttp.BasicAuth(cs.username, cs.password)
+        connector = aiohttp.TCPConnector(limit=200)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            base = f"{cs.edge_url}/sitoo/{INTEGRATION}"
+            async with session.post(
+                f"{base}/customers", json={"email": EMAIL, "name_first": "Bench"}, auth=spi
+            ) as created:
+                assert created.status == 200, await created.text()
+
+            async def expect(response: aiohttp.ClientResponse) -> None:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"status {response.status}")
+
+            async def emulator() -> None:
+                async with session.post(
+                    f"{cs.bloomreach_url}/data/v2/projects/{DEFAULT_PROJECT_TOKEN}/customers/attributes",
+                    data=body,
+                    headers={"Authorization": auth, "Content-Type": "application/json"},
+                ) as response:
+                    await expect(response)
+
+            async def passthrough() -> None:
+                async with session.get(f"http://127.0.0.1:{front_port}/pass") as response:
+                    await expect(response)
+
+            async def search() -> None:
+                url = f"{base}/customers?key_type=email&key={EMAIL}"
+                async with session.get(url, auth=spi) as response:
+                    await expect(response)
+
+            async def get() -> None:
+                async with session.get(f"{base}/customers/{EMAIL}", auth=spi) as response:
+                    await expect(response)
+
+            for name, call in (
+                ("emulator alone (floor)", emulator),
+                ("pass-through chain (ceiling)", passthrough),
+                ("search (edge -> core -> emulator)", search),
+                ("get (edge -> core -> emulator)", get),
+            ):
+                results.append(await _measure(name, call, quick))
+            served = sum(t.requests + lat.requests for n, t, lat in results if "edge" in n)
+            edge_rss = rss_mb(cs.stack.edge.process.pid)  # type: ignore[union-attr]
+            core_rss = rss_mb(cs.stack.core.process.pid)  # type: ignore[union-attr]
+
+    by_name = {name: (t, lat) for name, t, lat in results}
+    ceiling = by_name["pass-through chain (ceiling)"][0].throughput
+    floor_p99 = by_name["emulator alone (floor)"][1].p99_ms
+    lines = [
+        "## Customer path: search and get",
+        "",
+        f"Closed loop at {CONCURRENCY} concurrent clients (requests/s), then an open loop at a "
+        f"fixed {RATE:.0f} requests/s (p50/p99 latency). One customer, found by e-mail; the "
+        "emulator, the pass-through chain, edge, core and the load generator share the machine.",
+        "",
+        "| path | requests/s @50 | errors | p50 ms @100/s | p99 ms @100/s | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(_row(name, t, lat) for name, t, lat in results),
+        "",
+    ]
+    for name in ("search (edge -> core -> emulator)", "get (edge -> core -> emulator)"):
+        t, lat = by_name[name]
+        lines.append(
+            f"- {name.split()[0]}: {t.throughput / ceiling:.0%} of the pass-through chain; "
+            f"p99 {lat.p99_ms - floor_p99:+.1f} ms over the emulator alone."
+        )
+    lines += [
+        f"- RSS after {served:,} customer requests: edge {edge_rss:.0f} MB, core "
+        f"{core_rss:.0f} MB.",
+        "- Targets: >= 600 requests/s and >= 60% of the pass-through chain; p99 added <= 10 ms "
+        "at 100 requests/s; edge and core RSS <= 120 MB each after 100k requests.",
+    ]
+    return "\n".join(lines)

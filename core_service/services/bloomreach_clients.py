@@ -1,0 +1,45 @@
+"""One Bloomreach client per integration, built from its configuration, on the shared pool.
+
+The HTTP sessions are pooled per base URL by ``HttpClients``; this factory only remembers which
+credentials each integration uses, so that a changed secret takes effect on the next call.
+"""
+
+from __future__ import annotations
+
+from core_service.adapters.bloomreach import BloomreachClient, BloomreachProject
+from core_service.adapters.http_client import HttpClients
+from core_service.domain.errors import UpstreamMisconfigured
+from core_service.domain.integration import Integration
+
+
+class BloomreachClients:
+    def __init__(self, http: HttpClients) -> None:
+        self._http = http
+        self._clients: dict[str, tuple[BloomreachProject, BloomreachClient]] = {}
+
+    def for_integration(self, integration: Integration) -> BloomreachClient:
+        access = integration.bloomreach
+        missing = [
+            setting
+            for setting, value in (
+                ("Bloomreach API base URL", access.api_base_url),
+                ("Bloomreach project token", access.project_token),
+                ("Bloomreach API key ID", access.api_key_id),
+                ("Bloomreach API secret", access.api_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise UpstreamMisconfigured(
+                f"integration {integration.name!r} has no {', '.join(missing)} configured"
+            )
+        assert access.api_secret is not None
+        project = BloomreachProject(
+            access.api_base_url, access.project_token, access.api_key_id, access.api_secret
+        )
+        cached = self._clients.get(integration.name)
+        if cached is not None and cached[0] == project:
+            return cached[1]
+        client = BloomreachClient(self._http, project)
+        self._clients[integration.name] = (project, client)
+        return client

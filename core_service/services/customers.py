@@ -1,0 +1,256 @@
+"""The customer path's use cases: the CRM SPI v2 answered from Bloomreach in real time.
+
+Each use case costs Bloomreach as little as it can: a read is one ``customers/attributes``
+call; a create is one read (does the hard ID exist?) and one ``batch``; an update is one read
+and, only when something changed, one ``batch``. Every call runs under the caller's deadline.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from core_service.adapters.bloomreach import (
+    BloomreachAuthFailed,
+    BloomreachClient,
+    BloomreachError,
+    BloomreachRateLimited,
+    BloomreachRejected,
+    BloomreachTimeout,
+    BloomreachUnavailable,
+)
+from core_service.domain import purchase_history
+from core_service.domain.customer import Customer, CustomerInput, Origin, Purchase
+from core_service.domain.errors import (
+    AlreadyExists,
+    NotFound,
+    UpstreamMisconfigured,
+    UpstreamRateLimited,
+    UpstreamRejected,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from core_service.domain.integration import ConsentType, Integration
+from core_service.domain.mapping import AttributeAnswer, CustomerMapping, Snapshot
+from core_service.metrics import CoreMetrics
+from core_service.services.bloomreach_clients import BloomreachClients
+from core_service.services.deadline import Deadline
+
+log = logging.getLogger(__name__)
+
+
+class CustomerService:
+    def __init__(
+        self,
+        clients: BloomreachClients,
+        metrics: CoreMetrics,
+        *,
+        bloomreach_timeout_s: float,
+        history_limit: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._clients = clients
+        self._metrics = metrics
+        self._timeout = bloomreach_timeout_s
+        self._history_limit = history_limit
+        self._clock = clock
+        self._mappings: dict[str, tuple[float, CustomerMapping]] = {}
+
+    def mapping(self, integration: Integration) -> CustomerMapping:
+        """Compiled once per integration version (the read plan is reused by every call)."""
+        cached = self._mappings.get(integration.name)
+        if cached is not None and cached[0] == integration.updated_at:
+            return cached[1]
+        mapping = CustomerMapping(integration)
+        self._mappings[integration.name] = (integration.updated_at, mapping)
+        return mapping
+
+    # ---- use cases --------------------------------------------------------------------
+
+    async def search(
+        self, integration: Integration, key_type: str, key: str, deadline: Deadline
+    ) -> list[Customer]:
+        """One customer or none. A profile without the hard ID (e.g. known only by a web
+        cookie and an e-mail soft ID) is not a Sitoo customer yet: the POS then offers to
+        create it, and the create merges that profile through the soft IDs."""
+        mapping = self.mapping(integration)
+        snap = await self._read(integration, mapping, mapping.resolve_key(key_type, key), deadline)
+        if snap is None or snap.hard_id is None:
+            return []
+        return [mapping.customer(snap)]
+
+    async def get(self, integration: Integration, customer_id: str, deadline: Deadline) -> Customer:
+        mapping = self.mapping(integration)
+        return mapping.customer(await self._existing(integration, mapping, customer_id, deadline))
+
+    async def lookup(
+        self, integration: Integration, key_type: str, key: str, deadline: Deadline
+    ) -> list[Customer]:
+        """Prefill for Create Customer: whatever Bloomreach knows under that key, without a
+        ``customer_id`` (the customer may not be a Sitoo customer yet)."""
+        mapping = self.mapping(integration)
+        ids = mapping.resolve_key(key_type or mapping.hard_source, key, prefer_soft=True)
+        snap = await self._read(integration, mapping, ids, deadline)
+        if snap is None:
+            return []
+        return [mapping.customer(snap, with_id=False)]
+
+    async def create(
+        self, integration: Integration, data: CustomerInput, origin: Origin, deadline: Deadline
+    ) -> Customer:
+        mapping = self.mapping(integration)
+        plan = mapping.plan_create(data, origin, self._clock())
+        current = await self._read(
+            integration, mapping, mapping.customer_ids(plan.customer_id), deadline
+        )
+        if current is not None and current.hard_id is not None:
+            raise AlreadyExists(
+                f"a customer with {mapping.hard_source} {plan.customer_id!r} already exists"
+            )
+        await self._send(integration, plan.commands, deadline)
+        return mapping.customer(plan.after)
+
+    async def update(
+        self,
+        integration: Integration,
+        customer_id: str,
+        data: CustomerInput,
+        origin: Origin,
+        deadline: Deadline,
+    ) -> Customer:
+        mapping = self.mapping(integration)
+        snap = await self._existing(integration, mapping, customer_id, deadline)
+        plan = mapping.plan_update(snap, data, origin, self._clock())
+        if plan.commands:
+            await self._send(integration, plan.commands, deadline)
+        return mapping.customer(plan.after)
+
+    def consent_types(self, integration: Integration) -> tuple[ConsentType, ...]:
+        return integration.consent_types
+
+    async def purchase_history(
+        self, integration: Integration, customer_id: str, limit: int, deadline: Deadline
+    ) -> list[Purchase]:
+        mapping = self.mapping(integration)
+        limit = limit if limit > 0 else self._history_limit
+        client = self._client(integration)
+        async with self._upstream(integration, "export_events"):
+            events = await client.export_events(
+                mapping.customer_ids(customer_id),
+                purchase_history.EVENT_TYPES,
+                deadline.timeout(self._timeout),
+                order="desc",
+                limit=purchase_history.events_to_fetch(limit),
+            )
+        if events is None:
+            raise NotFound(f"no customer with {mapping.hard_source} {customer_id!r}")
+        return purchase_history.purchases_from_events(events, limit)
+
+    # ---- Bloomreach -------------------------------------------------------------------
+
+    def _client(self, integration: Integration) -> BloomreachClient:
+        try:
+            return self._clients.for_integration(integration)
+        except UpstreamMisconfigured:
+            self._count(integration, "misconfigured")
+            raise
+
+    async def _existing(
+        self,
+        integration: Integration,
+        mapping: CustomerMapping,
+        customer_id: str,
+        deadline: Deadline,
+    ) -> Snapshot:
+        snap = await self._read(integration, mapping, mapping.customer_ids(customer_id), deadline)
+        if snap is None or snap.hard_id is None:
+            raise NotFound(f"no customer with {mapping.hard_source} {customer_id!r}")
+        return snap
+
+    async def _read(
+        self,
+        integration: Integration,
+        mapping: CustomerMapping,
+        customer_ids: dict[str, str],
+        deadline: Deadline,
+    ) -> Snapshot | None:
+        client = self._client(integration)
+        async with self._upstream(integration, "attributes"):
+            results = await client.attributes(
+                customer_ids, mapping.attributes, deadline.timeout(self._timeout)
+            )
+        if results is None:
+            return None
+        snap = mapping.snapshot([AttributeAnswer(r.success, r.value) for r in results])
+        return snap if snap.found else None
+
+    async def _send(
+        self, integration: Integration, commands: tuple[dict[str, object], ...], deadline: Deadline
+    ) -> None:
+        client = self._client(integration)
+        async with self._upstream(integration, "batch"):
+            results = await client.batch(commands, deadline.timeout(self._timeout))
+        failed = [r for r in results if not r.success]
+        if failed:
+            self._count(integration, "rejected")
+            first = failed[0]
+            raise UpstreamRejected(
+                f"Bloomreach refused command {first.command_id!r}: "
+                f"{'; '.join(first.errors) or 'no reason given'}"
+            )
+
+    def _count(self, integration: Integration, error_class: str) -> None:
+        self._metrics.upstream_errors.labels("bloomreach", integration.name, error_class).inc()
+
+    @asynccontextmanager
+    async def _upstream(self, integration: Integration, operation: str) -> AsyncIterator[None]:
+        """Time the call and turn Bloomreach's failure classes into domain errors."""
+        started = time.perf_counter()
+        try:
+            yield
+        except BloomreachError as exc:
+            error_class = _CLASSES.get(type(exc), "other")
+            self._count(integration, error_class)
+            log.warning(
+                "bloomreach call failed",
+                extra={
+                    "integration": integration.name,
+                    "operation": operation,
+                    "error_class": error_class,
+                    "bloomreach_request_id": exc.request_id,
+                    "error": str(exc),
+                },
+            )
+            raise _domain_error(integration, exc) from exc
+        finally:
+            self._metrics.upstream_duration.labels("bloomreach", operation).observe(
+                time.perf_counter() - started
+            )
+
+
+_CLASSES: dict[type[BloomreachError], str] = {
+    BloomreachRateLimited: "rate_limited",
+    BloomreachUnavailable: "unavailable",
+    BloomreachTimeout: "timeout",
+    BloomreachAuthFailed: "auth",
+    BloomreachRejected: "rejected",
+}
+
+
+def _domain_error(integration: Integration, exc: BloomreachError) -> Exception:
+    if isinstance(exc, BloomreachRateLimited):
+        return UpstreamRateLimited("Bloomreach rate limit reached", exc.retry_after_s)
+    if isinstance(exc, BloomreachTimeout):
+        return UpstreamTimeout("Bloomreach did not answer in time")
+    if isinstance(exc, BloomreachUnavailable):
+        return UpstreamUnavailable("Bloomreach is unavailable")
+    if isinstance(exc, BloomreachAuthFailed):
+        # Name the setting to fix, never its value (the secret stays out of every message).
+        return UpstreamMisconfigured(
+            f"Bloomreach refused the credentials of integration {integration.name!r}: check "
+            f"its Bloomreach API key ID ({integration.bloomreach.api_key_id!r}), API secret "
+            f"and project token ({exc})"
+        )
+    return UpstreamRejected(f"Bloomreach rejected the request: {exc}")

@@ -1,0 +1,195 @@
+"""Sitoo customer JSON <-> proto, with strict validation that names the offending field.
+
+What Sitoo leaves unspecified (server-owned fields, limits, consent and transaction shapes)
+is read from ``edge.spi_contract``. Unknown fields are tolerated (spec §12.6: the docs' example
+has grown over time); wrong types, oversize values and broken JSON are a 400.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from edge import spi_contract as spi
+from sitoo_bloomreach.v1 import customers_pb2 as pb
+
+_SCALARS = (
+    "member_number",
+    "email",
+    "name_first",
+    "name_last",
+    "mobile",
+    "gender",
+    "store_id_home",
+)
+
+
+class InputError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+def parse_object(raw: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError("", f"request body is not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InputError("", "request body must be a JSON object (a customer)")
+    return data
+
+
+def _text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(field, f"must be a string, got {type(value).__name__}")
+    limit = spi.FIELD_MAX_LENGTHS.get(field, spi.MAX_TEXT_LENGTH)
+    if len(value) > limit:
+        raise InputError(field, f"is longer than {limit} characters")
+    if "\x00" in value:
+        raise InputError(field, "must not contain NUL characters")
+    return value
+
+
+def _strings(value: Any, field: str) -> list[str]:
+    if not isinstance(value, list):
+        raise InputError(field, f"must be an array of strings, got {type(value).__name__}")
+    if len(value) > spi.MAX_LIST_ITEMS:
+        raise InputError(field, f"has more than {spi.MAX_LIST_ITEMS} items")
+    result = []
+    for index, item in enumerate(value):
+        text = _text(item, f"{field}[{index}]")
+        if text is None:
+            raise InputError(f"{field}[{index}]", "must be a string")
+        result.append(text)
+    return result
+
+
+def customer_input(data: Mapping[str, Any]) -> pb.CustomerInput:
+    message = pb.CustomerInput()
+    for name in _SCALARS:
+        value = _text(data.get(name), name)
+        if value is not None:
+            setattr(message, name, value)
+    address = data.get("invoice_address")
+    if address is not None:
+        if not isinstance(address, dict):
+            raise InputError("invoice_address", "must be an object")
+        parsed = pb.Address()
+        for sub in spi.ADDRESS_FIELDS:
+            value = _text(address.get(sub), f"invoice_address.{sub}")
+            if value is not None:
+                setattr(parsed, sub, value)
+        message.invoice_address.CopyFrom(parsed)
+    if data.get("accepts_communication") is not None:
+        channels = _strings(data["accepts_communication"], "accepts_communication")
+        for index, channel in enumerate(channels):
+            if channel not in spi.CHANNELS:
+                raise InputError(
+                    f"accepts_communication[{index}]",
+                    f"unknown channel {channel!r}; one of {', '.join(spi.CHANNELS)}",
+                )
+        message.set_accepts_communication = True
+        message.accepts_communication.extend(channels)
+    if data.get("consents") is not None:
+        message.set_consents = True
+        message.consents.extend(_strings(data["consents"], "consents"))
+    options = data.get("additional_options")
+    if options is not None:
+        if not isinstance(options, list) or len(options) > spi.MAX_LIST_ITEMS:
+            raise InputError("additional_options", "must be an array of option objects")
+        message.set_additional_options = True
+        for index, option in enumerate(options):
+            field = f"additional_options[{index}]"
+            if not isinstance(option, dict):
+                raise InputError(field, "must be an object")
+            option_id = _text(option.get("id"), f"{field}.id")
+            if not option_id:
+                raise InputError(f"{field}.id", "is required")
+            values = _strings(option.get("enum_values", []), f"{field}.enum_values")
+            message.additional_options.add(id=option_id, enum_values=values)
+    return message
+
+
+def customer_json(customer: pb.Customer, *, with_id: bool = True) -> dict[str, Any]:
+    address = customer.invoice_address
+    body: dict[str, Any] = {
+        "customer_id": customer.customer_id,
+        "member_number": customer.member_number,
+        "email": customer.email,
+        "name_first": customer.name_first,
+        "name_last": customer.name_last,
+        "mobile": customer.mobile,
+        "invoice_address": {name: getattr(address, name) for name in spi.ADDRESS_FIELDS},
+        "gender": customer.gender,
+        "accepts_communication": list(customer.accepts_communication),
+        "consents": list(customer.consents),
+        "additional_options": [
+            {"id": o.id, "enum_values": list(o.enum_values)} for o in customer.additional_options
+        ],
+        "status": {"color": customer.status.color, "text": customer.status.text},
+        "promotions": [
+            {
+                "name": p.name,
+                "promotion_id": p.promotion_id,
+                "promotion_type": {
+                    "type": p.promotion_type.type,
+                    "value_int": p.promotion_type.value_int,
+                },
+                "redeemed": p.redeemed,
+            }
+            for p in customer.promotions
+        ],
+        "bonus_checks": [
+            {
+                "bonus_check_id": b.bonus_check_id,
+                "name": b.name,
+                "value": b.value,
+                "redeemed": b.redeemed,
+            }
+            for b in customer.bonus_checks
+        ],
+        "voucher_passwords": list(customer.voucher_passwords),
+        "store_id_home": customer.store_id_home,
+        "sections": [
+            {
+                "title": s.title,
+                "values": [{"title": v.title, "text": v.text, "type": v.type} for v in s.values],
+            }
+            for s in customer.sections
+        ],
+    }
+    if not with_id:
+        del body["customer_id"]
+    return body
+
+
+def consent_json(consent: pb.ConsentDefinition) -> dict[str, Any]:
+    key_id, key_name, key_description, key_value = spi.CONSENT_KEYS
+    return {
+        key_id: consent.consent_id,
+        key_name: consent.name,
+        key_description: consent.description,
+        key_value: consent.default_value,
+    }
+
+
+def purchase_json(purchase: pb.Purchase) -> dict[str, Any]:
+    return {
+        "purchase_id": purchase.purchase_id,
+        "purchase_status": purchase.purchase_status,
+        "timestamp": purchase.timestamp,
+        "total_price": purchase.total_price,
+        "total_price_without_tax": purchase.total_price_without_tax,
+        "currency": purchase.currency,
+        "store_id": purchase.store_id,
+        "store_name": purchase.store_name,
+        "original_purchase_id": purchase.original_purchase_id,
+        "items": [
+            {"sku": i.sku, "name": i.name, "quantity": i.quantity, "total_price": i.total_price}
+            for i in purchase.items
+        ],
+    }
