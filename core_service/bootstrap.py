@@ -10,12 +10,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.engine import check_schema_current, create_engine, session_factory
+from core_service.adapters.db.inbox_repo import InboxRepository
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.models import Meta
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, MasterKeyError, SecretBox
 from core_service.metrics import CoreMetrics
+from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
 from runtime.settings import Settings, read_secret
 
@@ -31,6 +33,7 @@ class Core:
     sessions: async_sessionmaker[AsyncSession]
     box: SecretBox
     integrations: IntegrationService
+    ingest: IngestService
     outbox_admin: OutboxAdminRepository
     http: HttpClients
     metrics: CoreMetrics
@@ -85,6 +88,7 @@ async def build_core(settings: Settings) -> Core:
         sessions=sessions,
         box=box,
         integrations=integrations,
+        ingest=IngestService(InboxRepository(sessions)),
         outbox_admin=OutboxAdminRepository(sessions),
         http=HttpClients(),
         metrics=CoreMetrics.create(),
