@@ -9,16 +9,23 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core_service.adapters.db.engine import check_schema_current, create_engine, session_factory
+from core_service.adapters.db.engine import (
+    check_schema_current,
+    create_engine,
+    is_sqlite,
+    session_factory,
+)
 from core_service.adapters.db.inbox_repo import InboxRepository
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.models import Meta
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, MasterKeyError, SecretBox
 from core_service.metrics import CoreMetrics
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
+from core_service.services.relay import Relay
 from runtime.settings import Settings, read_secret
 
 CANARY_KEY = "master_key_canary"
@@ -92,4 +99,18 @@ async def build_core(settings: Settings) -> Core:
         outbox_admin=OutboxAdminRepository(sessions),
         http=HttpClients(),
         metrics=CoreMetrics.create(),
+    )
+
+
+def build_relay(core: Core) -> Relay:
+    """The outbox relay over the core's database, HTTP pools and metrics."""
+    return Relay(
+        repository=RelayRepository(core.sessions),
+        integrations=IntegrationRepository(core.sessions, core.box),
+        outbox_admin=core.outbox_admin,
+        http=core.http,
+        settings=core.settings,
+        metrics=core.metrics,
+        # SQLite has one writer: one relay, one committing flush at a time.
+        single_writer=is_sqlite(core.settings.resolved_database_url),
     )
