@@ -80,6 +80,8 @@ async def serve_relay(settings: Settings) -> None:
             metrics_runner = await serve_metrics(core.metrics.registry, host, int(port))
         _announce("relay running")
         await relay.run(stop)
+        totals = " ".join(f"{k}={v}" for k, v in sorted(relay.totals.items()))
+        _announce(f"relay stopped: {totals}")
     finally:
         if metrics_runner is not None:
             await metrics_runner.cleanup()

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     relay_http_timeout_seconds: float = 10.0
     # A Sitoo 404 may mean "not visible yet": retried this many times, then dead.
     relay_not_found_retries: int = 5
+    # How long the relay trusts its copy of an integration's configuration.
+    relay_config_refresh_seconds: float = 30.0
     # Prometheus endpoint of a stand-alone `relay` process; empty to disable.
     relay_metrics_listen: str = "127.0.0.1:9465"
 

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,7 +54,6 @@ log = logging.getLogger(__name__)
 
 JITTER = 0.2  # +-20 % on every backoff delay, so retries of one outage do not synchronise
 NOT_FOUND_MAX_DELAY_S = 60.0  # an order not yet visible usually is a second later
-INTEGRATION_CACHE_S = 30.0
 
 
 def backoff(
@@ -157,6 +156,8 @@ class Relay:
         self._in_flight = 0
         self._freed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Outcomes this process committed, for its exit summary.
+        self.totals: Counter[str] = Counter()
         writers = 1 if single_writer else 2
         self._prepare: Batcher[tuple[Claimed, dict[str, Any]], bool] = Batcher(
             self._flush_prepare, max_weight=200, linger_s=0.002, concurrency=writers
@@ -238,7 +239,9 @@ class Relay:
                 self._metrics.relay_outcomes.labels("lost_lease").inc()
                 return
             applied = await self._complete.submit(completion)
-            self._metrics.relay_outcomes.labels(completion.state if applied else "lost_lease").inc()
+            outcome = completion.state if applied else "lost_lease"
+            self.totals[outcome] += 1
+            self._metrics.relay_outcomes.labels(outcome).inc()
         except Exception:  # the message stays in flight and comes back when its lease expires
             log.exception("relay failed on outbox message %s", message.id)
         finally:
@@ -370,11 +373,10 @@ class Relay:
 
     async def _tenant(self, integration_id: int) -> _Tenant | None:
         now = self._clock()
-        if integration_id not in self._tenants or now - self._tenants_loaded > INTEGRATION_CACHE_S:
+        ttl = self._settings.relay_config_refresh_seconds
+        if integration_id not in self._tenants or now - self._tenants_loaded > ttl:
             async with self._tenant_lock:
-                if integration_id not in self._tenants or (
-                    now - self._tenants_loaded > INTEGRATION_CACHE_S
-                ):
+                if integration_id not in self._tenants or now - self._tenants_loaded > ttl:
                     await self._load_tenants(now)
         tenant = self._tenants.get(integration_id)
         if tenant is None or not tenant.integration.enabled:
