@@ -113,10 +113,9 @@ async def test_credentials_open_only_their_own_integration(running_stack: Stack)
     status, body, _ = await http("GET", f"{s.edge_url}/sitoo/alpha{search}", auth=a_spi)
     assert status == 501, body
     assert body is not None and "not available yet" in body["error_data"]["message"]
-    # The webhook passes authentication too; until the order path lands the core says
-    # UNIMPLEMENTED, which the edge turns into a 503 so that Sitoo keeps the events queued.
+    # The webhook passes authentication too: an empty batch is malformed (400, quarantined).
     status, _, _ = await http("POST", f"{s.edge_url}/sitoo/alpha/events", auth=a_hook, json=[])
-    assert status == 503
+    assert status == 400
 
     # Auth failures are counted per integration.
     async with aiohttp.ClientSession() as session, session.get(f"{s.edge_url}/metrics") as resp:

@@ -74,6 +74,15 @@ class OrderStack:
         finally:
             await engine.dispose()
 
+    async def sql_exec(self, *statements: str) -> None:
+        engine = create_async_engine(self.database_url)
+        try:
+            async with engine.begin() as connection:
+                for statement in statements:
+                    await connection.execute(text(statement))
+        finally:
+            await engine.dispose()
+
     async def open_messages(self) -> int:
         rows = await self.sql(
             "SELECT count(*) FROM outbox_messages WHERE state IN ('pending', 'in_flight')"
@@ -145,7 +154,7 @@ def order_stack(
                 "listening",
             )
         )
-        s = exits.enter_context(stack(database_url, {**env, **RELAY_ENV}, log_dir))
+        s = exits.enter_context(stack(database_url, {**RELAY_ENV, **env}, log_dir))
         s.start_core()
         s.start_edge()
         result = OrderStack(
