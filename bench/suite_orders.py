@@ -177,13 +177,14 @@ async def _seed_sitoo(o: OrderStack, count: int) -> tuple[int, int]:
 
 async def _enqueue(o: OrderStack, first: int, last: int) -> None:
     """Outbox rows as the webhook would have left them (bulk, so seeding is not measured)."""
+    # Integers only, formatted by us: no injection surface.
     await o.sql_exec(
         "TRUNCATE tracked_orders, outbox_messages",
-        "INSERT INTO outbox_messages (integration_id, order_key, kind, payload, state, attempts,"
+        "INSERT INTO outbox_messages (integration_id, order_key, kind, payload, state, attempts,"  # noqa: S608
         " available_at, created_at, updated_at, generation)"
         " SELECT i.id, '1500:1:' || g, 'order', json_build_object('order',"
         " json_build_object('account_id', 1500, 'eshop_id', 1, 'order_id', g)), 'pending', 0,"
-        f" 0, 0, 0, 0 FROM generate_series({first}, {last}) g, integrations i",
+        f" 0, 0, 0, 0 FROM generate_series({int(first)}, {int(last)}) g, integrations i",
     )
 
 
@@ -245,7 +246,7 @@ async def _memory_section(quick: bool) -> str:
     with tempfile.TemporaryDirectory() as tmp, postgres_database() as url:
         env = _env(Path(tmp), SITOO_BR_RELAY_LEASE_SECONDS="60")
         with order_stack(url, env, Path(tmp) / "logs", relays=0) as o:
-            first, last = await _seed_sitoo(o, 20_000)
+            first, _ = await _seed_sitoo(o, 20_000)
             await _enqueue(o, first, first + backlog - 1)
             relay = o.start_relay()
             samples = []
