@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import itertools
 import secrets
 import tempfile
@@ -23,7 +24,8 @@ from bench.harness import closed_loop, open_loop, rss_mb
 from core_service.adapters.db.engine import create_engine
 from core_service.crypto import MasterKey
 from sandbox.sitoo_api.orders import OrderLine, sale_order
-from tests.support.databases import postgres_database, sqlite_url
+from tests.support.databases import postgres_database as _pg
+from tests.support.databases import sqlite_url
 from tests.support.order_stack import OrderStack, order_stack
 from tests.support.processes import free_port
 
@@ -45,6 +47,23 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
         "SITOO_BR_LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """tests.support's helper runs its own event loop; here one is running, so use a thread."""
+    holder: dict[str, Any] = {}
+    manager = _pg()
+    holder["url"] = _in_thread(manager.__enter__)
+    try:
+        yield holder["url"]
+    finally:
+        _in_thread(lambda: manager.__exit__(None, None, None))
+
+
+def _in_thread(call: Any) -> Any:
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
 
 
 @contextmanager
