@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("core", help="the core gRPC service (production)")
     commands.add_parser("edge", help="the HTTP edge facing Sitoo (production)")
+    commands.add_parser(
+        "relay", help="the outbox relay: Sitoo orders to Bloomreach (production; run 1 or more)"
+    )
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.add_argument("--to", default="head", help="target revision (default: head)")
     migrate_parser.add_argument(
@@ -79,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve.run_core(settings)
         if args.command == "edge":
             return serve.run_edge(settings)
+        if args.command == "relay":
+            return serve.run_relay(settings)
         if args.command == "migrate":
             url = settings.resolved_database_url
             if args.downgrade:

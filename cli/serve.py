@@ -1,4 +1,4 @@
-"""Serving commands: `run` (everything in one process), `core`, `edge`."""
+"""Serving commands: `run` (everything in one process), `core`, `edge`, `relay`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from aiohttp import web
 
 from cli import migrate, sandbox_stack
 from cli.embedded import with_local_secrets
-from core_service.bootstrap import build_core
+from core_service.bootstrap import build_core, build_relay
+from core_service.metrics import serve_metrics
 from core_service.server import CoreServer
 from edge.app import init_app
 from runtime.settings import Settings
@@ -24,12 +25,16 @@ def _announce(line: str) -> None:
     print(line, flush=True)
 
 
-async def _wait_for_signal() -> None:
+def _stop_event() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    return stop
+
+
+async def _wait_for_signal() -> None:
+    await _stop_event().wait()
 
 
 async def _start_edge(settings: Settings) -> web.AppRunner:
@@ -64,6 +69,26 @@ async def serve_edge(settings: Settings) -> None:
         await runner.cleanup()
 
 
+async def serve_relay(settings: Settings) -> None:
+    """The outbox relay alone (production: one or more beside the core, on PostgreSQL)."""
+    core = await build_core(settings)
+    metrics_runner = None
+    try:
+        relay = build_relay(core)
+        stop = _stop_event()
+        if settings.relay_metrics_listen:
+            host, port = settings.relay_metrics_listen.rsplit(":", 1)
+            metrics_runner = await serve_metrics(core.metrics.registry, host, int(port))
+        _announce("relay running")
+        await relay.run(stop)
+        totals = " ".join(f"{k}={v}" for k, v in sorted(relay.totals.items()))
+        _announce(f"relay stopped: {totals}")
+    finally:
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
+        await core.close()
+
+
 async def serve_all(settings: Settings) -> None:
     async with contextlib.AsyncExitStack() as stack:
         endpoints = None
@@ -79,14 +104,24 @@ async def serve_all(settings: Settings) -> None:
         edge_settings = settings.model_copy(update={"core_target": f"{host}:{server.port}"})
         runner = await _start_edge(edge_settings)
         stack.push_async_callback(runner.cleanup)
+        stop = _stop_event()
+        # The embedded default runs the relay in the same process (its metrics are the core's).
+        relay = asyncio.create_task(build_relay(core).run(stop))
+
+        async def stop_relay() -> None:
+            stop.set()
+            await relay
+
+        stack.push_async_callback(stop_relay)
         if endpoints is not None:
             credentials = await sandbox_stack.ensure_sandbox_integration(
                 core.integrations, endpoints
             )
             edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
             _announce(sandbox_stack.describe(edge_url, endpoints, credentials))
+        _announce("relay running")
         _announce("ready")
-        await _wait_for_signal()
+        await stop.wait()
 
 
 def run_embedded(settings: Settings) -> int:
@@ -99,6 +134,11 @@ def run_embedded(settings: Settings) -> int:
 
 def run_core(settings: Settings) -> int:
     asyncio.run(serve_core(settings))
+    return 0
+
+
+def run_relay(settings: Settings) -> int:
+    asyncio.run(serve_relay(settings))
     return 0
 
 

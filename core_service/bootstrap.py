@@ -9,16 +9,25 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core_service.adapters.db.engine import check_schema_current, create_engine, session_factory
+from core_service.adapters.db.engine import (
+    check_schema_current,
+    create_engine,
+    is_sqlite,
+    session_factory,
+)
+from core_service.adapters.db.inbox_repo import InboxRepository
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.models import Meta
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, MasterKeyError, SecretBox
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.customers import CustomerService
+from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
+from core_service.services.relay import Relay
 from runtime.settings import Settings, read_secret
 
 CANARY_KEY = "master_key_canary"
@@ -33,6 +42,7 @@ class Core:
     sessions: async_sessionmaker[AsyncSession]
     box: SecretBox
     integrations: IntegrationService
+    ingest: IngestService
     outbox_admin: OutboxAdminRepository
     http: HttpClients
     metrics: CoreMetrics
@@ -96,8 +106,23 @@ async def build_core(settings: Settings) -> Core:
         sessions=sessions,
         box=box,
         integrations=integrations,
+        ingest=IngestService(InboxRepository(sessions)),
         outbox_admin=OutboxAdminRepository(sessions),
         http=http,
         metrics=metrics,
         customers=customers,
+    )
+
+
+def build_relay(core: Core) -> Relay:
+    """The outbox relay over the core's database, HTTP pools and metrics."""
+    return Relay(
+        repository=RelayRepository(core.sessions),
+        integrations=IntegrationRepository(core.sessions, core.box),
+        outbox_admin=core.outbox_admin,
+        http=core.http,
+        settings=core.settings,
+        metrics=core.metrics,
+        # SQLite has one writer: one relay, one committing flush at a time.
+        single_writer=is_sqlite(core.settings.resolved_database_url),
     )

@@ -14,6 +14,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -33,6 +34,12 @@ class CoreMetrics:
     sitoo_auth_failures: Counter
     upstream_errors: Counter
     upstream_duration: Histogram
+    webhook_events: Counter
+    relay_outcomes: Counter
+    upstream_auth_alerts: Counter
+    relay_batch_commands: Histogram
+    outbox_messages: Gauge
+    outbox_oldest_pending_age: Gauge
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -63,6 +70,41 @@ class CoreMetrics:
                 "Calls to Bloomreach and Sitoo",
                 ("upstream", "operation"),
                 buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            webhook_events=Counter(
+                "core_webhook_events_total",
+                "Sitoo events received, by outcome (accepted, duplicate, ignored)",
+                ("outcome",),
+                registry=registry,
+            ),
+            relay_outcomes=Counter(
+                "core_relay_outcomes_total",
+                "Outbox delivery attempts by outcome (delivered, skipped, retry, dead, lost_lease)",
+                ("outcome",),
+                registry=registry,
+            ),
+            upstream_auth_alerts=Counter(
+                "core_upstream_credentials_rejected_total",
+                "Bloomreach or Sitoo refused the integration's credentials (401/403): alert",
+                ("upstream", "integration"),
+                registry=registry,
+            ),
+            relay_batch_commands=Histogram(
+                "core_relay_bloomreach_batch_commands",
+                "Commands per Bloomreach batch call",
+                buckets=(1, 5, 10, 20, 30, 40, 50),
+                registry=registry,
+            ),
+            outbox_messages=Gauge(
+                "core_outbox_messages",
+                "Outbox messages by state",
+                ("state",),
+                registry=registry,
+            ),
+            outbox_oldest_pending_age=Gauge(
+                "core_outbox_oldest_pending_age_seconds",
+                "Age of the oldest open (pending or in-flight) outbox message",
                 registry=registry,
             ),
         )

@@ -95,7 +95,7 @@ class CoreServer:
             CustomerServicer(core.integrations, core.customers, core.metrics), self.server
         )
         order_events_pb2_grpc.add_OrderEventServiceServicer_to_server(
-            OrderEventServicer(core.integrations, core.metrics), self.server
+            OrderEventServicer(core.integrations, core.ingest, core.metrics), self.server
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminServicer(core.integrations, core.outbox_admin), self.server

@@ -75,7 +75,20 @@ class Settings(BaseSettings):
     relay_poll_interval_seconds: float = 0.5
     relay_concurrency: int = 8
     relay_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
-    bloomreach_requests_per_second: float = 20.0
+    # Per relay process and Bloomreach project: with N relays, set it to (budget / N).
+    # 50/s is half of Bloomreach's documented 100 requests/s per IP.
+    bloomreach_requests_per_second: float = 50.0
+    # Messages one relay holds at a time (claimed, fetching, sending, committing): bounds
+    # memory whatever the backlog.
+    relay_max_in_flight: int = 1000
+    relay_sitoo_concurrency: int = 32
+    relay_http_timeout_seconds: float = 10.0
+    # A Sitoo 404 may mean "not visible yet": retried this many times, then dead.
+    relay_not_found_retries: int = 5
+    # How long the relay trusts its copy of an integration's configuration.
+    relay_config_refresh_seconds: float = 30.0
+    # Prometheus endpoint of a stand-alone `relay` process; empty to disable.
+    relay_metrics_listen: str = "127.0.0.1:9465"
     # Cap on one Bloomreach call of the customer path; the caller's remaining deadline (minus
     # a margin to answer in) lowers it further.
     bloomreach_timeout_seconds: float = 5.0

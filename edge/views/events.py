@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge.core_client import Metadata
+from edge.events_body import EventsBodyError, parse_events
 from edge.keys import CORE
 from edge.views.base import SpiView
 from sitoo_bloomreach.v1 import order_events_pb2 as pb
@@ -15,8 +16,14 @@ class EventsView(SpiView):
 
     async def post(self) -> web.StreamResponse:
         raw = await self.request.read()
-        stub = self.request.app[CORE].order_events
         request = pb.IngestEventsRequest(integration=self.integration, raw_body=raw)
+        try:
+            request.events.extend(parse_events(raw))
+        except EventsBodyError as exc:
+            # Not refused here: the core authenticates first, then quarantines the body and
+            # answers INVALID_ARGUMENT (400), so an unauthenticated caller can store nothing.
+            request.validation_error = str(exc)
+        stub = self.request.app[CORE].order_events
 
         async def call(metadata: Metadata, timeout: float) -> pb.IngestEventsResponse:
             return await stub.IngestEvents(request, metadata=metadata, timeout=timeout)

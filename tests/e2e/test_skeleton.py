@@ -113,10 +113,9 @@ async def test_credentials_open_only_their_own_integration(running_stack: Stack)
     status, body, _ = await http("GET", f"{s.edge_url}/sitoo/alpha/consents", auth=a_spi)
     assert status == 200, body
     assert body is not None and body[0]["consent_id"] == "newsletter"
-    # The webhook passes authentication too; until the order path lands the core says
-    # UNIMPLEMENTED, which the edge turns into a 503 so that Sitoo keeps the events queued.
+    # The webhook passes authentication too: an empty batch is malformed (400, quarantined).
     status, _, _ = await http("POST", f"{s.edge_url}/sitoo/alpha/events", auth=a_hook, json=[])
-    assert status == 503
+    assert status == 400
 
     # Auth failures are counted per integration.
     async with aiohttp.ClientSession() as session, session.get(f"{s.edge_url}/metrics") as resp:
@@ -216,7 +215,7 @@ async def test_rotation_retires_the_old_credential(running_stack: Stack) -> None
     assert (await http("GET", url, auth=new))[0] == 400
     # The webhook credential was not rotated and still works.
     hook_url = f"{s.edge_url}/sitoo/alpha/events"
-    assert (await http("POST", hook_url, auth=old_hook, json=[]))[0] == 503
+    assert (await http("POST", hook_url, auth=old_hook, json=[]))[0] == 400  # past auth
 
 
 def test_cli_manages_integrations(running_stack: Stack) -> None:

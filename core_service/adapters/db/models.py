@@ -118,8 +118,16 @@ class OutboxMessage(Base):
             sqlite_where=text("state IN ('pending', 'in_flight')"),
             postgresql_where=text("state IN ('pending', 'in_flight')"),
         ),
-        # The relay's claim query: due pending messages in order.
-        Index("ix_outbox_due", "state", "available_at"),
+        # The relay's claim query: open messages in due order (an in-flight message's
+        # available_at is its lease expiry, so a crashed worker's messages come due again).
+        Index(
+            "ix_outbox_claim",
+            "available_at",
+            sqlite_where=text("state IN ('pending', 'in_flight')"),
+            postgresql_where=text("state IN ('pending', 'in_flight')"),
+        ),
+        # Operators list messages by state (e.g. dead) in id order.
+        Index("ix_outbox_state", "state", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -139,6 +147,26 @@ class OutboxMessage(Base):
     created_at: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
     finished_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    # Bumped by every event coalesced into an open message: a relay that claimed an older
+    # generation must not close the message on stale information.
+    generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class TrackedOrder(Base):
+    """The exactly-once record: an order listed here has reached Bloomreach and is never
+    tracked again. Written in the transaction that marks its message delivered."""
+
+    __tablename__ = "tracked_orders"
+
+    integration_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    order_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    purchase_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    commands: Mapped[int] = mapped_column(Integer)
+    tracked_at: Mapped[float] = mapped_column(Double)
 
 
 class QuarantinedPayload(Base):

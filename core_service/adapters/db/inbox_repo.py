@@ -1,0 +1,117 @@
+"""The webhook's transaction: inbox rows, outbox enqueue-or-coalesce, quarantine."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core_service.adapters.db.dialect import insert
+from core_service.adapters.db.models import InboxEvent, OutboxMessage, QuarantinedPayload
+from core_service.domain.orders import OrderRef
+
+OPEN_STATES_SQL = "state IN ('pending', 'in_flight')"
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    event_id: str
+    event_type: str
+    event_date: int
+    order: OrderRef | None  # set for events that announce an order change
+
+    @property
+    def outcome(self) -> str:
+        return "accepted" if self.order is not None else "ignored"
+
+
+class InboxRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def record(
+        self, integration_id: int, entries: Sequence[InboxEntry], now: float
+    ) -> set[str]:
+        """Record the events and enqueue their orders, in one transaction.
+
+        Returns the event ids that were new; the others were seen before and changed nothing.
+        """
+        unique = list({e.event_id: e for e in entries}.values())
+        async with self._sessions.begin() as session:
+            rows = [
+                {
+                    "integration_id": integration_id,
+                    "event_id": e.event_id,
+                    "event_type": e.event_type,
+                    "event_date": e.event_date,
+                    "outcome": e.outcome,
+                    "received_at": now,
+                }
+                for e in unique
+            ]
+            statement = (
+                insert(session, InboxEvent)
+                .values(rows)
+                .on_conflict_do_nothing(index_elements=["integration_id", "event_id"])
+                .returning(InboxEvent.event_id)
+            )
+            new = set((await session.scalars(statement)).all())
+            # Several new events for one order in one batch become one enqueue.
+            orders: Counter[OrderRef] = Counter(
+                e.order for e in unique if e.event_id in new and e.order is not None
+            )
+            if orders:
+                await self._enqueue(session, integration_id, orders, now)
+        return new
+
+    async def _enqueue(
+        self,
+        session: AsyncSession,
+        integration_id: int,
+        orders: Counter[OrderRef],
+        now: float,
+    ) -> None:
+        rows = [
+            {
+                "integration_id": integration_id,
+                "order_key": ref.key,
+                "kind": "order",
+                "payload": {"order": ref.to_json()},
+                "state": "pending",
+                "attempts": 0,
+                "available_at": now,
+                "generation": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            # Sorted: concurrent batches lock the orders' index entries in one order.
+            for ref in sorted(orders, key=lambda r: r.key)
+        ]
+        table = OutboxMessage.__table__
+        statement = insert(session, OutboxMessage).values(rows)
+        # An open message for the order already exists: coalesce into it. Bumping the
+        # generation tells a relay holding it that something changed since its claim.
+        statement = statement.on_conflict_do_update(
+            index_elements=["integration_id", "order_key"],
+            index_where=text(OPEN_STATES_SQL),
+            set_={"generation": table.c.generation + 1, "updated_at": now},
+        )
+        await session.execute(statement)
+
+    async def quarantine(
+        self, integration_id: int, reason: str, raw_body: bytes, request_id: str, now: float
+    ) -> int:
+        async with self._sessions.begin() as session:
+            row = QuarantinedPayload(
+                integration_id=integration_id,
+                received_at=now,
+                reason=reason[:2000],
+                raw_body=raw_body,
+                request_id=request_id,
+            )
+            session.add(row)
+            await session.flush()
+            return row.id

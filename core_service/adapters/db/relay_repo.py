@@ -1,0 +1,217 @@
+"""The relay's side of the outbox: claim under a lease, persist prepared commands, complete.
+
+Every write after the claim is guarded by the claim token, so a worker whose lease expired
+(and whose message another worker now holds) changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core_service.adapters.db.dialect import insert, is_postgres
+from core_service.adapters.db.models import OutboxMessage, TrackedOrder
+
+OPEN = ("pending", "in_flight")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    integration_id: int
+    order_key: str
+    payload: dict[str, Any]
+    attempts: int
+    generation: int
+    claim_token: str
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What happened to one claimed message."""
+
+    message: Claimed
+    state: Literal["delivered", "skipped", "retry", "dead"]
+    error: str = ""
+    skip_reason: str = ""
+    available_at: float = 0.0
+    payload: dict[str, Any] | None = None  # replaces the payload when set
+    # Skips decided on the order's state (e.g. still open) are re-run if events arrived
+    # meanwhile; "already tracked" is final whatever arrives.
+    final: bool = True
+    tracked: dict[str, Any] = field(default_factory=dict)  # purchase_id, kind, commands
+
+
+class RelayRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def claim(self, limit: int, lease_s: float, now: float) -> list[Claimed]:
+        """Up to ``limit`` due messages, now in flight under a new claim token.
+
+        An in-flight message's ``available_at`` is its lease expiry, so one index serves both
+        due pending messages and messages of crashed workers.
+        """
+        token = uuid.uuid4().hex
+        async with self._sessions.begin() as session:
+            due = (
+                select(OutboxMessage.id)
+                .where(OutboxMessage.state.in_(OPEN), OutboxMessage.available_at <= now)
+                .order_by(OutboxMessage.available_at)
+                .limit(limit)
+            )
+            if is_postgres(session):
+                # Several relays on one PostgreSQL: each takes rows the others have not locked.
+                due = due.with_for_update(skip_locked=True)
+            statement = (
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(due.scalar_subquery()))
+                .values(
+                    state="in_flight",
+                    claim_token=token,
+                    lease_expires_at=now + lease_s,
+                    available_at=now + lease_s,
+                    updated_at=now,
+                )
+                .returning(
+                    OutboxMessage.id,
+                    OutboxMessage.integration_id,
+                    OutboxMessage.order_key,
+                    OutboxMessage.payload,
+                    OutboxMessage.attempts,
+                    OutboxMessage.generation,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            rows = (await session.execute(statement)).all()
+        claimed = [
+            Claimed(
+                id=row[0],
+                integration_id=row[1],
+                order_key=row[2],
+                payload=dict(row[3] or {}),
+                attempts=row[4],
+                generation=row[5],
+                claim_token=token,
+            )
+            for row in rows
+        ]
+        claimed.sort(key=lambda c: c.id)
+        return claimed
+
+    async def tracked(self, integration_id: int, order_keys: Sequence[str]) -> set[str]:
+        if not order_keys:
+            return set()
+        async with self._sessions() as session:
+            found = await session.scalars(
+                select(TrackedOrder.order_key).where(
+                    TrackedOrder.integration_id == integration_id,
+                    TrackedOrder.order_key.in_(list(order_keys)),
+                )
+            )
+            return set(found.all())
+
+    async def prepare(
+        self, items: Sequence[tuple[Claimed, dict[str, Any]]], now: float
+    ) -> set[int]:
+        """Store the commands about to be sent, so that any resend is byte-identical even if
+        the order changes in Sitoo meanwhile. Returns the ids still held by their claim."""
+        held: set[int] = set()
+        async with self._sessions.begin() as session:
+            for message, payload in items:
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(
+                        OutboxMessage.id == message.id,
+                        OutboxMessage.claim_token == message.claim_token,
+                    )
+                    .values(payload=payload, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount:  # type: ignore[attr-defined]
+                    held.add(message.id)
+        return held
+
+    async def complete(self, completions: Sequence[Completion], now: float) -> list[bool]:
+        """Apply the outcomes in one transaction; False where the claim was lost."""
+        applied: list[bool] = []
+        async with self._sessions.begin() as session:
+            for completion in completions:
+                applied.append(await self._complete_one(session, completion, now))
+        return applied
+
+    async def _complete_one(self, session: AsyncSession, c: Completion, now: float) -> bool:
+        m = c.message
+        held = and_(OutboxMessage.id == m.id, OutboxMessage.claim_token == m.claim_token)
+        released: dict[str, Any] = {
+            "claim_token": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        if c.payload is not None:
+            released["payload"] = c.payload
+        if c.state == "delivered":
+            values = {**released, "state": "delivered", "finished_at": now, "last_error": None}
+        elif c.state == "skipped":
+            values = {
+                **released,
+                "state": "skipped",
+                "finished_at": now,
+                "skip_reason": c.skip_reason[:200],
+            }
+        elif c.state == "retry":
+            values = {
+                **released,
+                "state": "pending",
+                "attempts": OutboxMessage.attempts + 1,
+                "available_at": c.available_at,
+                "last_error": c.error[:4000],
+            }
+        else:
+            values = {
+                **released,
+                "state": "dead",
+                "attempts": OutboxMessage.attempts + 1,
+                "finished_at": now,
+                "last_error": c.error[:4000],
+            }
+        guard = held
+        if c.state == "skipped" and not c.final:
+            guard = and_(held, OutboxMessage.generation == m.generation)
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(guard)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            if c.state == "skipped" and not c.final:
+                # Events arrived while we looked at a stale order: look again, now.
+                result = await session.execute(
+                    update(OutboxMessage)
+                    .where(held)
+                    .values(**released, state="pending", available_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                return bool(result.rowcount)  # type: ignore[attr-defined]
+            return False
+        if c.state == "delivered":
+            await session.execute(
+                insert(session, TrackedOrder)
+                .values(
+                    integration_id=m.integration_id,
+                    order_key=m.order_key,
+                    purchase_id=str(c.tracked.get("purchase_id", "")),
+                    kind=str(c.tracked.get("kind", "")),
+                    message_id=m.id,
+                    commands=int(c.tracked.get("commands", 0)),
+                    tracked_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["integration_id", "order_key"])
+            )
+        return True

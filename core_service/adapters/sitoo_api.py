@@ -1,0 +1,135 @@
+"""Sitoo REST API v2 client: fetching one order (spec sitoo-events-and-orders.md Part B).
+
+Like the Bloomreach client it speaks HTTP and classifies failures; the relay decides what a
+failure means for an outbox message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from core_service.adapters.http_client import HttpClients
+
+
+@dataclass(frozen=True)
+class SitooAccount:
+    base_url: str  # e.g. https://api.mysitoo.com (the /v2/accounts/{id} part is added here)
+    account_id: int
+    api_id: str
+    password: str
+
+    def __repr__(self) -> str:  # never print the password
+        return f"SitooAccount({self.base_url!r}, {self.account_id}, {self.api_id!r})"
+
+
+class SitooError(Exception):
+    transient = False
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SitooRateLimited(SitooError):
+    transient = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None) -> None:
+        super().__init__(message, status=429)
+        self.retry_after_s = retry_after_s
+
+
+class SitooUnavailable(SitooError):
+    transient = True
+
+
+class SitooTimeout(SitooError):
+    transient = True
+
+
+class SitooNotFound(SitooError):
+    """404: the order may not be visible yet (eventual consistency); worth a few retries."""
+
+    transient = True
+
+
+class SitooAuthFailed(SitooError):
+    """401/403: the integration's Sitoo API id or password is wrong."""
+
+
+class SitooRejected(SitooError):
+    """400 or an answer that is not an order object."""
+
+
+def _retry_after(headers: Any) -> float | None:
+    for name in ("Retry-After", "X-Rate-Limit-Reset-After"):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                continue
+    return None
+
+
+def _error_text(text: str) -> str:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if isinstance(body, dict) and isinstance(body.get("errortext"), str):
+        return str(body["errortext"])[:200]
+    return text[:200]
+
+
+class SitooClient:
+    def __init__(self, http: HttpClients, account: SitooAccount) -> None:
+        self._session = http.session(account.base_url)
+        self._authorization = _authorization(account.api_id, account.password)
+        self._base = f"{account.base_url.rstrip('/')}/v2/accounts/{account.account_id}"
+
+    async def get_order(self, site_id: int, order_id: int, timeout: float) -> dict[str, Any]:
+        url = f"{self._base}/sites/{site_id}/orders/{order_id}.json"
+        headers = {"Accept": "application/json", "Authorization": self._authorization}
+        try:
+            async with self._session.get(
+                url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+            ) as response:
+                status = response.status
+                text = await response.text()
+                retry_after = _retry_after(response.headers)
+        except TimeoutError as exc:
+            raise SitooTimeout(f"Sitoo did not answer within {timeout:.1f} s") from exc
+        except aiohttp.ClientError as exc:
+            raise SitooUnavailable(f"cannot reach Sitoo: {type(exc).__name__}") from exc
+        if status == 200:
+            try:
+                order = json.loads(text)
+            except ValueError as exc:
+                raise SitooUnavailable("Sitoo answered 200 with a body that is not JSON") from exc
+            if not isinstance(order, dict) or order.get("orderid") != order_id:
+                raise SitooRejected(f"Sitoo answered 200 without order {order_id}")
+            return order
+        message = f"Sitoo answered {status}: {_error_text(text)}"
+        if status == 429:
+            raise SitooRateLimited(message, retry_after_s=retry_after)
+        if status == 404:
+            raise SitooNotFound(message, status=status)
+        if status in (401, 403):
+            raise SitooAuthFailed(message, status=status)
+        if status >= 500:
+            raise SitooUnavailable(message, status=status)
+        raise SitooRejected(message, status=status)
+
+
+def _authorization(api_id: str, password: str) -> str:
+    """The guide's "Sitoo API token" may be given as ``API_ID:password`` in the id field with
+    no password, or as a pre-encoded Basic value; both are accepted here (spec §4.2)."""
+    if not password and api_id.lower().startswith("basic "):
+        return api_id
+    if not password and ":" in api_id:
+        api_id, password = api_id.split(":", 1)
+    return aiohttp.BasicAuth(api_id, password).encode()

@@ -1,0 +1,110 @@
+"""The Events SPI inbox: validate, record, enqueue; never call Bloomreach or Sitoo here, so the
+acknowledgement stays fast whatever they are doing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from core_service.adapters.db.inbox_repo import InboxEntry, InboxRepository
+from core_service.domain.errors import InvalidArgument, UpstreamUnavailable
+from core_service.domain.integration import Integration
+from core_service.domain.orders import OrderRef
+
+log = logging.getLogger(__name__)
+
+# Event types whose data is OrderData (documented): each one means "this order changed".
+ORDER_EVENT_TYPES = frozenset({"order", "booking"})
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    event_id: str
+    event_type: str
+    event_date: int
+    account_id: int
+    eshop_id: int | None = None
+    order_id: int | None = None
+
+
+def _entry(integration: Integration, event: IncomingEvent) -> InboxEntry:
+    if not event.event_id or len(event.event_id) > 64:
+        raise InvalidArgument("event_id must be 1-64 characters", field="event_id")
+    expected = integration.sitoo.account_id
+    if expected and event.account_id != expected:
+        raise InvalidArgument(
+            f"event {event.event_id}: account_id {event.account_id} is not this "
+            f"integration's Sitoo account",
+            field="account_id",
+        )
+    order = None
+    if event.event_type in ORDER_EVENT_TYPES:
+        if not event.eshop_id or not event.order_id:
+            raise InvalidArgument(f"event {event.event_id}: order data lacks ids", field="data")
+        order = OrderRef(event.account_id, event.eshop_id, event.order_id)
+    return InboxEntry(event.event_id, event.event_type[:40], event.event_date, order)
+
+
+class IngestService:
+    def __init__(
+        self, repository: InboxRepository, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._repo = repository
+        self._clock = clock
+
+    async def ingest(
+        self,
+        integration: Integration,
+        events: Sequence[IncomingEvent],
+        raw_body: bytes,
+        validation_error: str,
+        request_id: str,
+    ) -> list[tuple[str, Outcome]]:
+        """Per event: accepted, duplicate or ignored. Committed before this returns.
+
+        A malformed batch is kept verbatim in quarantine and refused with InvalidArgument.
+        """
+        try:
+            if validation_error:
+                raise InvalidArgument(validation_error)
+            if not events:
+                raise InvalidArgument("the body must hold 1 to 10 events")
+            entries = [_entry(integration, e) for e in events]
+        except InvalidArgument as exc:
+            await self._quarantine(integration, str(exc), raw_body, request_id)
+            raise
+        try:
+            new = await self._repo.record(integration.id, entries, self._clock())
+        except (SQLAlchemyError, OSError) as exc:
+            log.error("inbox write failed: %s", type(exc).__name__)
+            raise UpstreamUnavailable("the database is unavailable, retry later") from exc
+        return [
+            (e.event_id, Outcome(e.outcome) if e.event_id in new else Outcome.DUPLICATE)
+            for e in entries
+        ]
+
+    async def _quarantine(
+        self, integration: Integration, reason: str, raw_body: bytes, request_id: str
+    ) -> None:
+        try:
+            payload_id = await self._repo.quarantine(
+                integration.id, reason, raw_body, request_id, self._clock()
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            # Without the quarantine row a 400 would lose the body for good: ask for a retry.
+            raise UpstreamUnavailable("the database is unavailable, retry later") from exc
+        log.warning(
+            "webhook batch quarantined",
+            extra={"integration": integration.name, "quarantine_id": payload_id, "reason": reason},
+        )
