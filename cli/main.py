@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("core", help="the core gRPC service (production)")
     commands.add_parser("edge", help="the HTTP edge facing Sitoo (production)")
+    commands.add_parser(
+        "console", help="the setup and operations web console (ops only; loopback by default)"
+    )
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.add_argument("--to", default="head", help="target revision (default: head)")
     migrate_parser.add_argument(
@@ -88,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"database at revision {args.to}")
             return 0
         settings = with_existing_local_admin_token(settings)
+        if args.command == "console":
+            return serve.run_console(settings)
         if args.command == "integration":
             return admin.integration_command(settings, args)
         if args.command == "outbox":
