@@ -115,20 +115,24 @@
     });
   }
 
-  // Inline check of mapping targets as they are typed.
+  // Inline checks of patterned fields: a fixed value clears its message as it is typed (so
+  // the layout does not move under the pointer on submit); a wrong one is flagged on change.
   document.querySelectorAll("input[pattern]").forEach(function (input) {
-    input.addEventListener("blur", function () {
-      var error = document.getElementById(input.id + "-error");
-      if (!error || !input.value) { return; }
-      if (input.validity.patternMismatch) {
+    var error = document.getElementById(input.id + "-error");
+    if (!error) { return; }
+    input.addEventListener("input", function () {
+      if (!input.validity.patternMismatch) {
+        input.removeAttribute("aria-invalid");
+        error.hidden = true;
+      }
+    });
+    input.addEventListener("change", function () {
+      if (input.value && input.validity.patternMismatch) {
         input.setAttribute("aria-invalid", "true");
         error.hidden = false;
         error.textContent = input.id.indexOf("target_") === 0
           ? "Write properties.<name> or ids.<name>, e.g. properties.first_name."
           : "This value does not have the expected form.";
-      } else {
-        input.removeAttribute("aria-invalid");
-        error.hidden = true;
       }
     });
   });
