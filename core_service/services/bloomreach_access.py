@@ -7,7 +7,7 @@ so the console can test a stored (write-only) secret without ever reading it bac
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from core_service.adapters.bloomreach import (
     BloomreachAuthFailed,
@@ -19,8 +19,7 @@ from core_service.adapters.bloomreach import (
 )
 from core_service.adapters.http_client import HttpClients
 from core_service.domain.errors import FailedPrecondition, InvalidArgument, UpstreamUnavailable
-from core_service.domain.integration import validate_url
-from core_service.services.integrations import IntegrationService
+from core_service.domain.integration import Integration, validate_url
 
 CHECK_TIMEOUT_SECONDS = 5.0
 WHERE_TOKEN = "Settings > Project settings > Access management > API"  # noqa: S105
@@ -48,6 +47,10 @@ class ConsentCategoryInfo:
     id: str
     name: str
     legitimate_interest: bool
+
+
+class IntegrationLookup(Protocol):
+    async def get(self, name: str) -> Integration: ...
 
 
 class IncompleteAccess(Exception):
@@ -80,7 +83,7 @@ def remedy_for(error: BloomreachError) -> str:
 
 class BloomreachAccessService:
     def __init__(
-        self, integrations: IntegrationService, *, timeout: float = CHECK_TIMEOUT_SECONDS
+        self, integrations: IntegrationLookup, *, timeout: float = CHECK_TIMEOUT_SECONDS
     ) -> None:
         self._integrations = integrations
         self._timeout = timeout

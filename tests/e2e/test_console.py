@@ -90,9 +90,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     ):
         s.start_core()
         s.start_edge()
-        with running(
-            "console", ["-m", "cli.main", "console"], s.env, log_dir, "console listening"
-        ):
+        with running("console", ["-m", "cli.main", "console"], s.env, log_dir, "console listening"):
             yield Console(
                 s,
                 f"http://127.0.0.1:{console_port}",
@@ -315,9 +313,7 @@ def test_setup_step_by_step_shows_credentials_once_and_keeps_secrets_write_only(
     assert page.locator("#spi-password").count() == 0
 
 
-def test_validate_shows_the_checklist_and_the_remedy(
-    console: Console, browser_page: Page
-) -> None:
+def test_validate_shows_the_checklist_and_the_remedy(console: Console, browser_page: Page) -> None:
     create_via_cli(console, "validated")
     page = browser_page
     sign_in(page, console)
