@@ -36,6 +36,11 @@ class Session:
         self.issued_at = time.time()
         self.changed = True
 
+    def sign_out(self) -> None:
+        self.csrf_token = secrets.token_urlsafe(32)
+        self.signed_in = False
+        self.changed = True
+
     def set_flash(self, message: str) -> None:
         self.flash = message
         self.changed = True

@@ -40,9 +40,7 @@ class SignInView(web.View):
 
 class SignOutView(web.View):
     async def post(self) -> web.StreamResponse:
-        session = self.request[SESSION]
-        session.signed_in = False
-        session.changed = True
+        self.request[SESSION].sign_out()
         raise web.HTTPSeeOther("/signin")
 
 
