@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "relay", help="the outbox relay: Sitoo orders to Bloomreach (production; run 1 or more)"
     )
+    commands.add_parser(
+        "console", help="the setup and operations web console (ops only; loopback by default)"
+    )
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.add_argument("--to", default="head", help="target revision (default: head)")
     migrate_parser.add_argument(
@@ -93,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"database at revision {args.to}")
             return 0
         settings = with_existing_local_admin_token(settings)
+        if args.command == "console":
+            return serve.run_console(settings)
         if args.command == "integration":
             return admin.integration_command(settings, args)
         if args.command == "outbox":

@@ -1,4 +1,4 @@
-"""Serving commands: `run` (everything in one process), `core`, `edge`, `relay`."""
+"""Serving commands: `run` (everything in one process), `core`, `edge`, `relay`, `console`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from aiohttp import web
 
 from cli import migrate, sandbox_stack
 from cli.embedded import with_local_secrets
+from console.app import init_app as init_console_app
 from core_service.bootstrap import build_core, build_relay
 from core_service.metrics import serve_metrics
 from core_service.server import CoreServer
@@ -144,4 +145,22 @@ def run_relay(settings: Settings) -> int:
 
 def run_edge(settings: Settings) -> int:
     asyncio.run(serve_edge(settings))
+    return 0
+
+
+async def serve_console(settings: Settings) -> None:
+    runner = web.AppRunner(init_console_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.console_host, settings.console_port)
+        await site.start()
+        port = runner.addresses[0][1] if runner.addresses else settings.console_port
+        _announce(f"console listening on http://{settings.console_host}:{port}")
+        await _wait_for_signal()
+    finally:
+        await runner.cleanup()
+
+
+def run_console(settings: Settings) -> int:
+    asyncio.run(serve_console(settings))
     return 0

@@ -63,6 +63,22 @@ class Settings(BaseSettings):
     # Edge -> core deadline; Sitoo's POS gives up after 10 s, so stay well inside it.
     edge_core_deadline_seconds: float = 8.0
     shutdown_grace_seconds: float = 10.0
+    # The edge as Sitoo reaches it (what the console tells users to paste into Sitoo);
+    # default: http://{edge_host}:{edge_port}.
+    edge_public_url: str | None = None
+
+    # The setup and operations console (`sitoo-bloomreach console`): ops-facing, loopback by
+    # default. Outside loopback it must be served over HTTPS (console_secure_cookies=true).
+    console_host: str = "127.0.0.1"
+    console_port: int = 8090
+    # Marks the session cookie Secure; set when the console is served over HTTPS.
+    console_secure_cookies: bool = False
+    # Key sealing the session cookie (32+ random bytes, any text); default: a new key per
+    # process, which signs everyone out on restart.
+    console_session_key: SecretStr | None = None
+    console_session_key_file: Path | None = None
+    console_session_max_age_seconds: int = Field(default=8 * 3600, gt=0)
+    console_core_deadline_seconds: float = 15.0
 
     # `sitoo-bloomreach run` only: start the sandbox emulators and a ready integration on them
     # (the embedded default, for trying the product without a real Sitoo or Bloomreach).
@@ -124,6 +140,12 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'sitoo-bloomreach.db').resolve()}"
+
+    @property
+    def resolved_edge_public_url(self) -> str:
+        if self.edge_public_url:
+            return self.edge_public_url.rstrip("/")
+        return f"http://{self.edge_host}:{self.edge_port}"
 
     @property
     def core_tls_enabled(self) -> bool:

@@ -16,6 +16,7 @@ from core_service.grpc_api.admin_convert import (
     settings_from_proto,
 )
 from core_service.grpc_api.calls import rpc
+from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
 from core_service.services.integrations import IntegrationService
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 from sitoo_bloomreach.v1 import admin_pb2_grpc
@@ -25,9 +26,15 @@ MAX_PAGE = 1000
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, integrations: IntegrationService, outbox: OutboxAdminRepository) -> None:
+    def __init__(
+        self,
+        integrations: IntegrationService,
+        outbox: OutboxAdminRepository,
+        bloomreach_access: BloomreachAccessService | None = None,
+    ) -> None:
         self._integrations = integrations
         self._outbox = outbox
+        self._access = bloomreach_access or BloomreachAccessService(integrations)
 
     @rpc
     async def CreateIntegration(
@@ -162,3 +169,32 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> AsyncIterator[pb.BackfillProgress]:
         await context.abort(grpc.StatusCode.UNIMPLEMENTED, "backfill is not available yet")
         yield pb.BackfillProgress()  # pragma: no cover
+
+    @rpc
+    async def CheckBloomreachAccess(
+        self, request: pb.CheckBloomreachAccessRequest, context: Context
+    ) -> pb.BloomreachAccessReport:
+        report = await self._access.check(_access(request.access))
+        return pb.BloomreachAccessReport(ok=report.ok, detail=report.detail, remedy=report.remedy)
+
+    @rpc
+    async def ListConsentCategories(
+        self, request: pb.ListConsentCategoriesRequest, context: Context
+    ) -> pb.ListConsentCategoriesResponse:
+        categories = await self._access.consent_categories(_access(request.access))
+        return pb.ListConsentCategoriesResponse(
+            categories=[
+                pb.ConsentCategory(id=c.id, name=c.name, legitimate_interest=c.legitimate_interest)
+                for c in categories
+            ]
+        )
+
+
+def _access(message: pb.BloomreachAccessInput) -> AccessToTry:
+    return AccessToTry(
+        integration=message.integration,
+        api_base_url=message.api_base_url,
+        project_token=message.project_token,
+        api_key_id=message.api_key_id,
+        api_secret=message.api_secret,
+    )

@@ -1173,3 +1173,156 @@ class BackfillProgress(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BackfillProgress: _TypeAlias = BackfillProgress  # noqa: Y015
+
+@_typing.final
+class BloomreachAccessInput(_message.Message):
+    """---- setup helpers ----
+
+    Bloomreach access to try. Empty fields are taken from the stored integration named in
+    `integration` (so a stored, write-only secret can be used without sending it again).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    API_BASE_URL_FIELD_NUMBER: _builtins.int
+    PROJECT_TOKEN_FIELD_NUMBER: _builtins.int
+    API_KEY_ID_FIELD_NUMBER: _builtins.int
+    API_SECRET_FIELD_NUMBER: _builtins.int
+    integration: _builtins.str
+    api_base_url: _builtins.str
+    project_token: _builtins.str
+    api_key_id: _builtins.str
+    api_secret: _builtins.str
+    def __init__(
+        self,
+        *,
+        integration: _builtins.str = ...,
+        api_base_url: _builtins.str = ...,
+        project_token: _builtins.str = ...,
+        api_key_id: _builtins.str = ...,
+        api_secret: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["api_base_url", b"api_base_url", "api_key_id", b"api_key_id", "api_secret", b"api_secret", "integration", b"integration", "project_token", b"project_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BloomreachAccessInput: _TypeAlias = BloomreachAccessInput  # noqa: Y015
+
+@_typing.final
+class CheckBloomreachAccessRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCESS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def access(self) -> Global___BloomreachAccessInput: ...
+    def __init__(
+        self,
+        *,
+        access: Global___BloomreachAccessInput | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["access", b"access"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access", b"access"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckBloomreachAccessRequest: _TypeAlias = CheckBloomreachAccessRequest  # noqa: Y015
+
+@_typing.final
+class BloomreachAccessReport(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OK_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    REMEDY_FIELD_NUMBER: _builtins.int
+    ok: _builtins.bool
+    detail: _builtins.str
+    """what was tried and what Bloomreach answered"""
+    remedy: _builtins.str
+    """what to change when not ok"""
+    def __init__(
+        self,
+        *,
+        ok: _builtins.bool = ...,
+        detail: _builtins.str = ...,
+        remedy: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "ok", b"ok", "remedy", b"remedy"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BloomreachAccessReport: _TypeAlias = BloomreachAccessReport  # noqa: Y015
+
+@_typing.final
+class ListConsentCategoriesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCESS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def access(self) -> Global___BloomreachAccessInput: ...
+    def __init__(
+        self,
+        *,
+        access: Global___BloomreachAccessInput | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["access", b"access"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access", b"access"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentCategoriesRequest: _TypeAlias = ListConsentCategoriesRequest  # noqa: Y015
+
+@_typing.final
+class ConsentCategory(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    LEGITIMATE_INTEREST_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    legitimate_interest: _builtins.bool
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        legitimate_interest: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "legitimate_interest", b"legitimate_interest", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ConsentCategory: _TypeAlias = ConsentCategory  # noqa: Y015
+
+@_typing.final
+class ListConsentCategoriesResponse(_message.Message):
+    """Errors: FAILED_PRECONDITION when the access settings are incomplete or refused,
+    UNAVAILABLE when Bloomreach cannot be reached; the message carries the remedy.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CATEGORIES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def categories(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConsentCategory]: ...
+    def __init__(
+        self,
+        *,
+        categories: _abc.Iterable[Global___ConsentCategory] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListConsentCategoriesResponse: _TypeAlias = ListConsentCategoriesResponse  # noqa: Y015

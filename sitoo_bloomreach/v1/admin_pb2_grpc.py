@@ -104,6 +104,16 @@ class AdminServiceStub:
                 request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillRequest.SerializeToString,
                 response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillProgress.FromString,
                 _registered_method=True)
+        self.CheckBloomreachAccess = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/CheckBloomreachAccess',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CheckBloomreachAccessRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BloomreachAccessReport.FromString,
+                _registered_method=True)
+        self.ListConsentCategories = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/ListConsentCategories',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -193,6 +203,20 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckBloomreachAccess(self, request, context):
+        """Setup helpers: try Bloomreach access as it is being entered, and read the project's
+        consent categories. Nothing is stored.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsentCategories(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -265,6 +289,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Backfill,
                     request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillRequest.FromString,
                     response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillProgress.SerializeToString,
+            ),
+            'CheckBloomreachAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckBloomreachAccess,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CheckBloomreachAccessRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BloomreachAccessReport.SerializeToString,
+            ),
+            'ListConsentCategories': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsentCategories,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -645,6 +679,60 @@ class AdminService:
             '/sitoo_bloomreach.v1.AdminService/Backfill',
             sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillRequest.SerializeToString,
             sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckBloomreachAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/CheckBloomreachAccess',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.CheckBloomreachAccessRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.BloomreachAccessReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsentCategories(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/ListConsentCategories',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,6 +47,11 @@ class AdminServiceStub:
     GetQuarantined: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetQuarantinedRequest, _admin_pb2.QuarantinedPayload]
     ValidateIntegration: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ValidateIntegrationRequest, _admin_pb2.ValidationReport]
     Backfill: _grpc.UnaryStreamMultiCallable[_admin_pb2.BackfillRequest, _admin_pb2.BackfillProgress]
+    CheckBloomreachAccess: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CheckBloomreachAccessRequest, _admin_pb2.BloomreachAccessReport]
+    """Setup helpers: try Bloomreach access as it is being entered, and read the project's
+    consent categories. Nothing is stored.
+    """
+    ListConsentCategories: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListConsentCategoriesRequest, _admin_pb2.ListConsentCategoriesResponse]
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -65,6 +70,11 @@ class AdminServiceAsyncStub(AdminServiceStub):
     GetQuarantined: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetQuarantinedRequest, _admin_pb2.QuarantinedPayload]  # type: ignore[assignment]
     ValidateIntegration: _aio.UnaryUnaryMultiCallable[_admin_pb2.ValidateIntegrationRequest, _admin_pb2.ValidationReport]  # type: ignore[assignment]
     Backfill: _aio.UnaryStreamMultiCallable[_admin_pb2.BackfillRequest, _admin_pb2.BackfillProgress]  # type: ignore[assignment]
+    CheckBloomreachAccess: _aio.UnaryUnaryMultiCallable[_admin_pb2.CheckBloomreachAccessRequest, _admin_pb2.BloomreachAccessReport]  # type: ignore[assignment]
+    """Setup helpers: try Bloomreach access as it is being entered, and read the project's
+    consent categories. Nothing is stored.
+    """
+    ListConsentCategories: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListConsentCategoriesRequest, _admin_pb2.ListConsentCategoriesResponse]  # type: ignore[assignment]
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -164,5 +174,22 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.BackfillRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_admin_pb2.BackfillProgress], _abc.AsyncIterator[_admin_pb2.BackfillProgress]]: ...
+
+    @_abc_1.abstractmethod
+    def CheckBloomreachAccess(
+        self,
+        request: _admin_pb2.CheckBloomreachAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.BloomreachAccessReport, _abc.Awaitable[_admin_pb2.BloomreachAccessReport]]:
+        """Setup helpers: try Bloomreach access as it is being entered, and read the project's
+        consent categories. Nothing is stored.
+        """
+
+    @_abc_1.abstractmethod
+    def ListConsentCategories(
+        self,
+        request: _admin_pb2.ListConsentCategoriesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ListConsentCategoriesResponse, _abc.Awaitable[_admin_pb2.ListConsentCategoriesResponse]]: ...
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

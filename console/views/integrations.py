@@ -1,0 +1,97 @@
+"""The list of integrations, step 1 (add / edit: company, market) and credentials shown once."""
+
+from __future__ import annotations
+
+import grpc
+from aiohttp import web
+
+from console.forms import MARKET_PATTERN, NAME_PATTERN, Errors, Form, checked, match, require, text
+from console.views.base import ConsoleView, form_error
+from sitoo_bloomreach.v1 import admin_pb2 as pb
+
+
+class IntegrationsView(ConsoleView):
+    async def get(self) -> web.StreamResponse:
+        return self.page("integrations.html", integrations=await self.admin.list_integrations())
+
+
+def details_input(form: Form, errors: Errors) -> pb.IntegrationInput:
+    company = require(errors, form, "company", "company name")
+    market = require(errors, form, "market", "market")
+    match(errors, "market", market, MARKET_PATTERN, "Use a two-letter country code, e.g. SE.")
+    settings = pb.IntegrationInput(company=company, market=market.upper())
+    display_name = text(form, "display_name")
+    if display_name:
+        settings.display_name = display_name
+    return settings
+
+
+class NewIntegrationView(ConsoleView):
+    async def get(self) -> web.StreamResponse:
+        return self.page("new.html", values={}, errors=Errors())
+
+    async def post(self) -> web.StreamResponse:
+        form = await self.request.post()
+        errors = Errors()
+        name = require(errors, form, "name", "integration name")
+        match(
+            errors,
+            "name",
+            name,
+            NAME_PATTERN,
+            "Use lower-case letters, digits and dashes (it becomes part of Sitoo's URL).",
+        )
+        settings = details_input(form, errors)
+        if not errors:
+            try:
+                created = await self.admin.create_integration(name, settings)
+            except grpc.aio.AioRpcError as exc:
+                message = form_error(exc)
+                if message is None:
+                    raise
+                errors.form = message
+            else:
+                # Shown here, once: the core keeps only hashes of these passwords.
+                return self.page(
+                    "credentials.html",
+                    integration=created.integration,
+                    credentials=created.credentials,
+                    created=True,
+                )
+        return self.page("new.html", status=400, values=dict(form), errors=errors)
+
+
+class DetailsView(ConsoleView):
+    step = "details"
+
+    async def get(self) -> web.StreamResponse:
+        integration = await self.integration()
+        values = {
+            "display_name": integration.display_name,
+            "company": integration.company,
+            "market": integration.market,
+            "enabled": "on" if integration.enabled else "",
+        }
+        return self.step_page(
+            "details.html", integration, self.step, values=values, errors=Errors()
+        )
+
+    async def post(self) -> web.StreamResponse:
+        form = await self.request.post()
+        errors = Errors()
+        settings = details_input(form, errors)
+        settings.enabled = checked(form, "enabled")
+        if not errors:
+            try:
+                await self.admin.update_integration(self.name, settings)
+            except grpc.aio.AioRpcError as exc:
+                message = form_error(exc)
+                if message is None:
+                    raise
+                errors.form = message
+            else:
+                raise self.saved(self.step)
+        integration = await self.integration()
+        return self.step_page(
+            "details.html", integration, self.step, status=400, values=dict(form), errors=errors
+        )
