@@ -27,6 +27,7 @@ SITOO_FIELDS: Final = (
     ("invoice_address.zip", "Postal code"),
     ("invoice_address.state", "State"),
     ("invoice_address.country_id", "Country"),
+    ("additional_options", "Additional options (a list: map to a property)"),
 )
 SITOO_FIELD_NAMES: Final = frozenset(name for name, _ in SITOO_FIELDS)
 # Fields that identify a person and that the POS can search by.

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
+from sandbox.driver.pos_client import PosClient
 from sandbox.driver.scenario import SitooOrdersClient
 from sandbox.driver.webhooks import EventSender, RetrySchedule
 from tests.support.processes import Service, free_port, running, spawn
@@ -42,6 +43,7 @@ class OrderStack:
     sitoo_url: str
     database_url: str
     webhook: tuple[str, str] = ("", "")
+    spi: tuple[str, str] = ("", "")
     relays: list[Service] = field(default_factory=list)
     _relay_no: int = 0
 
@@ -62,6 +64,10 @@ class OrderStack:
         return EventSender.for_integration(
             self.s.edge_url, "acme", username=self.webhook[0], password=self.webhook[1], **kwargs
         )
+
+    def pos(self) -> PosClient:
+        """A POS of the store, calling the CRM SPI on the edge."""
+        return PosClient(self.s.edge_url, "acme", *self.spi)
 
     def sitoo(self) -> SitooOrdersClient:
         return SitooOrdersClient(self.sitoo_url, ACCOUNT, SITOO_API_ID, SITOO_PASSWORD)
@@ -174,6 +180,7 @@ def order_stack(
         )  # fmt: skip
         credentials = created["credentials"]
         result.webhook = (credentials["webhook_username"], credentials["webhook_password"])
+        result.spi = (credentials["spi_username"], credentials["spi_password"])
         try:
             for _ in range(relays):
                 result.start_relay()

@@ -1,0 +1,122 @@
+"""The whole product in one day: the POS creates customers through the CRM SPI, sells and
+refunds, Sitoo delivers the webhooks, the relay tracks every order; and the same while the
+database restarts under it. Real processes, emulators, both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sandbox.driver.scenario import ExpectedOutcome, StoreDayConfig, run_store_day
+from tests.e2e.test_orders import assert_landed_exactly, play_day, seed_customers
+from tests.support.databases import postgres_database
+from tests.support.metrics import sample_value
+from tests.support.order_stack import TOKEN, OrderStack, order_stack
+from tests.support.processes import free_port, running
+
+
+async def play_full_day(o: OrderStack, config: StoreDayConfig, **sender: Any) -> ExpectedOutcome:
+    pos, sitoo = o.pos(), o.sitoo()
+    try:
+        async with pos, o.sender(**sender) as events:
+            return await run_store_day(config, pos, sitoo, events)
+    finally:
+        await sitoo.close()
+
+
+async def bloomreach_customer(o: OrderStack, hard_id: str) -> dict[str, Any]:
+    body = await o.emulator(
+        o.bloomreach_url, "GET", f"/_sandbox/projects/{TOKEN}/customers?registered={hard_id}"
+    )
+    customers: list[dict[str, Any]] = body["customers"]
+    assert len(customers) == 1, customers
+    return customers[0]
+
+
+@pytest.fixture
+def orders(database_url: str, service_env: dict[str, str], tmp_path: Path) -> Iterator[OrderStack]:
+    with order_stack(database_url, service_env, tmp_path / "logs") as o:
+        yield o
+
+
+async def test_a_store_day_through_the_spi_and_the_webhook(orders: OrderStack) -> None:
+    config = StoreDayConfig(customers=4, sales=12, refunds=3, anonymous=2, seed=21, run_tag="full")
+    expected = await play_full_day(orders, config, duplicate_probability=0.2, seed=4)
+    await orders.settle()
+    await assert_landed_exactly(orders, expected)
+    # The customers the POS created are the ones the purchases landed on, with their data.
+    for customer in expected.customers:
+        profile = await bloomreach_customer(orders, customer.hard_id)
+        assert profile["properties"]["first_name"] == customer.name_first
+        assert {e["type"] for e in profile["events"]} >= {"consent"}
+    purchases_by_customer = expected.by_customer()
+    for hard_id, purchases in purchases_by_customer.items():
+        profile = await bloomreach_customer(orders, hard_id)
+        landed = {
+            str(e["properties"]["purchase_id"])
+            for e in profile["events"]
+            if e["type"] == "purchase"
+        }
+        assert landed == {str(p.order_id) for p in purchases}
+    assert (await orders.states()).get("dead", 0) == 0
+
+
+async def test_database_restart_while_events_arrive(
+    service_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The core and the relay lose PostgreSQL mid-day: Sitoo gets 503s and retries, then
+    everything recovers and every order lands exactly once."""
+    with postgres_database() as direct_url:
+        port = free_port()
+        proxied_url = direct_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
+        assert proxied_url != direct_url
+        with (
+            running(
+                "pg-proxy",
+                ["-m", "tests.support.tcp_proxy", str(port), "5432"],
+                {},
+                tmp_path / "logs",
+                "proxy listening",
+            ) as proxy,
+            order_stack(proxied_url, service_env, tmp_path / "logs") as o,
+        ):
+            # Customers exist beforehand: the outage is the order path's to survive.
+            config = StoreDayConfig(
+                customers=3,
+                sales=24,
+                refunds=3,
+                anonymous=2,
+                seed=8,
+                run_tag="restart",
+                create_customers_via_spi=False,
+            )
+            await seed_customers(o, config)
+
+            async def restart_database() -> None:
+                await asyncio.sleep(1.5)
+                proxy.process.send_signal(signal.SIGUSR1)  # down: connections dropped, refused
+                await asyncio.sleep(3.0)
+                proxy.process.send_signal(signal.SIGUSR2)  # back
+
+            expected, _ = await asyncio.gather(play_day(o, config), restart_database())
+            await o.settle()
+            await assert_landed_exactly(o, expected)
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"{o.s.edge_url}/metrics") as response,
+            ):
+                metrics = await response.text()
+            refused = sample_value(
+                metrics,
+                "edge_http_requests_total",
+                route="/sitoo/{integration}/events",
+                status="503",
+            )
+            assert refused, "the outage should have been answered with 503s"
+            assert (await o.states()).get("dead", 0) == 0
