@@ -67,56 +67,55 @@ async def test_a_store_day_through_the_spi_and_the_webhook(orders: OrderStack) -
     assert (await orders.states()).get("dead", 0) == 0
 
 
+@pytest.fixture
+def direct_pg_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+@pytest.mark.postgres
 async def test_database_restart_while_events_arrive(
-    service_env: dict[str, str], tmp_path: Path
+    direct_pg_url: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The core and the relay lose PostgreSQL mid-day: Sitoo gets 503s and retries, then
-    everything recovers and every order lands exactly once."""
-    with postgres_database() as direct_url:
-        port = free_port()
-        proxied_url = direct_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
-        assert proxied_url != direct_url
-        with (
-            running(
-                "pg-proxy",
-                ["-m", "tests.support.tcp_proxy", str(port), "5432"],
-                {},
-                tmp_path / "logs",
-                "proxy listening",
-            ) as proxy,
-            order_stack(proxied_url, service_env, tmp_path / "logs") as o,
+    """The core and the relay lose PostgreSQL: Sitoo gets 503s and retries, then everything
+    recovers and every order lands exactly once."""
+    port = free_port()
+    proxied_url = direct_pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
+    assert proxied_url != direct_pg_url
+    proxy_args = ["-m", "tests.support.tcp_proxy", str(port), "5432"]
+    logs = tmp_path / "logs"
+    with (
+        running("pg-proxy", proxy_args, {}, logs, "proxy listening") as proxy,
+        order_stack(proxied_url, service_env, logs) as o,
+    ):
+        # Customers exist beforehand: the outage is the order path's to survive.
+        config = StoreDayConfig(
+            customers=3,
+            sales=24,
+            refunds=3,
+            anonymous=2,
+            seed=8,
+            run_tag="restart",
+            create_customers_via_spi=False,
+        )
+        await seed_customers(o, config)
+        # Down as the day starts: open connections dropped, new ones refused; back after 3 s,
+        # while Sitoo is still retrying (its compressed schedule spans ~30 s).
+        proxy.process.send_signal(signal.SIGUSR1)
+
+        async def restart_database() -> None:
+            await asyncio.sleep(3.0)
+            proxy.process.send_signal(signal.SIGUSR2)
+
+        expected, _ = await asyncio.gather(play_day(o, config), restart_database())
+        await o.settle()
+        await assert_landed_exactly(o, expected)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{o.s.edge_url}/metrics") as response,
         ):
-            # Customers exist beforehand: the outage is the order path's to survive.
-            config = StoreDayConfig(
-                customers=3,
-                sales=24,
-                refunds=3,
-                anonymous=2,
-                seed=8,
-                run_tag="restart",
-                create_customers_via_spi=False,
-            )
-            await seed_customers(o, config)
-
-            async def restart_database() -> None:
-                await asyncio.sleep(1.5)
-                proxy.process.send_signal(signal.SIGUSR1)  # down: connections dropped, refused
-                await asyncio.sleep(3.0)
-                proxy.process.send_signal(signal.SIGUSR2)  # back
-
-            expected, _ = await asyncio.gather(play_day(o, config), restart_database())
-            await o.settle()
-            await assert_landed_exactly(o, expected)
-            async with (
-                aiohttp.ClientSession() as session,
-                session.get(f"{o.s.edge_url}/metrics") as response,
-            ):
-                metrics = await response.text()
-            refused = sample_value(
-                metrics,
-                "edge_http_requests_total",
-                route="/sitoo/{integration}/events",
-                status="503",
-            )
-            assert refused, "the outage should have been answered with 503s"
-            assert (await o.states()).get("dead", 0) == 0
+            metrics = await response.text()
+        route = "/sitoo/{integration}/events"
+        refused = sample_value(metrics, "edge_http_requests_total", route=route, status="503")
+        assert refused, "the outage should have been answered with 503s"
+        assert (await o.states()).get("dead", 0) == 0

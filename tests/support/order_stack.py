@@ -177,6 +177,10 @@ def order_stack(
             "--sitoo-url", result.sitoo_url,
             "--sitoo-api-id", SITOO_API_ID,
             "--sitoo-password", SITOO_PASSWORD,
+            "--consent", "newsletter=newsletter,label=Newsletter",
+            "--consent", "sms=sms,label=SMS offers",
+            "--channel", "email=newsletter",
+            "--channel", "sms=sms",
         )  # fmt: skip
         credentials = created["credentials"]
         result.webhook = (credentials["webhook_username"], credentials["webhook_password"])
