@@ -94,6 +94,25 @@ class Settings(BaseSettings):
     bloomreach_timeout_seconds: float = 5.0
     purchase_history_limit: int = 20
 
+    # Backfill and reconcile: Sitoo order-list pages (num) and their pace (per job; list
+    # calls are heavier than single-order reads, so stay well under Sitoo's limit).
+    backfill_page_size: int = 100
+    backfill_sitoo_requests_per_second: float = 4.0
+    # Back-pressure: a backfill waits while the integration has this many open outbox
+    # messages, so it never outruns the relay's paced Bloomreach sending.
+    backfill_max_open_messages: int = 2000
+    # The relay runs reconcile for every enabled integration this often (0 = never), over
+    # the last `reconcile_window_hours` (Sitoo drops undeliverable webhooks after ~24 h),
+    # leaving out the last `reconcile_grace_seconds` (webhooks still on their way).
+    reconcile_interval_seconds: float = 0.0
+    reconcile_window_hours: float = 26.0
+    reconcile_grace_seconds: float = 300.0
+    # The edge's public base URL (e.g. https://sitoo.example.com), as configured in Sitoo:
+    # validation checks that it answers, and the CLI and console show the SPI URLs from it.
+    edge_public_url: str = ""
+    # Validation's round trip: how long to wait for a relay to deliver the test order.
+    validation_delivery_timeout_seconds: float = 60.0
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:

@@ -52,7 +52,12 @@ def upgrade() -> None:
             "integration_id", "job_key", name=op.f("uq_backfill_jobs_integration_id")
         ),
     )
+    # Backfill and reconcile ask "has this order ever had a message?" page by page.
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.create_index("ix_outbox_order", ["integration_id", "order_key"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_order")
     op.drop_table("backfill_jobs")

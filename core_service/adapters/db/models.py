@@ -128,6 +128,8 @@ class OutboxMessage(Base):
         ),
         # Operators list messages by state (e.g. dead) in id order.
         Index("ix_outbox_state", "state", "id"),
+        # Backfill and reconcile: has this order ever had a message?
+        Index("ix_outbox_order", "integration_id", "order_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
