@@ -22,7 +22,7 @@ class ProgressDisplay:
         self._stream = stream or sys.stderr
         self._tty = self._stream.isatty()
         self._started = time.monotonic()
-        self._last_line = 0.0
+        self._last_line = float("-inf")  # the first update always prints
         self._every = every_s
         self._first_done: int | None = None
 
