@@ -381,7 +381,8 @@ def integration_command(settings: Settings, args: argparse.Namespace) -> int:
     raise CommandError(f"unknown integration action {action!r}", 2)
 
 
-def add_integration_parser(commands: Any) -> None:
+def add_integration_parser(commands: Any) -> Any:
+    """Adds `integration ACTION`; returns the actions, for commands defined elsewhere."""
     parser = commands.add_parser("integration", help="manage integrations (tenants)")
     actions = parser.add_subparsers(dest="integration_action", required=True)
     create = actions.add_parser("create", help="create an integration; prints its credentials once")
@@ -403,6 +404,7 @@ def add_integration_parser(commands: Any) -> None:
     delete.add_argument("--yes", action="store_true", help="confirm")
     for sub in (create, show, actions.choices["list"], update, rotate, delete):
         sub.add_argument("--json", action="store_true", help="machine-readable output")
+    return actions
 
 
 def outbox_command(settings: Settings, args: argparse.Namespace) -> int:

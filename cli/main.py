@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import admin, migrate, serve
+from cli import admin, migrate, operations, serve
 from cli.embedded import with_existing_local_admin_token
 from core_service.adapters.db.engine import SchemaNotCurrentError
 from core_service.crypto import MasterKeyError
@@ -50,9 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate_parser.add_argument(
         "--downgrade", action="store_true", help="move down to --to instead of up"
     )
-    admin.add_integration_parser(commands)
+    operations.add_validate_parser(admin.add_integration_parser(commands))
     admin.add_outbox_parser(commands)
     admin.add_quarantine_parser(commands)
+    operations.add_operations_parsers(commands)
     sandbox = commands.add_parser(
         "sandbox",
         help="local emulators of Bloomreach and Sitoo, and a driver playing Sitoo",
@@ -98,6 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = with_existing_local_admin_token(settings)
         if args.command == "console":
             return serve.run_console(settings)
+        if args.command == "integration" and args.integration_action == "validate":
+            return operations.validate_command(settings, args)
+        if args.command == "backfill":
+            return operations.backfill_command(settings, args)
+        if args.command == "reconcile":
+            return operations.reconcile_command(settings, args)
         if args.command == "integration":
             return admin.integration_command(settings, args)
         if args.command == "outbox":

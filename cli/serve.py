@@ -12,9 +12,10 @@ from aiohttp import web
 from cli import migrate, sandbox_stack
 from cli.embedded import with_local_secrets
 from console.app import init_app as init_console_app
-from core_service.bootstrap import build_core, build_relay
+from core_service.bootstrap import Core, build_core, build_relay
 from core_service.metrics import serve_metrics
 from core_service.server import CoreServer
+from core_service.services.reconcile_schedule import run_schedule
 from edge.app import init_app
 from runtime.settings import Settings
 
@@ -70,6 +71,14 @@ async def serve_edge(settings: Settings) -> None:
         await runner.cleanup()
 
 
+def _reconcile_schedule(core: Core, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """The relay process runs reconcile on a schedule when one is set (0 = off)."""
+    interval = core.settings.reconcile_interval_seconds
+    if interval <= 0:
+        return None
+    return asyncio.create_task(run_schedule(core.integrations, core.backfill, interval, stop))
+
+
 async def serve_relay(settings: Settings) -> None:
     """The outbox relay alone (production: one or more beside the core, on PostgreSQL)."""
     core = await build_core(settings)
@@ -81,7 +90,10 @@ async def serve_relay(settings: Settings) -> None:
             host, port = settings.relay_metrics_listen.rsplit(":", 1)
             metrics_runner = await serve_metrics(core.metrics.registry, host, int(port))
         _announce("relay running")
+        schedule = _reconcile_schedule(core, stop)
         await relay.run(stop)
+        if schedule is not None:
+            await schedule
         totals = " ".join(f"{k}={v}" for k, v in sorted(relay.totals.items()))
         _announce(f"relay stopped: {totals}")
     finally:
@@ -113,6 +125,10 @@ async def serve_all(settings: Settings) -> None:
             stop.set()
             await relay
 
+        schedule = _reconcile_schedule(core, stop)
+        if schedule is not None:
+            # Unwound after stop_relay (below) has set `stop`.
+            stack.push_async_callback(asyncio.wait_for, schedule, settings.shutdown_grace_seconds)
         stack.push_async_callback(stop_relay)
         if endpoints is not None:
             credentials = await sandbox_stack.ensure_sandbox_integration(

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.backfill_repo import BackfillRepository
 from core_service.adapters.db.engine import (
     check_schema_current,
     create_engine,
@@ -20,14 +21,17 @@ from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.models import Meta
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
+from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, MasterKeyError, SecretBox
 from core_service.metrics import CoreMetrics
+from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
 from core_service.services.relay import Relay
+from core_service.services.validation import ValidationService
 from runtime.settings import Settings, read_secret
 
 CANARY_KEY = "master_key_canary"
@@ -47,6 +51,8 @@ class Core:
     http: HttpClients
     metrics: CoreMetrics
     customers: CustomerService
+    backfill: BackfillService
+    validation: ValidationService
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
         try:
@@ -111,6 +117,10 @@ async def build_core(settings: Settings) -> Core:
         http=http,
         metrics=metrics,
         customers=customers,
+        backfill=BackfillService(BackfillRepository(sessions), http, settings, metrics),
+        validation=ValidationService(
+            customers, ValidationRepository(sessions), http, settings, metrics
+        ),
     )
 
 

@@ -40,6 +40,10 @@ class CoreMetrics:
     relay_batch_commands: Histogram
     outbox_messages: Gauge
     outbox_oldest_pending_age: Gauge
+    relay_delivery_attempts: Histogram
+    backfill_orders: Counter
+    reconcile_missed: Counter
+    validation_checks: Counter
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -105,6 +109,31 @@ class CoreMetrics:
             outbox_oldest_pending_age=Gauge(
                 "core_outbox_oldest_pending_age_seconds",
                 "Age of the oldest open (pending or in-flight) outbox message",
+                registry=registry,
+            ),
+            relay_delivery_attempts=Histogram(
+                "core_relay_delivery_attempts",
+                "Attempts a message took when it was finished (delivered, skipped or dead)",
+                ("outcome",),
+                buckets=(1, 2, 3, 4, 5, 6, 8, 10),
+                registry=registry,
+            ),
+            backfill_orders=Counter(
+                "core_backfill_orders_total",
+                "Orders scanned by backfill and reconcile, by outcome (enqueued, known)",
+                ("integration", "kind", "outcome"),
+                registry=registry,
+            ),
+            reconcile_missed=Counter(
+                "core_reconcile_missed_orders_total",
+                "Orders reconcile found in Sitoo that no webhook had announced",
+                ("integration",),
+                registry=registry,
+            ),
+            validation_checks=Counter(
+                "core_validation_checks_total",
+                "Integration validation checks run, by check and result (pass, fail, skipped)",
+                ("check", "result"),
                 registry=registry,
             ),
         )

@@ -19,7 +19,9 @@ from core_service.grpc_api.admin import AdminServicer
 from core_service.grpc_api.auth import TokenAuthInterceptor
 from core_service.grpc_api.customers import CustomerServicer
 from core_service.grpc_api.order_events import OrderEventServicer
+from core_service.grpc_api.request_context import RequestContextInterceptor
 from core_service.metrics import MetricsInterceptor, serve_metrics
+from core_service.services.outbox_gauges import refresh_forever
 from runtime.settings import ConfigurationError, Settings, read_secret
 from sitoo_bloomreach.v1 import (
     admin_pb2,
@@ -79,11 +81,13 @@ class CoreServer:
             )
         self.core = core
         self._watcher: asyncio.Task[None] | None = None
+        self._gauges: asyncio.Task[None] | None = None
         self._metrics_runner: web.AppRunner | None = None
         self.health = AsyncHealthServicer()
         self.server = grpc.aio.server(
             interceptors=[
                 TokenAuthInterceptor(service_token, admin_token),
+                RequestContextInterceptor(),
                 MetricsInterceptor(core.metrics),
             ],
             options=[
@@ -98,7 +102,8 @@ class CoreServer:
             OrderEventServicer(core.integrations, core.ingest, core.metrics), self.server
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(core.integrations, core.outbox_admin), self.server
+            AdminServicer(core.integrations, core.outbox_admin, core.validation, core.backfill),
+            self.server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
@@ -141,14 +146,18 @@ class CoreServer:
         if listen:
             host, port = listen.rsplit(":", 1)
             self._metrics_runner = await serve_metrics(self.core.metrics.registry, host, int(port))
+            self._gauges = asyncio.create_task(
+                refresh_forever(self.core.outbox_admin, self.core.metrics)
+            )
         log.info(
             "core serving", extra={"listen": self.core.settings.core_listen, "port": self.port}
         )
 
     async def stop(self, grace: float) -> None:
         """Stop accepting calls, report NOT_SERVING, and let in-flight calls finish."""
-        if self._watcher is not None:
-            self._watcher.cancel()
+        for task in (self._watcher, self._gauges):
+            if task is not None:
+                task.cancel()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
         if self._metrics_runner is not None:

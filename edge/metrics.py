@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -17,6 +17,7 @@ class EdgeMetrics:
     request_duration: Histogram
     core_call_duration: Histogram
     auth_failures: Counter
+    core_ready: Gauge
 
     @classmethod
     def create(cls) -> EdgeMetrics:
@@ -49,6 +50,12 @@ class EdgeMetrics:
                 # names must not grow the label set. The core counts per known integration.
                 "Requests refused for wrong or missing Sitoo credentials",
                 ("route",),
+                registry=registry,
+            ),
+            core_ready=Gauge(
+                "edge_core_ready",
+                "1 when the edge's last readiness check (on /readyz and on every scrape) found "
+                "the core serving, else 0",
                 registry=registry,
             ),
         )

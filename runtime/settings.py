@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     # Edge -> core deadline; Sitoo's POS gives up after 10 s, so stay well inside it.
     edge_core_deadline_seconds: float = 8.0
     shutdown_grace_seconds: float = 10.0
-    # The edge as Sitoo reaches it (what the console tells users to paste into Sitoo);
-    # default: http://{edge_host}:{edge_port}.
+    # The edge as Sitoo reaches it (e.g. https://sitoo.example.com): the console shows the SPI
+    # URLs from it (default: http://{edge_host}:{edge_port}); validation checks that it answers
+    # (skipped when unset).
     edge_public_url: str | None = None
 
     # The setup and operations console (`sitoo-bloomreach console`): ops-facing, loopback by
@@ -109,6 +110,22 @@ class Settings(BaseSettings):
     # a margin to answer in) lowers it further.
     bloomreach_timeout_seconds: float = 5.0
     purchase_history_limit: int = 20
+
+    # Backfill and reconcile: Sitoo order-list pages (num) and their pace (per job; list
+    # calls are heavier than single-order reads, so stay well under Sitoo's limit).
+    backfill_page_size: int = 100
+    backfill_sitoo_requests_per_second: float = 4.0
+    # Back-pressure: a backfill waits while the integration has this many open outbox
+    # messages, so it never outruns the relay's paced Bloomreach sending.
+    backfill_max_open_messages: int = 2000
+    # The relay runs reconcile for every enabled integration this often (0 = never), over
+    # the last `reconcile_window_hours` (Sitoo drops undeliverable webhooks after ~24 h),
+    # leaving out the last `reconcile_grace_seconds` (webhooks still on their way).
+    reconcile_interval_seconds: float = 0.0
+    reconcile_window_hours: float = 26.0
+    reconcile_grace_seconds: float = 300.0
+    # Validation's round trip: how long to wait for a relay to deliver the test order.
+    validation_delivery_timeout_seconds: float = 60.0
 
     @field_validator("log_level")
     @classmethod

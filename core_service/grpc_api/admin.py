@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.domain import errors
 from core_service.grpc_api.admin_convert import (
     credentials_to_proto,
     integration_to_proto,
@@ -15,9 +16,11 @@ from core_service.grpc_api.admin_convert import (
     quarantined_to_proto,
     settings_from_proto,
 )
-from core_service.grpc_api.calls import rpc
+from core_service.grpc_api.calls import rpc, status_for
+from core_service.services.backfill import BackfillService, Progress
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
 from core_service.services.integrations import IntegrationService
+from core_service.services.validation import ValidationService
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 from sitoo_bloomreach.v1 import admin_pb2_grpc
 
@@ -30,10 +33,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self,
         integrations: IntegrationService,
         outbox: OutboxAdminRepository,
+        validation: ValidationService | None = None,
+        backfill: BackfillService | None = None,
         bloomreach_access: BloomreachAccessService | None = None,
     ) -> None:
         self._integrations = integrations
         self._outbox = outbox
+        self._validation = validation
+        self._backfill = backfill
         self._access = bloomreach_access or BloomreachAccessService(integrations)
 
     @rpc
@@ -156,19 +163,52 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         row, name = await self._outbox.get_quarantined(request.id)
         return quarantined_to_proto(row, name)
 
+    @rpc
     async def ValidateIntegration(
         self, request: pb.ValidateIntegrationRequest, context: Context
     ) -> pb.ValidationReport:
-        await context.abort(
-            grpc.StatusCode.UNIMPLEMENTED, "integration validation is not available yet"
+        if self._validation is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "validation is not wired")
+        assert self._validation is not None
+        integration = await self._integrations.get(request.name)
+        checks = await self._validation.validate(
+            integration, skip_round_trip=request.skip_round_trip
         )
-        raise AssertionError("unreachable")
+        return pb.ValidationReport(
+            integration=integration.name,
+            passed=all(c.passed or c.skipped for c in checks),
+            checks=[
+                pb.ValidationCheck(
+                    name=c.name,
+                    passed=c.passed,
+                    detail=c.detail,
+                    remedy=c.remedy,
+                    skipped=c.skipped,
+                )
+                for c in checks
+            ],
+        )
 
     async def Backfill(
         self, request: pb.BackfillRequest, context: Context
     ) -> AsyncIterator[pb.BackfillProgress]:
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "backfill is not available yet")
-        yield pb.BackfillProgress()  # pragma: no cover
+        """Streams progress after every page. Cancelling the call stops the job after the
+        page in hand; its cursor is kept, and the same window continues where it stopped."""
+        if self._backfill is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "backfill is not wired")
+        assert self._backfill is not None
+        try:
+            integration = await self._integrations.get(request.integration)
+            async for progress in self._backfill.run(
+                integration,
+                request.from_date,
+                request.to_date,
+                dry_run=request.dry_run,
+                reconcile=request.reconcile,
+            ):
+                yield _progress_to_proto(progress)
+        except errors.DomainError as exc:
+            await context.abort(status_for(exc), str(exc))
 
     @rpc
     async def CheckBloomreachAccess(
@@ -188,6 +228,21 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 for c in categories
             ]
         )
+
+
+def _progress_to_proto(progress: Progress) -> pb.BackfillProgress:
+    return pb.BackfillProgress(
+        total=progress.total,
+        scanned=progress.scanned,
+        enqueued=progress.enqueued,
+        already_known=progress.already_known,
+        done=progress.done,
+        resumed=progress.resumed,
+        cursor_order_id=progress.cursor_order_id,
+        missed_order_ids=progress.missed_order_ids,
+        elapsed_seconds=progress.elapsed_seconds,
+        job_key=progress.job_key,
+    )
 
 
 def _access(message: pb.BloomreachAccessInput) -> AccessToTry:

@@ -242,6 +242,8 @@ class Relay:
             outcome = completion.state if applied else "lost_lease"
             self.totals[outcome] += 1
             self._metrics.relay_outcomes.labels(outcome).inc()
+            if outcome in ("delivered", "skipped", "dead"):
+                self._metrics.relay_delivery_attempts.labels(outcome).observe(message.attempts + 1)
         except Exception:  # the message stays in flight and comes back when its lease expires
             log.exception("relay failed on outbox message %s", message.id)
         finally:
@@ -337,6 +339,16 @@ class Relay:
     ) -> Completion:
         name = tenant.integration.name
         self._metrics.upstream_errors.labels("bloomreach", name, type(exc).__name__).inc()
+        log.warning(
+            "bloomreach batch failed",
+            extra={
+                "integration": name,
+                "outbox_id": message.id,
+                "error_class": type(exc).__name__,
+                "bloomreach_request_id": exc.request_id,
+                "error": str(exc),
+            },
+        )
         if isinstance(exc, BloomreachAuthFailed):
             self._metrics.upstream_auth_alerts.labels("bloomreach", name).inc()
         if not exc.transient:

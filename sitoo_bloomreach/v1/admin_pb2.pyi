@@ -1063,10 +1063,14 @@ class ValidationCheck(_message.Message):
     PASSED_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
     REMEDY_FIELD_NUMBER: _builtins.int
+    SKIPPED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     passed: _builtins.bool
     detail: _builtins.str
     remedy: _builtins.str
+    """what to change, in plain words (empty when passed)"""
+    skipped: _builtins.bool
+    """not run (an earlier check failed, or --skip-round-trip); not a pass"""
     def __init__(
         self,
         *,
@@ -1074,10 +1078,11 @@ class ValidationCheck(_message.Message):
         passed: _builtins.bool = ...,
         detail: _builtins.str = ...,
         remedy: _builtins.str = ...,
+        skipped: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "name", b"name", "passed", b"passed", "remedy", b"remedy"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "name", b"name", "passed", b"passed", "remedy", b"remedy", "skipped", b"skipped"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1111,6 +1116,11 @@ Global___ValidationReport: _TypeAlias = ValidationReport  # noqa: Y015
 
 @_typing.final
 class BackfillRequest(_message.Message):
+    """Pages through Sitoo's order list (orderdatefrom/orderdateto, sort=orderid, start/num) and
+    enqueues every order the middleware has never seen through the outbox. Resumable: a job's
+    cursor is persisted per (integration, window); running the same window again continues it.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     INTEGRATION_FIELD_NUMBER: _builtins.int
@@ -1124,8 +1134,9 @@ class BackfillRequest(_message.Message):
     to_date: _builtins.int
     """unix seconds, exclusive"""
     dry_run: _builtins.bool
+    """count only: nothing is enqueued, no cursor is kept"""
     reconcile: _builtins.bool
-    """report what webhooks missed"""
+    """a reconcile job: report the order ids the webhooks missed"""
     def __init__(
         self,
         *,
@@ -1152,11 +1163,28 @@ class BackfillProgress(_message.Message):
     ENQUEUED_FIELD_NUMBER: _builtins.int
     ALREADY_KNOWN_FIELD_NUMBER: _builtins.int
     DONE_FIELD_NUMBER: _builtins.int
+    RESUMED_FIELD_NUMBER: _builtins.int
+    CURSOR_ORDER_ID_FIELD_NUMBER: _builtins.int
+    MISSED_ORDER_IDS_FIELD_NUMBER: _builtins.int
+    ELAPSED_SECONDS_FIELD_NUMBER: _builtins.int
+    JOB_KEY_FIELD_NUMBER: _builtins.int
     total: _builtins.int
+    """orders in the window (Sitoo's totalcount, plus those done before a resume)"""
     scanned: _builtins.int
     enqueued: _builtins.int
+    """new to us: enqueued (dry run: would be enqueued)"""
     already_known: _builtins.int
+    """tracked already, or a message exists for them"""
     done: _builtins.bool
+    resumed: _builtins.bool
+    """continued an interrupted job of the same window"""
+    cursor_order_id: _builtins.int
+    elapsed_seconds: _builtins.float
+    job_key: _builtins.str
+    @_builtins.property
+    def missed_order_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """enqueued in this step (reconcile: the webhooks missed them)"""
+
     def __init__(
         self,
         *,
@@ -1165,10 +1193,15 @@ class BackfillProgress(_message.Message):
         enqueued: _builtins.int = ...,
         already_known: _builtins.int = ...,
         done: _builtins.bool = ...,
+        resumed: _builtins.bool = ...,
+        cursor_order_id: _builtins.int = ...,
+        missed_order_ids: _abc.Iterable[_builtins.int] | None = ...,
+        elapsed_seconds: _builtins.float = ...,
+        job_key: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_known", b"already_known", "done", b"done", "enqueued", b"enqueued", "scanned", b"scanned", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["already_known", b"already_known", "cursor_order_id", b"cursor_order_id", "done", b"done", "elapsed_seconds", b"elapsed_seconds", "enqueued", b"enqueued", "job_key", b"job_key", "missed_order_ids", b"missed_order_ids", "resumed", b"resumed", "scanned", b"scanned", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -139,13 +139,14 @@ def order_stack(
     *,
     relays: int = 1,
     sitoo_args: tuple[str, ...] = (),
+    bloomreach_args: tuple[str, ...] = (),
 ) -> Iterator[OrderStack]:
     with ExitStack() as exits:
         br_port, sitoo_port = free_port(), free_port()
         exits.enter_context(
             running(
                 "bloomreach",
-                ["-m", "sandbox.bloomreach", "--port", str(br_port)],
+                ["-m", "sandbox.bloomreach", "--port", str(br_port), *bloomreach_args],
                 {},
                 log_dir,
                 "listening",

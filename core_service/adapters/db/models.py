@@ -128,6 +128,8 @@ class OutboxMessage(Base):
         ),
         # Operators list messages by state (e.g. dead) in id order.
         Index("ix_outbox_state", "state", "id"),
+        # Backfill and reconcile: has this order ever had a message?
+        Index("ix_outbox_order", "integration_id", "order_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -182,3 +184,29 @@ class QuarantinedPayload(Base):
     reason: Mapped[str] = mapped_column(Text)
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     request_id: Mapped[str] = mapped_column(String(100), default="")
+
+
+class BackfillJob(Base):
+    """The resumable cursor of one backfill or reconcile window: orders up to
+    ``cursor_order_id`` (Sitoo order ids increase) have been enqueued or found known."""
+
+    __tablename__ = "backfill_jobs"
+    __table_args__ = (UniqueConstraint("integration_id", "job_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("integrations.id", ondelete="CASCADE")
+    )
+    job_key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16))  # backfill | reconcile
+    from_date: Mapped[int] = mapped_column(BigInteger)
+    to_date: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))  # running | done
+    cursor_order_id: Mapped[int] = mapped_column(BigInteger)
+    scanned: Mapped[int] = mapped_column(BigInteger)
+    enqueued: Mapped[int] = mapped_column(BigInteger)
+    already_known: Mapped[int] = mapped_column(BigInteger)
+    runs: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+    finished_at: Mapped[float | None] = mapped_column(Double, nullable=True)

@@ -1,0 +1,32 @@
+"""Outbox depth by state and the age of the oldest open message, as gauges, refreshed from
+the database by every process that serves metrics (core, relay, run), so the numbers reach a
+scrape endpoint whichever processes a deployment runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.metrics import CoreMetrics
+
+log = logging.getLogger(__name__)
+
+
+async def refresh_once(outbox: OutboxAdminRepository, metrics: CoreMetrics) -> None:
+    stats = await outbox.stats(None)
+    for state, count in stats.counts_by_state.items():  # every state, zeros included
+        metrics.outbox_messages.labels(state).set(count)
+    metrics.outbox_oldest_pending_age.set(stats.oldest_pending_age_seconds)
+
+
+async def refresh_forever(
+    outbox: OutboxAdminRepository, metrics: CoreMetrics, interval_s: float = 15.0
+) -> None:
+    while True:
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await refresh_once(outbox, metrics)
+        await asyncio.sleep(interval_s)
