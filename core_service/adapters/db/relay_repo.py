@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import JSON, Table, and_, case, literal, select, update
+from sqlalchemy import JSON, Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert, is_postgres
@@ -19,6 +19,21 @@ from core_service.adapters.db.models import OutboxMessage, TrackedOrder
 
 OPEN = ("pending", "in_flight")
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_TOUCH_HELD = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.claim_token == bindparam("token"),
+        _OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+    )
+    .values(updated_at=bindparam("now"))
+    .returning(_OUTBOX.c.id)
+)
+_SET_PAYLOAD = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("m_id"))
+    .values(payload=bindparam("payload", type_=JSON))
+)
+_TRACK: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -129,17 +144,19 @@ class RelayRepository:
         async with self._sessions.begin() as session:
             for token, group in _by_token(items, lambda item: item[0]).items():
                 ids = [message.id for message, _ in group]
-                new_payload = case(
-                    {message.id: literal(payload, JSON) for message, payload in group},
-                    value=_OUTBOX.c.id,
+                # Locks the rows still held by this claim (until commit), then stores each
+                # payload: two cached statements, the second one executemany (pipelined).
+                mine = set(
+                    (
+                        await session.scalars(_TOUCH_HELD, {"token": token, "ids": ids, "now": now})
+                    ).all()
                 )
-                statement = (
-                    update(_OUTBOX)
-                    .where(_OUTBOX.c.claim_token == token, _OUTBOX.c.id.in_(ids))
-                    .values(payload=new_payload, updated_at=now)
-                    .returning(_OUTBOX.c.id)
-                )
-                held.update((await session.scalars(statement)).all())
+                if mine:
+                    await session.execute(
+                        _SET_PAYLOAD,
+                        [{"m_id": m.id, "payload": p} for m, p in group if m.id in mine],
+                    )
+                held |= mine
         return held
 
     async def complete(self, completions: Sequence[Completion], now: float) -> list[bool]:
@@ -196,12 +213,15 @@ class RelayRepository:
             if c.message.id in held
         ]
         if rows:
-            # Same transaction as the state change: exactly once in effect.
-            await session.execute(
-                insert(session, TrackedOrder.__table__)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["integration_id", "order_key"])
-            )
+            # Same transaction as the state change: exactly once in effect. Executemany of a
+            # statement built once: one multi-row INSERT, compiled once.
+            dialect = session.get_bind().dialect.name
+            track = _TRACK.get(dialect)
+            if track is None:
+                track = _TRACK[dialect] = insert(
+                    session, TrackedOrder.__table__
+                ).on_conflict_do_nothing(index_elements=["integration_id", "order_key"])
+            await session.execute(track, rows)
         return {c.message.id: c.message.id in held for c in completions}
 
     async def _complete_one(self, session: AsyncSession, c: Completion, now: float) -> bool:
