@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -20,6 +21,14 @@ from edge.app import init_app
 from runtime.settings import Settings
 
 log = logging.getLogger("sitoo_bloomreach")
+
+
+def _settle_heap() -> None:
+    """Once started: collect, then move everything alive (modules, compiled schemas, pools)
+    out of the collector's reach. Without this, each full collection walks every object of
+    the imported libraries, a 30-70 ms pause on a busy 2-core host, seen as p99 spikes."""
+    gc.collect()
+    gc.freeze()
 
 
 def _announce(line: str) -> None:
@@ -45,6 +54,7 @@ async def _start_edge(settings: Settings) -> web.AppRunner:
     site = web.TCPSite(runner, settings.edge_host, settings.edge_port)
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.edge_port
+    _settle_heap()
     _announce(f"edge listening on http://{settings.edge_host}:{port}")
     return runner
 
@@ -54,6 +64,7 @@ async def serve_core(settings: Settings) -> None:
     try:
         server = CoreServer(core)
         await server.start()
+        _settle_heap()
         _announce(f"core listening on {settings.core_listen.rsplit(':', 1)[0]}:{server.port}")
         await _wait_for_signal()
         log.info("shutdown requested; draining in-flight calls")
@@ -89,6 +100,7 @@ async def serve_relay(settings: Settings) -> None:
         if settings.relay_metrics_listen:
             host, port = settings.relay_metrics_listen.rsplit(":", 1)
             metrics_runner = await serve_metrics(core.metrics.registry, host, int(port))
+        _settle_heap()
         _announce("relay running")
         schedule = _reconcile_schedule(core, stop)
         await relay.run(stop)
@@ -136,6 +148,7 @@ async def serve_all(settings: Settings) -> None:
             )
             edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
             _announce(sandbox_stack.describe(edge_url, endpoints, credentials))
+        _settle_heap()
         _announce("relay running")
         _announce("ready")
         await stop.wait()

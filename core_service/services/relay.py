@@ -54,6 +54,10 @@ log = logging.getLogger(__name__)
 
 JITTER = 0.2  # +-20 % on every backoff delay, so retries of one outage do not synchronise
 NOT_FOUND_MAX_DELAY_S = 60.0  # an order not yet visible usually is a second later
+# Claiming is paced by what the relay can send soon: about this many seconds of its Bloomreach
+# budget, at this many (small) orders per batch call.
+SEND_HORIZON_S = 1.0
+ORDERS_PER_CALL_ESTIMATE = 12
 
 
 def backoff(
@@ -154,6 +158,11 @@ class Relay:
         self._tenant_lock = asyncio.Lock()
         self._sitoo_slots = asyncio.Semaphore(settings.relay_sitoo_concurrency)
         self._in_flight = 0
+        # Claimed messages whose Bloomreach call has not returned yet. Claiming stops at about
+        # a second of this relay's Bloomreach budget: enough to fill every batch, little enough
+        # that several relays draining one backlog share it instead of one hoarding
+        # relay_max_in_flight messages that its own (split) budget sends slowly.
+        self._unsent = 0
         self._freed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         # Outcomes this process committed, for its exit summary.
@@ -173,7 +182,10 @@ class Relay:
         gauges = asyncio.create_task(self._update_gauges(stop))
         try:
             while not stop.is_set():
-                room = settings.relay_max_in_flight - self._in_flight
+                room = min(
+                    settings.relay_max_in_flight - self._in_flight,
+                    self._unsent_limit() - self._unsent,
+                )
                 if room < min(settings.relay_batch_size, settings.relay_max_in_flight):
                     self._freed.clear()
                     await self._wait(stop, self._freed.wait(), settings.relay_poll_interval_seconds)
@@ -194,6 +206,7 @@ class Relay:
                     continue
                 for message in claimed:
                     self._in_flight += 1
+                    self._unsent += 1
                     task = asyncio.create_task(self._handle(message, message.id in tracked))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -232,9 +245,21 @@ class Relay:
             ids.update(m.id for m in messages if m.order_key in keys)
         return ids
 
+    def _unsent_limit(self) -> int:
+        settings = self._settings
+        if settings.bloomreach_requests_per_second <= 0:  # unpaced
+            return settings.relay_max_in_flight
+        per_second = settings.bloomreach_requests_per_second * ORDERS_PER_CALL_ESTIMATE
+        tenants = max(1, len(self._tenants))
+        return max(2 * settings.relay_batch_size, int(per_second * tenants * SEND_HORIZON_S))
+
     async def _handle(self, message: Claimed, already_tracked: bool) -> None:
+        unsent = True
         try:
             completion = await self._process(message, already_tracked)
+            unsent = False
+            self._unsent -= 1
+            self._freed.set()
             if completion is None:
                 self._metrics.relay_outcomes.labels("lost_lease").inc()
                 return
@@ -247,6 +272,8 @@ class Relay:
         except Exception:  # the message stays in flight and comes back when its lease expires
             log.exception("relay failed on outbox message %s", message.id)
         finally:
+            if unsent:
+                self._unsent -= 1
             self._in_flight -= 1
             self._freed.set()
 

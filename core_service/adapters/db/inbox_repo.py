@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert
@@ -14,6 +15,8 @@ from core_service.adapters.db.models import InboxEvent, OutboxMessage, Quarantin
 from core_service.domain.orders import OrderRef
 
 OPEN_STATES_SQL = "state IN ('pending', 'in_flight')"
+_INBOX: Table = InboxEvent.__table__  # type: ignore[assignment]
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,40 @@ class InboxEntry:
     @property
     def outcome(self) -> str:
         return "accepted" if self.order is not None else "ignored"
+
+
+@dataclass(frozen=True)
+class _Statements:
+    inbox: Any
+    enqueue: Any
+
+
+_BY_DIALECT: dict[str, _Statements] = {}
+
+
+def _statements(session: AsyncSession) -> _Statements:
+    """The webhook's two INSERTs for the session's dialect, built once."""
+    dialect = session.get_bind().dialect.name
+    found = _BY_DIALECT.get(dialect)
+    if found is None:
+        inbox = (
+            insert(session, _INBOX)
+            .on_conflict_do_nothing(index_elements=["integration_id", "event_id"])
+            .returning(_INBOX.c.event_id)
+        )
+        enqueue = insert(session, _OUTBOX)
+        # An open message for the order already exists: coalesce into it. Bumping the
+        # generation tells a relay holding it that something changed since its claim.
+        enqueue = enqueue.on_conflict_do_update(
+            index_elements=["integration_id", "order_key"],
+            index_where=text(OPEN_STATES_SQL),
+            set_={
+                "generation": _OUTBOX.c.generation + 1,
+                "updated_at": enqueue.excluded.updated_at,
+            },
+        )
+        found = _BY_DIALECT[dialect] = _Statements(inbox, enqueue)
+    return found
 
 
 class InboxRepository:
@@ -52,13 +89,11 @@ class InboxRepository:
                 }
                 for e in unique
             ]
-            statement = (
-                insert(session, InboxEvent)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["integration_id", "event_id"])
-                .returning(InboxEvent.event_id)
-            )
-            new = set((await session.scalars(statement)).all())
+            # Core, not ORM, and the rows as executemany parameters: the statement is built
+            # and compiled once, and SQLAlchemy sends the rows as one multi-row INSERT
+            # ("insertmanyvalues"), so a batch is still one round trip.
+            statements = _statements(session)
+            new = set((await session.scalars(statements.inbox, rows)).all())
             # Several new events for one order in one batch become one enqueue.
             orders: Counter[OrderRef] = Counter(
                 e.order for e in unique if e.event_id in new and e.order is not None
@@ -90,16 +125,7 @@ class InboxRepository:
             # Sorted: concurrent batches lock the orders' index entries in one order.
             for ref in sorted(orders, key=lambda r: r.key)
         ]
-        table = OutboxMessage.__table__
-        statement = insert(session, OutboxMessage).values(rows)
-        # An open message for the order already exists: coalesce into it. Bumping the
-        # generation tells a relay holding it that something changed since its claim.
-        statement = statement.on_conflict_do_update(
-            index_elements=["integration_id", "order_key"],
-            index_where=text(OPEN_STATES_SQL),
-            set_={"generation": table.c.generation + 1, "updated_at": now},
-        )
-        await session.execute(statement)
+        await session.execute(_statements(session).enqueue, rows)
 
     async def quarantine(
         self, integration_id: int, reason: str, raw_body: bytes, request_id: str, now: float

@@ -7,17 +7,33 @@ Every write after the claim is guarded by the claim token, so a worker whose lea
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import JSON, Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert, is_postgres
 from core_service.adapters.db.models import OutboxMessage, TrackedOrder
 
 OPEN = ("pending", "in_flight")
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_TOUCH_HELD = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.claim_token == bindparam("token"),
+        _OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+    )
+    .values(updated_at=bindparam("now"))
+    .returning(_OUTBOX.c.id)
+)
+_SET_PAYLOAD = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("m_id"))
+    .values(payload=bindparam("payload", type_=JSON))
+)
+_TRACK: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -120,30 +136,93 @@ class RelayRepository:
         self, items: Sequence[tuple[Claimed, dict[str, Any]]], now: float
     ) -> set[int]:
         """Store the commands about to be sent, so that any resend is byte-identical even if
-        the order changes in Sitoo meanwhile. Returns the ids still held by their claim."""
+        the order changes in Sitoo meanwhile. Returns the ids still held by their claim.
+
+        One UPDATE per claim token (a claim is up to a batch of messages), not one per message.
+        """
         held: set[int] = set()
         async with self._sessions.begin() as session:
-            for message, payload in items:
-                result = await session.execute(
-                    update(OutboxMessage)
-                    .where(
-                        OutboxMessage.id == message.id,
-                        OutboxMessage.claim_token == message.claim_token,
-                    )
-                    .values(payload=payload, updated_at=now)
-                    .execution_options(synchronize_session=False)
+            for token, group in _by_token(items, lambda item: item[0]).items():
+                ids = [message.id for message, _ in group]
+                # Locks the rows still held by this claim (until commit), then stores each
+                # payload: two cached statements, the second one executemany (pipelined).
+                mine = set(
+                    (
+                        await session.scalars(_TOUCH_HELD, {"token": token, "ids": ids, "now": now})
+                    ).all()
                 )
-                if result.rowcount:  # type: ignore[attr-defined]
-                    held.add(message.id)
+                if mine:
+                    await session.execute(
+                        _SET_PAYLOAD,
+                        [{"m_id": m.id, "payload": p} for m, p in group if m.id in mine],
+                    )
+                held |= mine
         return held
 
     async def complete(self, completions: Sequence[Completion], now: float) -> list[bool]:
-        """Apply the outcomes in one transaction; False where the claim was lost."""
-        applied: list[bool] = []
+        """Apply the outcomes in one transaction; False where the claim was lost.
+
+        Deliveries (the bulk of the traffic) take one UPDATE per claim token and one multi-row
+        INSERT into tracked_orders; other outcomes, each with its own values, one UPDATE each.
+        """
+        applied: dict[int, bool] = {}
         async with self._sessions.begin() as session:
+            delivered = [c for c in completions if c.state == "delivered" and c.payload is None]
+            if delivered:
+                applied.update(await self._deliver(session, delivered, now))
             for completion in completions:
-                applied.append(await self._complete_one(session, completion, now))
-        return applied
+                if completion.message.id not in applied:
+                    applied[completion.message.id] = await self._complete_one(
+                        session, completion, now
+                    )
+        return [applied[c.message.id] for c in completions]
+
+    async def _deliver(
+        self, session: AsyncSession, completions: Sequence[Completion], now: float
+    ) -> dict[int, bool]:
+        held: set[int] = set()
+        for token, group in _by_token(completions, lambda c: c.message).items():
+            statement = (
+                update(_OUTBOX)
+                .where(
+                    _OUTBOX.c.claim_token == token,
+                    _OUTBOX.c.id.in_([c.message.id for c in group]),
+                )
+                .values(
+                    state="delivered",
+                    claim_token=None,
+                    lease_expires_at=None,
+                    updated_at=now,
+                    finished_at=now,
+                    last_error=None,
+                )
+                .returning(_OUTBOX.c.id)
+            )
+            held.update((await session.scalars(statement)).all())
+        rows = [
+            {
+                "integration_id": c.message.integration_id,
+                "order_key": c.message.order_key,
+                "purchase_id": str(c.tracked.get("purchase_id", "")),
+                "kind": str(c.tracked.get("kind", "")),
+                "message_id": c.message.id,
+                "commands": int(c.tracked.get("commands", 0)),
+                "tracked_at": now,
+            }
+            for c in completions
+            if c.message.id in held
+        ]
+        if rows:
+            # Same transaction as the state change: exactly once in effect. Executemany of a
+            # statement built once: one multi-row INSERT, compiled once.
+            dialect = session.get_bind().dialect.name
+            track = _TRACK.get(dialect)
+            if track is None:
+                track = _TRACK[dialect] = insert(
+                    session, TrackedOrder.__table__
+                ).on_conflict_do_nothing(index_elements=["integration_id", "order_key"])
+            await session.execute(track, rows)
+        return {c.message.id: c.message.id in held for c in completions}
 
     async def _complete_one(self, session: AsyncSession, c: Completion, now: float) -> bool:
         m = c.message
@@ -215,3 +294,15 @@ class RelayRepository:
                 .on_conflict_do_nothing(index_elements=["integration_id", "order_key"])
             )
         return True
+
+
+_Item = TypeVar("_Item")
+
+
+def _by_token(
+    items: Sequence[_Item], message: Callable[[_Item], Claimed]
+) -> dict[str, list[_Item]]:
+    groups: dict[str, list[_Item]] = {}
+    for item in items:
+        groups.setdefault(message(item).claim_token, []).append(item)
+    return groups

@@ -1,0 +1,92 @@
+"""The relay's writes on both databases: grouped statements keep every per-message guarantee
+(claim token guard, byte-identical stored commands, tracked_orders with the delivery)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from sqlalchemy import text
+
+from cli import migrate
+from core_service.adapters.db.engine import create_engine, session_factory
+from core_service.adapters.db.relay_repo import Claimed, Completion, RelayRepository
+
+
+async def _seed(url: str, count: int) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO integrations (id, name, display_name, company, market, enabled,"
+                    " bloomreach_api_base_url, bloomreach_project_token, bloomreach_api_key_id,"
+                    " hard_id_name, hard_id_source_field, field_mappings, consent_types,"
+                    " channel_categories, enrichment_rules, sitoo_account_id, sitoo_api_base_url,"
+                    " sitoo_api_id, sitoo_site_id, spi_username, spi_password_hash,"
+                    " webhook_username, webhook_password_hash, created_at, updated_at)"
+                    " VALUES (1, 'acme', 'acme', '', '', true, '', '', '', 'registered', 'email',"
+                    " '[]', '[]', '{}', '[]', 1, '', '', 1, 'a-spi', 'x', 'a-webhook', 'x', 0, 0)"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO outbox_messages (integration_id, order_key, kind, payload, state,"
+                    " attempts, available_at, created_at, updated_at, generation)"
+                    " VALUES (1, :key, 'order', '{}', 'pending', 0, 0, 0, 0, 0)"
+                ),
+                [{"key": f"1:1:{n}"} for n in range(count)],
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _rows(url: str, query: str) -> list[Any]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return list((await connection.execute(text(query))).all())
+    finally:
+        await engine.dispose()
+
+
+def test_grouped_prepare_and_complete_keep_the_claim_guard(database_url: str) -> None:
+    migrate.upgrade(database_url)
+
+    async def go() -> None:
+        await _seed(database_url, 6)
+        engine = create_engine(database_url)
+        repo = RelayRepository(session_factory(engine))
+        try:
+            first = await repo.claim(3, 60, 1.0)
+            second = await repo.claim(3, 60, 1.0)
+            assert len(first) == len(second) == 3
+            # A message whose claim was lost (another worker holds it under a new token).
+            stale = Claimed(**{**vars(first[0]), "claim_token": "not-the-token"})
+            claims = [stale, *first[1:], *second]
+            payloads = {m.id: {"commands": [{"n": m.id, "ü": "é"}], "order": {}} for m in claims}
+            held = await repo.prepare([(m, payloads[m.id]) for m in claims], 2.0)
+            assert held == {m.id for m in claims[1:]}
+
+            done = [Completion(m, "delivered", tracked={"purchase_id": f"p{m.id}"}) for m in claims]
+            retry = Completion(second[2], "retry", error="x", available_at=9.0)
+            applied = await repo.complete([*done[:-1], retry], 3.0)
+            assert applied == [False, True, True, True, True, True]
+        finally:
+            await engine.dispose()
+        states = dict(await _rows(database_url, "SELECT id, state FROM outbox_messages"))
+        assert states[first[0].id] == "in_flight"
+        assert [states[m.id] for m in claims[1:-1]] == ["delivered"] * 4
+        assert states[second[2].id] == "pending"
+        tracked = await _rows(
+            database_url, "SELECT message_id, purchase_id FROM tracked_orders ORDER BY message_id"
+        )
+        assert tracked == [(m.id, f"p{m.id}") for m in claims[1:-1]]
+        stored = dict(await _rows(database_url, "SELECT id, payload FROM outbox_messages"))
+        payload = stored[second[0].id]
+        assert (json.loads(payload) if isinstance(payload, str) else payload) == payloads[
+            second[0].id
+        ]
+
+    asyncio.run(go())
