@@ -1,5 +1,5 @@
 """The setup and operations console: a web UI over the core's AdminService, for operators.
 
 It talks to the core only over gRPC (AdminService) and keeps no data of its own beyond the
-sign-in session and the last validation result of each integration.
+sign-in session.
 """

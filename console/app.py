@@ -10,10 +10,9 @@ from aiohttp import web
 
 from console import security
 from console.core import AdminGateway
-from console.keys import ADMIN, SESSIONS, SETTINGS, TEMPLATES, VALIDATIONS
+from console.keys import ADMIN, SESSIONS, SETTINGS, TEMPLATES
 from console.sessions import SessionCodec, fernet_key
 from console.templating import create_environment
-from console.validations import ValidationLog
 from console.views import (
     auth,
     authenticate,
@@ -114,7 +113,6 @@ def init_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[SESSIONS] = session_codec(settings)
     app[TEMPLATES] = create_environment()
-    app[VALIDATIONS] = ValidationLog()
     app.cleanup_ctx.append(_core_channel)
     add_routes(app)
     return app

@@ -91,6 +91,20 @@ class AdminGateway:
             pb.ValidateIntegrationRequest(name=name), metadata=self._metadata, timeout=120.0
         )
 
+    async def last_validation(self, name: str) -> pb.ValidationReport | None:
+        """The core's record of the last validation; None if there is none (or the core
+        predates validation)."""
+        try:
+            return await self._stub.GetLastValidation(
+                pb.GetLastValidationRequest(name=name),
+                metadata=self._metadata,
+                timeout=self._deadline,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED):
+                return None
+            raise
+
     async def outbox_stats(self, integration: str) -> pb.OutboxStats:
         return await self._stub.GetOutboxStats(
             pb.GetOutboxStatsRequest(integration=integration),

@@ -7,12 +7,10 @@ from jinja2 import Environment
 
 from console.core import AdminGateway
 from console.sessions import Session, SessionCodec
-from console.validations import ValidationLog
 from runtime.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 ADMIN = web.AppKey("admin", AdminGateway)
 TEMPLATES = web.AppKey("templates", Environment)
 SESSIONS = web.AppKey("sessions", SessionCodec)
-VALIDATIONS = web.AppKey("validations", ValidationLog)
 SESSION = web.RequestKey("session", Session)

@@ -1,13 +1,11 @@
-"""The last validation result of each integration, as this console process saw it.
-
-The core keeps no validation history (ValidateIntegration only answers), so the console
-remembers the last answer per integration until it restarts.
-"""
+"""An integration's validation result as the console shows it. The core keeps the last one
+(GetLastValidation), so every console and the CLI see the same."""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from sitoo_bloomreach.v1 import admin_pb2 as pb
 
 
 @dataclass(frozen=True)
@@ -16,6 +14,7 @@ class Check:
     passed: bool
     detail: str
     remedy: str
+    skipped: bool = False
 
 
 @dataclass(frozen=True)
@@ -26,16 +25,9 @@ class ValidationResult:
     unavailable: str = ""  # set when the core could not validate at all
 
 
-@dataclass
-class ValidationLog:
-    last: dict[str, ValidationResult] = field(default_factory=dict)
-
-    def record(self, integration: str, result: ValidationResult) -> None:
-        self.last[integration] = result
-
-    def get(self, integration: str) -> ValidationResult | None:
-        return self.last.get(integration)
-
-
-def now() -> float:
-    return time.time()
+def from_report(report: pb.ValidationReport) -> ValidationResult:
+    return ValidationResult(
+        at=float(report.ran_at),
+        passed=report.passed,
+        checks=tuple(Check(c.name, c.passed, c.detail, c.remedy, c.skipped) for c in report.checks),
+    )

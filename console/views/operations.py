@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from console.forms import text
-from console.keys import SESSION, VALIDATIONS
+from console.keys import SESSION
+from console.validations import from_report
 from console.views.base import ConsoleView
 
 STATES = ("pending", "in_flight", "delivered", "skipped", "dead")
@@ -19,6 +20,7 @@ class OperationsView(ConsoleView):
         delivered = await self.admin.outbox_messages(self.name, "delivered", 1000)
         dead = await self.admin.outbox_messages(self.name, "dead", 100)
         quarantine = await self.admin.quarantine(self.name, 20)
+        last_validation = await self.admin.last_validation(self.name)
         return self.page(
             "operations.html",
             integration=integration,
@@ -28,7 +30,7 @@ class OperationsView(ConsoleView):
             recent=list(reversed(delivered[-RECENT:])),
             dead=dead,
             quarantine=quarantine,
-            validation=self.request.app[VALIDATIONS].get(self.name),
+            validation=from_report(last_validation) if last_validation is not None else None,
         )
 
 

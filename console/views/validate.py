@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 from aiohttp import web
 
-from console.keys import VALIDATIONS
-from console.validations import Check, ValidationResult, now
+from console.validations import ValidationResult, from_report
 from console.views.base import ConsoleView
 
 NOT_AVAILABLE = (
@@ -21,7 +22,8 @@ class ValidateView(ConsoleView):
 
     async def get(self) -> web.StreamResponse:
         integration = await self.integration()
-        result = self.request.app[VALIDATIONS].get(self.name)
+        last = await self.admin.last_validation(self.name)
+        result = from_report(last) if last is not None else None
         return self.step_page("validate.html", integration, self.step, result=result)
 
     async def post(self) -> web.StreamResponse:
@@ -31,12 +33,7 @@ class ValidateView(ConsoleView):
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise
-            result = ValidationResult(at=now(), passed=False, unavailable=NOT_AVAILABLE)
+            result = ValidationResult(at=time.time(), passed=False, unavailable=NOT_AVAILABLE)
         else:
-            result = ValidationResult(
-                at=now(),
-                passed=report.passed,
-                checks=tuple(Check(c.name, c.passed, c.detail, c.remedy) for c in report.checks),
-            )
-        self.request.app[VALIDATIONS].record(self.name, result)
+            result = from_report(report)
         return self.step_page("validate.html", integration, self.step, result=result)

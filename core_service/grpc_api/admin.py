@@ -9,6 +9,7 @@ import grpc
 
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.domain import errors
+from core_service.domain.validation import Report
 from core_service.grpc_api.admin_convert import (
     credentials_to_proto,
     integration_to_proto,
@@ -171,23 +172,23 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "validation is not wired")
         assert self._validation is not None
         integration = await self._integrations.get(request.name)
-        checks = await self._validation.validate(
+        report = await self._validation.validate(
             integration, skip_round_trip=request.skip_round_trip
         )
-        return pb.ValidationReport(
-            integration=integration.name,
-            passed=all(c.passed or c.skipped for c in checks),
-            checks=[
-                pb.ValidationCheck(
-                    name=c.name,
-                    passed=c.passed,
-                    detail=c.detail,
-                    remedy=c.remedy,
-                    skipped=c.skipped,
-                )
-                for c in checks
-            ],
-        )
+        return _report_to_proto(integration.name, report)
+
+    @rpc
+    async def GetLastValidation(
+        self, request: pb.GetLastValidationRequest, context: Context
+    ) -> pb.ValidationReport:
+        if self._validation is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "validation is not wired")
+        assert self._validation is not None
+        integration = await self._integrations.get(request.name)
+        report = await self._validation.last_report(integration)
+        if report is None:
+            raise errors.NotFound(f"integration {request.name!r} has not been validated yet")
+        return _report_to_proto(integration.name, report)
 
     async def Backfill(
         self, request: pb.BackfillRequest, context: Context
@@ -228,6 +229,20 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
                 for c in categories
             ]
         )
+
+
+def _report_to_proto(integration: str, report: Report) -> pb.ValidationReport:
+    return pb.ValidationReport(
+        integration=integration,
+        passed=report.passed,
+        ran_at=int(report.ran_at),
+        checks=[
+            pb.ValidationCheck(
+                name=c.name, passed=c.passed, detail=c.detail, remedy=c.remedy, skipped=c.skipped
+            )
+            for c in report.checks
+        ],
+    )
 
 
 def _progress_to_proto(progress: Progress) -> pb.BackfillProgress:

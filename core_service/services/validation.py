@@ -49,6 +49,7 @@ from core_service.domain.customer import CustomerInput, Origin
 from core_service.domain.errors import DomainError
 from core_service.domain.integration import Integration
 from core_service.domain.orders import CustomerRule, OrderRef, build_purchase
+from core_service.domain.validation import Check, Report
 from core_service.metrics import CoreMetrics
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
@@ -61,15 +62,6 @@ PURCHASE_EVENTS = ("purchase", "purchase_item")
 WRITE_EVENTS = ("purchase", "purchase_item", "consent")
 VALIDATION_STORE = "sitoo-bloomreach-validation"
 API_SETTINGS = "Bloomreach > Project settings > Access management > API"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    passed: bool
-    detail: str
-    remedy: str = ""
-    skipped: bool = False
 
 
 def ok(name: str, detail: str) -> Check:
@@ -155,7 +147,18 @@ class ValidationService:
         self._settings = settings
         self._metrics = metrics
 
-    async def validate(self, integration: Integration, *, skip_round_trip: bool) -> list[Check]:
+    async def validate(self, integration: Integration, *, skip_round_trip: bool) -> Report:
+        """Run every check and keep the outcome as the integration's last validation."""
+        ran_at = time.time()
+        checks = await self._checks(integration, skip_round_trip=skip_round_trip)
+        report = Report(ran_at, all(c.passed or c.skipped for c in checks), tuple(checks))
+        await self._repo.record_run(integration.id, report.ran_at, report.passed, report.checks)
+        return report
+
+    async def last_report(self, integration: Integration) -> Report | None:
+        return await self._repo.last_run(integration.id)
+
+    async def _checks(self, integration: Integration, *, skip_round_trip: bool) -> list[Check]:
         checks: list[Check] = []
         client = self._bloomreach(integration)
 

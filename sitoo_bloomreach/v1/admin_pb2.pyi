@@ -1095,8 +1095,11 @@ class ValidationReport(_message.Message):
     INTEGRATION_FIELD_NUMBER: _builtins.int
     PASSED_FIELD_NUMBER: _builtins.int
     CHECKS_FIELD_NUMBER: _builtins.int
+    RAN_AT_FIELD_NUMBER: _builtins.int
     integration: _builtins.str
     passed: _builtins.bool
+    ran_at: _builtins.int
+    """unix seconds"""
     @_builtins.property
     def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ValidationCheck]: ...
     def __init__(
@@ -1105,14 +1108,34 @@ class ValidationReport(_message.Message):
         integration: _builtins.str = ...,
         passed: _builtins.bool = ...,
         checks: _abc.Iterable[Global___ValidationCheck] | None = ...,
+        ran_at: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "integration", b"integration", "passed", b"passed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checks", b"checks", "integration", b"integration", "passed", b"passed", "ran_at", b"ran_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ValidationReport: _TypeAlias = ValidationReport  # noqa: Y015
+
+@_typing.final
+class GetLastValidationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLastValidationRequest: _TypeAlias = GetLastValidationRequest  # noqa: Y015
 
 @_typing.final
 class BackfillRequest(_message.Message):

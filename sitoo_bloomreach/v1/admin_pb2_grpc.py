@@ -99,6 +99,11 @@ class AdminServiceStub:
                 request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidateIntegrationRequest.SerializeToString,
                 response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidationReport.FromString,
                 _registered_method=True)
+        self.GetLastValidation = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/GetLastValidation',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.GetLastValidationRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidationReport.FromString,
+                _registered_method=True)
         self.Backfill = channel.unary_stream(
                 '/sitoo_bloomreach.v1.AdminService/Backfill',
                 request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillRequest.SerializeToString,
@@ -197,6 +202,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLastValidation(self, request, context):
+        """The last ValidateIntegration outcome, kept by the core; NOT_FOUND if never validated.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Backfill(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -283,6 +295,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'ValidateIntegration': grpc.unary_unary_rpc_method_handler(
                     servicer.ValidateIntegration,
                     request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidateIntegrationRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidationReport.SerializeToString,
+            ),
+            'GetLastValidation': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLastValidation,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.GetLastValidationRequest.FromString,
                     response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidationReport.SerializeToString,
             ),
             'Backfill': grpc.unary_stream_rpc_method_handler(
@@ -651,6 +668,33 @@ class AdminService:
             target,
             '/sitoo_bloomreach.v1.AdminService/ValidateIntegration',
             sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidateIntegrationRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidationReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLastValidation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/GetLastValidation',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.GetLastValidationRequest.SerializeToString,
             sitoo__bloomreach_dot_v1_dot_admin__pb2.ValidationReport.FromString,
             options,
             channel_credentials,

@@ -46,6 +46,8 @@ class AdminServiceStub:
     ListQuarantine: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ListQuarantineRequest, _admin_pb2.ListQuarantineResponse]
     GetQuarantined: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetQuarantinedRequest, _admin_pb2.QuarantinedPayload]
     ValidateIntegration: _grpc.UnaryUnaryMultiCallable[_admin_pb2.ValidateIntegrationRequest, _admin_pb2.ValidationReport]
+    GetLastValidation: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetLastValidationRequest, _admin_pb2.ValidationReport]
+    """The last ValidateIntegration outcome, kept by the core; NOT_FOUND if never validated."""
     Backfill: _grpc.UnaryStreamMultiCallable[_admin_pb2.BackfillRequest, _admin_pb2.BackfillProgress]
     CheckBloomreachAccess: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CheckBloomreachAccessRequest, _admin_pb2.BloomreachAccessReport]
     """Setup helpers: try Bloomreach access as it is being entered, and read the project's
@@ -69,6 +71,8 @@ class AdminServiceAsyncStub(AdminServiceStub):
     ListQuarantine: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListQuarantineRequest, _admin_pb2.ListQuarantineResponse]  # type: ignore[assignment]
     GetQuarantined: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetQuarantinedRequest, _admin_pb2.QuarantinedPayload]  # type: ignore[assignment]
     ValidateIntegration: _aio.UnaryUnaryMultiCallable[_admin_pb2.ValidateIntegrationRequest, _admin_pb2.ValidationReport]  # type: ignore[assignment]
+    GetLastValidation: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetLastValidationRequest, _admin_pb2.ValidationReport]  # type: ignore[assignment]
+    """The last ValidateIntegration outcome, kept by the core; NOT_FOUND if never validated."""
     Backfill: _aio.UnaryStreamMultiCallable[_admin_pb2.BackfillRequest, _admin_pb2.BackfillProgress]  # type: ignore[assignment]
     CheckBloomreachAccess: _aio.UnaryUnaryMultiCallable[_admin_pb2.CheckBloomreachAccessRequest, _admin_pb2.BloomreachAccessReport]  # type: ignore[assignment]
     """Setup helpers: try Bloomreach access as it is being entered, and read the project's
@@ -167,6 +171,14 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.ValidateIntegrationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.ValidationReport, _abc.Awaitable[_admin_pb2.ValidationReport]]: ...
+
+    @_abc_1.abstractmethod
+    def GetLastValidation(
+        self,
+        request: _admin_pb2.GetLastValidationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.ValidationReport, _abc.Awaitable[_admin_pb2.ValidationReport]]:
+        """The last ValidateIntegration outcome, kept by the core; NOT_FOUND if never validated."""
 
     @_abc_1.abstractmethod
     def Backfill(

@@ -449,6 +449,7 @@ def test_operations_counts_move_and_dead_messages_replay(
     sign_in(page, console)
     page.goto(console.url + "/integrations/ops/operations")
     expect(page.locator('[data-stat="delivered"]')).to_have_text("0")
+    expect(page.locator("#validation-result")).to_contain_text("Not validated yet")
     assert page.evaluate("() => (window.__notReloaded = true)") is True
 
     # A store day: the numbers move on the open page, without a reload.
@@ -464,6 +465,12 @@ def test_operations_counts_move_and_dead_messages_replay(
     recent = page.locator("#recent-table")
     expect(recent).to_contain_text(str(expected.purchases[-1].order_id))
     expect(page.locator("#quarantine-table")).to_contain_text("req-quarantined-1")
+    # The last validation is the core's record, whoever ran it (here the CLI, not this console).
+    validated = console.stack.cli("integration", "validate", "ops", "--skip-round-trip")
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    page.reload()
+    expect(page.locator(".verdict")).to_contain_text("All checks passed")
+    expect(page.locator('.checklist li.skipped[data-check-name="order_tracking"]')).to_be_visible()
     shot(page, "11-operations")
 
     # Broken Bloomreach credentials: the next sales die (auth failures are permanent) ...

@@ -210,3 +210,19 @@ class BackfillJob(Base):
     started_at: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
     finished_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class ValidationRun(Base):
+    """The outcome of each `integration validate`, so every console and CLI sees the last one."""
+
+    __tablename__ = "validation_runs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[int] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE"), index=True
+    )
+    ran_at: Mapped[float] = mapped_column(Double)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    # [{name, passed, skipped, detail, remedy}] — details and remedies name settings, never
+    # secrets (the checks are written that way; validation's tests check it).
+    checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

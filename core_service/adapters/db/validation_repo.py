@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core_service.adapters.db.models import OutboxMessage
+from core_service.adapters.db.models import OutboxMessage, ValidationRun
+from core_service.domain.validation import Check, Report
 
 VALIDATION_KIND = "validation"
 
@@ -51,3 +54,28 @@ class ValidationRepository:
             if message is None:
                 return None
             return MessageFate(message.state, message.attempts, message.last_error or "")
+
+    async def record_run(
+        self, integration_id: int, ran_at: float, passed: bool, checks: Sequence[Check]
+    ) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                ValidationRun(
+                    integration_id=integration_id,
+                    ran_at=ran_at,
+                    passed=passed,
+                    checks=[asdict(check) for check in checks],
+                )
+            )
+
+    async def last_run(self, integration_id: int) -> Report | None:
+        async with self._sessions() as session:
+            run = await session.scalar(
+                select(ValidationRun)
+                .where(ValidationRun.integration_id == integration_id)
+                .order_by(ValidationRun.id.desc())
+                .limit(1)
+            )
+            if run is None:
+                return None
+            return Report(run.ran_at, run.passed, tuple(Check(**check) for check in run.checks))
