@@ -505,10 +505,10 @@ def test_operations_counts_move_and_dead_messages_replay(
     )
     time.sleep(1.0)
     page.get_by_role("button", name=re.compile(r"Replay message \d+")).first.click()
-    expect(page.get_by_role("status")).to_contain_text("Replayed 1 message(s).")
+    expect(page.locator(".flash")).to_contain_text("Replayed 1 message(s).")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Replay all dead").click()
-    expect(page.get_by_role("status")).to_contain_text("Replayed")
+    expect(page.locator(".flash")).to_contain_text("Replayed")
     fixed = _settled_counts(console, "ops")
     assert fixed.get("dead", 0) == 0
     assert fixed["delivered"] == broken["delivered"] + broken["dead"]
