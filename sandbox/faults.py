@@ -148,6 +148,12 @@ async def _put_faults(request: web.Request) -> web.Response:
     state = request.app[FAULT_STATE]
     try:
         body = await request.json()
+        unknown = set(body) - {"faults", "requests_per_second"}
+        if unknown:
+            # Strict, so that a mistaken body fails loudly instead of clearing every fault.
+            raise ValueError(
+                f"unknown fields {sorted(unknown)}; expected faults, requests_per_second"
+            )
         faults = {str(k): Fault.from_json(v) for k, v in body.get("faults", {}).items()}
         rps = body.get("requests_per_second")
         if rps is not None and (not isinstance(rps, int | float) or rps <= 0):

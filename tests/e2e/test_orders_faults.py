@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -16,7 +16,9 @@ import pytest
 from sandbox.driver.scenario import StoreDayConfig
 from tests.e2e.test_orders import assert_landed_exactly, play_day, seed_customers
 from tests.support.databases import postgres_database
+from tests.support.metrics import sample_value
 from tests.support.order_stack import OrderStack, order_stack
+from tests.support.processes import free_port
 
 
 @pytest.fixture
@@ -174,3 +176,71 @@ async def test_malformed_batches_are_quarantined(orders: OrderStack) -> None:
     inbox = await orders.sql("SELECT outcome FROM inbox_events")
     assert [row[0] for row in inbox] == ["ignored"]
     assert await orders.states() == {}
+
+
+async def _relay_metric(url: str, name: str, **labels: str) -> float:
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    return sample_value(text, name, **labels) or 0.0
+
+
+async def _until(predicate: Callable[[], Awaitable[bool]], limit_s: float = 60.0) -> None:
+    """Wait for a condition (a bound against hanging, not a timing check)."""
+    for _ in range(int(limit_s / 0.2)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not reached")
+
+
+async def test_relay_rides_out_timeouts_and_sitoo_429_and_alerts_on_credentials(
+    database_url: str, service_env: dict[str, str], tmp_path: Path
+) -> None:
+    metrics = f"127.0.0.1:{free_port()}"
+    env = {**service_env, "SITOO_BR_RELAY_METRICS_LISTEN": metrics}
+    with order_stack(database_url, env, tmp_path / "logs") as o:
+        url = f"http://{metrics}/metrics"
+        config = day(41, sales=8)
+        await seed_customers(o, config)
+        # Bloomreach slower than the relay's 3 s HTTP timeout, Sitoo rate limiting half the
+        # order look-ups: everything is retried, nothing is given up.
+        await o.faults(o.bloomreach_url, {"batch": {"latency_ms": 4000}})
+        await o.faults(
+            o.sitoo_url,
+            {"get_order": {"error_rate": 0.5, "error_status": 429, "retry_after_s": 0.2}},
+        )
+        expected = await play_day(o, config, seed=7)
+
+        async def timed_out() -> bool:
+            errors = "core_upstream_errors_total"
+            timeouts = await _relay_metric(
+                url, errors, upstream="bloomreach", error_class="BloomreachTimeout"
+            )
+            limited = await _relay_metric(url, errors, upstream="sitoo")
+            return timeouts > 0 and limited > 0
+
+        try:
+            await _until(timed_out)
+        except AssertionError:
+            async with aiohttp.ClientSession() as session, session.get(url) as response:
+                text = await response.text()
+            raise AssertionError(
+                "\n".join(line for line in text.splitlines() if "upstream" in line)
+            ) from None
+        assert (await o.states()).get("dead", 0) == 0
+        await o.faults(o.bloomreach_url, {})
+        await o.settle()
+        await o.faults(o.sitoo_url, {})
+        await assert_landed_exactly(o, expected)
+
+        # Broken credentials raise the alert counter for the integration.
+        alert = "core_upstream_credentials_rejected_total"
+        assert await _relay_metric(url, alert, upstream="bloomreach", integration="acme") == 0
+        wrong = o.s.cli("integration", "update", "acme", "--bloomreach-secret", "wrong")
+        assert wrong.returncode == 0, wrong.stderr
+        await asyncio.sleep(1.0)  # the relay's configuration cache (0.5 s in tests)
+        second = day(42, sales=2, refunds=0)
+        await seed_customers(o, second)
+        await play_day(o, second, seed=8)
+        await o.settle()
+        assert await _relay_metric(url, alert, upstream="bloomreach", integration="acme") >= 1

@@ -128,7 +128,8 @@ class OrderStack:
         return stats
 
     async def faults(self, base: str, faults: dict[str, Any]) -> None:
-        await self.emulator(base, "PUT", "/_sandbox/faults", faults)
+        """Replace the emulator's fault table with ``{endpoint: fault}``."""
+        await self.emulator(base, "PUT", "/_sandbox/faults", {"faults": faults})
 
 
 @contextmanager
