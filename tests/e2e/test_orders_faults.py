@@ -197,17 +197,25 @@ async def test_relay_rides_out_timeouts_and_sitoo_429_and_alerts_on_credentials(
     database_url: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
     metrics = f"127.0.0.1:{free_port()}"
-    env = {**service_env, "SITOO_BR_RELAY_METRICS_LISTEN": metrics}
+    env = {
+        **service_env,
+        "SITOO_BR_RELAY_METRICS_LISTEN": metrics,
+        # A retry budget (~15 s) that outlasts the faults below: this test is about riding
+        # them out; running out of attempts (dead) is covered by the test above.
+        "SITOO_BR_RELAY_RETRY_SCHEDULE": json.dumps([0.0] + [0.5] * 30),
+    }
     with order_stack(database_url, env, tmp_path / "logs") as o:
         url = f"http://{metrics}/metrics"
-        config = day(41, sales=8)
+        # No refunds: the driver itself reads original orders from Sitoo, and the 429s are
+        # meant for the relay.
+        config = day(41, sales=8, refunds=0)
         await seed_customers(o, config)
         # Bloomreach slower than the relay's 3 s HTTP timeout, Sitoo rate limiting half the
         # order look-ups: everything is retried, nothing is given up.
         await o.faults(o.bloomreach_url, {"batch": {"latency_ms": 4000}})
         await o.faults(
             o.sitoo_url,
-            {"get_order": {"error_rate": 0.5, "error_status": 429, "retry_after_s": 0.2}},
+            {"get_order": {"error_rate": 0.3, "error_status": 429, "retry_after_s": 0.2}},
         )
         expected = await play_day(o, config, seed=7)
 
