@@ -200,8 +200,7 @@ async def test_relay_rides_out_timeouts_and_sitoo_429_and_alerts_on_credentials(
     env = {
         **service_env,
         "SITOO_BR_RELAY_METRICS_LISTEN": metrics,
-        # A retry budget (~15 s) that outlasts the faults below: this test is about riding
-        # them out; running out of attempts (dead) is covered by the test above.
+        # A retry budget (~15 s) that outlasts the Bloomreach timeouts below (3 s each).
         "SITOO_BR_RELAY_RETRY_SCHEDULE": json.dumps([0.0] + [0.5] * 30),
     }
     with order_stack(database_url, env, tmp_path / "logs") as o:
