@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import signal
-from collections.abc import Callable
 
 import grpc
 from aiohttp import web
@@ -163,18 +161,3 @@ class CoreServer:
         if self._metrics_runner is not None:
             await self._metrics_runner.cleanup()
         log.info("core stopped")
-
-
-async def serve_until_signal(
-    server: CoreServer, *, on_ready: Callable[[int], None] | None = None
-) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await server.start()
-    if on_ready is not None:
-        on_ready(server.port)
-    await stop.wait()
-    log.info("shutdown requested; draining in-flight calls")
-    await server.stop(server.core.settings.shutdown_grace_seconds)

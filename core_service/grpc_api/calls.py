@@ -8,7 +8,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import TypeVar
 from urllib.parse import unquote
 
 import grpc
@@ -77,8 +77,6 @@ def caller_info(context: grpc.aio.ServicerContext[object, object]) -> CallerInfo
 S = TypeVar("S")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
-P = ParamSpec("P")
-Context = grpc.aio.ServicerContext[Req, Resp]
 
 
 def rpc(
@@ -106,6 +104,3 @@ def rpc(
 
 def status_for(error: errors.DomainError) -> grpc.StatusCode:
     return _STATUS.get(type(error), grpc.StatusCode.INTERNAL)
-
-
-__all__ = ["Concatenate", "caller_info", "rpc", "status_for"]
