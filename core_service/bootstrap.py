@@ -63,6 +63,7 @@ class Core:
         return True
 
     async def close(self) -> None:
+        await self.ingest.close()
         await self.http.close()
         await self.engine.dispose()
 
@@ -112,7 +113,11 @@ async def build_core(settings: Settings) -> Core:
         sessions=sessions,
         box=box,
         integrations=integrations,
-        ingest=IngestService(InboxRepository(sessions)),
+        ingest=IngestService(
+            InboxRepository(sessions),
+            max_group_events=settings.ingest_max_group_events,
+            writers=1 if is_sqlite(settings.resolved_database_url) else settings.ingest_writers,
+        ),
         outbox_admin=OutboxAdminRepository(sessions),
         http=http,
         metrics=metrics,

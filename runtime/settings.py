@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     sandbox_bloomreach_port: int = 9300
     sandbox_sitoo_port: int = 9400
 
+    # Webhook group commit: concurrent Events SPI batches share one transaction of at most
+    # this many events. `ingest_writers` such transactions may run at once (PostgreSQL only:
+    # SQLite has one writer); one is fastest in BENCHMARKS.md, since a busier writer simply
+    # carries bigger groups.
+    ingest_max_group_events: int = Field(default=500, ge=10)
+    ingest_writers: int = Field(default=1, ge=1)
+
     relay_batch_size: int = 50
     relay_lease_seconds: float = 60.0
     relay_poll_interval_seconds: float = 0.5

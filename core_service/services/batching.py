@@ -71,7 +71,7 @@ class Batcher(Generic[T, R]):
     async def _work(self) -> None:
         while True:
             await self._ready.wait()
-            if self._load < self._max:
+            if self._linger > 0 and self._load < self._max:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._full.wait(), self._linger)
             if self._gate is not None and self._queue:

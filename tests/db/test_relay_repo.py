@@ -12,24 +12,14 @@ from sqlalchemy import text
 from cli import migrate
 from core_service.adapters.db.engine import create_engine, session_factory
 from core_service.adapters.db.relay_repo import Claimed, Completion, RelayRepository
+from tests.support.databases import SEED_INTEGRATION_SQL, seed_integration_params
 
 
 async def _seed(url: str, count: int) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.execute(
-                text(
-                    "INSERT INTO integrations (id, name, display_name, company, market, enabled,"
-                    " bloomreach_api_base_url, bloomreach_project_token, bloomreach_api_key_id,"
-                    " hard_id_name, hard_id_source_field, field_mappings, consent_types,"
-                    " channel_categories, enrichment_rules, sitoo_account_id, sitoo_api_base_url,"
-                    " sitoo_api_id, sitoo_site_id, spi_username, spi_password_hash,"
-                    " webhook_username, webhook_password_hash, created_at, updated_at)"
-                    " VALUES (1, 'acme', 'acme', '', '', true, '', '', '', 'registered', 'email',"
-                    " '[]', '[]', '{}', '[]', 1, '', '', 1, 'a-spi', 'x', 'a-webhook', 'x', 0, 0)"
-                )
-            )
+            await connection.execute(text(SEED_INTEGRATION_SQL), seed_integration_params(1, "acme"))
             await connection.execute(
                 text(
                     "INSERT INTO outbox_messages (integration_id, order_key, kind, payload, state,"

@@ -37,3 +37,26 @@ def postgres_database() -> Iterator[str]:
 
 def sqlite_url(directory: Path) -> str:
     return f"sqlite+aiosqlite:///{directory / 'test.db'}"
+
+
+# A bare integration row (no secrets) for repository tests that need its foreign key.
+SEED_INTEGRATION_SQL = (
+    "INSERT INTO integrations (id, name, display_name, company, market, enabled,"
+    " bloomreach_api_base_url, bloomreach_project_token, bloomreach_api_key_id,"
+    " hard_id_name, hard_id_source_field, field_mappings, consent_types,"
+    " channel_categories, enrichment_rules, sitoo_account_id, sitoo_api_base_url,"
+    " sitoo_api_id, sitoo_site_id, spi_username, spi_password_hash,"
+    " webhook_username, webhook_password_hash, created_at, updated_at)"
+    " VALUES (:id, :name, :display, '', '', true, '', '', '', 'registered', 'email',"
+    " '[]', '[]', '{}', '[]', 1, '', '', 1, :spi, 'x', :webhook, 'x', 0, 0)"
+)
+
+
+def seed_integration_params(integration_id: int, name: str) -> dict[str, object]:
+    return {
+        "id": integration_id,
+        "name": name,
+        "display": name,
+        "spi": f"{name}-spi",
+        "webhook": f"{name}-webhook",
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +47,7 @@ def _statements(session: AsyncSession) -> _Statements:
         inbox = (
             insert(session, _INBOX)
             .on_conflict_do_nothing(index_elements=["integration_id", "event_id"])
-            .returning(_INBOX.c.event_id)
+            .returning(_INBOX.c.integration_id, _INBOX.c.event_id)
         )
         enqueue = insert(session, _OUTBOX)
         # An open message for the order already exists: coalesce into it. Bumping the
@@ -65,6 +64,14 @@ def _statements(session: AsyncSession) -> _Statements:
     return found
 
 
+@dataclass(frozen=True)
+class InboxWrite:
+    """One webhook batch: its integration and its events."""
+
+    integration_id: int
+    entries: Sequence[InboxEntry]
+
+
 class InboxRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -72,42 +79,62 @@ class InboxRepository:
     async def record(
         self, integration_id: int, entries: Sequence[InboxEntry], now: float
     ) -> set[str]:
-        """Record the events and enqueue their orders, in one transaction.
+        """Record one batch's events and enqueue their orders, in one transaction.
 
         Returns the event ids that were new; the others were seen before and changed nothing.
         """
-        unique = list({e.event_id: e for e in entries}.values())
+        return (await self.record_many([InboxWrite(integration_id, entries)], now))[0]
+
+    async def record_many(self, writes: Sequence[InboxWrite], now: float) -> list[set[str]]:
+        """Several batches in one transaction (group commit): per batch, the new event ids.
+
+        An event id that two batches of the group share is new for the first one only, as if
+        the batches had been committed one after the other in this order.
+        """
+        owner: dict[tuple[int, str], int] = {}
+        rows: list[dict[str, Any]] = []
+        for index, write in enumerate(writes):
+            for e in write.entries:
+                key = (write.integration_id, e.event_id)
+                if key in owner:
+                    continue
+                owner[key] = index
+                rows.append(
+                    {
+                        "integration_id": write.integration_id,
+                        "event_id": e.event_id,
+                        "event_type": e.event_type,
+                        "event_date": e.event_date,
+                        "outcome": e.outcome,
+                        "received_at": now,
+                        "_order": e.order,
+                    }
+                )
+        # Sorted: concurrent transactions take the unique index entries in one order, so two
+        # groups sharing event ids wait for each other instead of deadlocking.
+        rows.sort(key=lambda r: (r["integration_id"], r["event_id"]))
+        orders = {(r["integration_id"], r["event_id"]): r.pop("_order") for r in rows}
+        new: list[set[str]] = [set() for _ in writes]
         async with self._sessions.begin() as session:
-            rows = [
-                {
-                    "integration_id": integration_id,
-                    "event_id": e.event_id,
-                    "event_type": e.event_type,
-                    "event_date": e.event_date,
-                    "outcome": e.outcome,
-                    "received_at": now,
-                }
-                for e in unique
-            ]
             # Core, not ORM, and the rows as executemany parameters: the statement is built
             # and compiled once, and SQLAlchemy sends the rows as one multi-row INSERT
-            # ("insertmanyvalues"), so a batch is still one round trip.
+            # ("insertmanyvalues"), so a whole group is still one round trip.
             statements = _statements(session)
-            new = set((await session.scalars(statements.inbox, rows)).all())
-            # Several new events for one order in one batch become one enqueue.
-            orders: Counter[OrderRef] = Counter(
-                e.order for e in unique if e.event_id in new and e.order is not None
-            )
-            if orders:
-                await self._enqueue(session, integration_id, orders, now)
+            inserted = (await session.execute(statements.inbox, rows)).all()
+            # Several new events for one order become one enqueue.
+            enqueue: set[tuple[int, OrderRef]] = set()
+            for integration_id, event_id in inserted:
+                key = (integration_id, event_id)
+                new[owner[key]].add(event_id)
+                order = orders[key]
+                if order is not None:
+                    enqueue.add((integration_id, order))
+            if enqueue:
+                await self._enqueue(session, enqueue, now)
         return new
 
     async def _enqueue(
-        self,
-        session: AsyncSession,
-        integration_id: int,
-        orders: Counter[OrderRef],
-        now: float,
+        self, session: AsyncSession, orders: set[tuple[int, OrderRef]], now: float
     ) -> None:
         rows = [
             {
@@ -122,8 +149,8 @@ class InboxRepository:
                 "created_at": now,
                 "updated_at": now,
             }
-            # Sorted: concurrent batches lock the orders' index entries in one order.
-            for ref in sorted(orders, key=lambda r: r.key)
+            # Sorted: concurrent transactions lock the orders' index entries in one order.
+            for integration_id, ref in sorted(orders, key=lambda o: (o[0], o[1].key))
         ]
         await session.execute(_statements(session).enqueue, rows)
 
