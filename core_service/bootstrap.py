@@ -115,6 +115,7 @@ async def build_core(settings: Settings) -> Core:
         integrations=integrations,
         ingest=IngestService(
             InboxRepository(sessions),
+            metrics,
             max_group_events=settings.ingest_max_group_events,
             writers=1 if is_sqlite(settings.resolved_database_url) else settings.ingest_writers,
         ),

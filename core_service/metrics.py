@@ -35,6 +35,7 @@ class CoreMetrics:
     upstream_errors: Counter
     upstream_duration: Histogram
     webhook_events: Counter
+    webhook_group_batches: Histogram
     relay_outcomes: Counter
     upstream_auth_alerts: Counter
     relay_batch_commands: Histogram
@@ -80,6 +81,12 @@ class CoreMetrics:
                 "core_webhook_events_total",
                 "Sitoo events received, by outcome (accepted, duplicate, ignored)",
                 ("outcome",),
+                registry=registry,
+            ),
+            webhook_group_batches=Histogram(
+                "core_webhook_group_batches",
+                "Webhook batches committed together in one inbox transaction (group commit)",
+                buckets=(1, 2, 5, 10, 20, 50),
                 registry=registry,
             ),
             relay_outcomes=Counter(

@@ -22,6 +22,7 @@ from core_service.adapters.db.inbox_repo import InboxEntry, InboxRepository, Inb
 from core_service.domain.errors import InvalidArgument, UpstreamUnavailable
 from core_service.domain.integration import Integration
 from core_service.domain.orders import OrderRef
+from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,14 @@ class IngestService:
     def __init__(
         self,
         repository: InboxRepository,
+        metrics: CoreMetrics,
         *,
         clock: Callable[[], float] = time.time,
         max_group_events: int = 500,
         writers: int = 1,
     ) -> None:
         self._repo = repository
+        self._metrics = metrics
         self._clock = clock
         self._writes: Batcher[InboxWrite, set[str] | Exception] = Batcher(
             self._write_group,
@@ -122,6 +125,7 @@ class IngestService:
     async def _write_group(self, writes: list[InboxWrite]) -> list[set[str] | Exception]:
         """One transaction for the group. If the database refuses the data itself (not its
         availability), each batch is retried alone, so one bad batch fails only its caller."""
+        self._metrics.webhook_group_batches.observe(len(writes))
         try:
             return list(await self._repo.record_many(writes, self._clock()))
         except (IntegrityError, DataError):

@@ -17,6 +17,7 @@ from core_service.adapters.db.inbox_repo import InboxEntry, InboxRepository, Inb
 from core_service.domain.errors import UpstreamUnavailable
 from core_service.domain.integration import BloomreachAccess, Integration, SitooAccess
 from core_service.domain.orders import OrderRef
+from core_service.metrics import CoreMetrics
 from core_service.services.ingest import IncomingEvent, IngestService, Outcome
 from tests.support.databases import SEED_INTEGRATION_SQL, seed_integration_params
 
@@ -150,7 +151,7 @@ def test_concurrent_batches_share_commits_and_a_refused_batch_fails_alone(
         await _seed(database_url, "acme")
         engine = create_engine(database_url)
         repo = _GroupSizes(session_factory(engine))
-        ingest = IngestService(repo, max_group_events=100, writers=writers)
+        ingest = IngestService(repo, CoreMetrics.create(), max_group_events=100, writers=writers)
         acme = _integration(1)
         # Deleted between authentication and the write: its foreign key fails in the database.
         gone = dataclasses.replace(acme, id=99)
