@@ -19,7 +19,7 @@ from core_service.domain.integration import BloomreachAccess, Integration, Sitoo
 from core_service.domain.orders import OrderRef
 from core_service.metrics import CoreMetrics
 from core_service.services.ingest import IncomingEvent, IngestService, Outcome
-from tests.support.databases import SEED_INTEGRATION_SQL, seed_integration_params
+from tests.support.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
 
 X, Y = OrderRef(1, 1, 100), OrderRef(1, 1, 200)
 
@@ -36,15 +36,6 @@ async def _seed(url: str, *names: str) -> None:
                 await connection.execute(
                     text(SEED_INTEGRATION_SQL), seed_integration_params(number, name)
                 )
-    finally:
-        await engine.dispose()
-
-
-async def _rows(url: str, query: str) -> list[Any]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return [tuple(row) for row in (await connection.execute(text(query))).all()]
     finally:
         await engine.dispose()
 
@@ -74,7 +65,7 @@ def test_a_group_commits_what_its_batches_would_one_after_another(database_url: 
         finally:
             await engine.dispose()
 
-        inbox = await _rows(
+        inbox = await query_rows(
             database_url,
             "SELECT integration_id, event_id, outcome FROM inbox_events"
             " ORDER BY integration_id, event_id",
@@ -87,7 +78,7 @@ def test_a_group_commits_what_its_batches_would_one_after_another(database_url: 
             (1, "e0", "accepted"),
             (2, "a", "accepted"),
         ]
-        outbox = await _rows(
+        outbox = await query_rows(
             database_url,
             "SELECT integration_id, order_key, state, generation, created_at, updated_at"
             " FROM outbox_messages ORDER BY integration_id, order_key",
@@ -172,7 +163,7 @@ def test_concurrent_batches_share_commits_and_a_refused_batch_fails_alone(
         assert max(repo.groups) > 1
         assert max(repo.groups) <= 10
         # ... and every accepted event and order is there, exactly once.
-        counts = await _rows(
+        counts = await query_rows(
             database_url,
             "SELECT (SELECT count(*) FROM inbox_events),"
             " (SELECT count(DISTINCT order_key) FROM outbox_messages),"

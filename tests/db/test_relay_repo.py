@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
 
 from sqlalchemy import text
 
 from cli import migrate
 from core_service.adapters.db.engine import create_engine, session_factory
 from core_service.adapters.db.relay_repo import Claimed, Completion, RelayRepository
-from tests.support.databases import SEED_INTEGRATION_SQL, seed_integration_params
+from tests.support.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
 
 
 async def _seed(url: str, count: int) -> None:
@@ -28,15 +27,6 @@ async def _seed(url: str, count: int) -> None:
                 ),
                 [{"key": f"1:1:{n}"} for n in range(count)],
             )
-    finally:
-        await engine.dispose()
-
-
-async def _rows(url: str, query: str) -> list[Any]:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as connection:
-            return list((await connection.execute(text(query))).all())
     finally:
         await engine.dispose()
 
@@ -65,15 +55,15 @@ def test_grouped_prepare_and_complete_keep_the_claim_guard(database_url: str) ->
             assert applied == [False, True, True, True, True, True]
         finally:
             await engine.dispose()
-        states = dict(await _rows(database_url, "SELECT id, state FROM outbox_messages"))
+        states = dict(await query_rows(database_url, "SELECT id, state FROM outbox_messages"))
         assert states[first[0].id] == "in_flight"
         assert [states[m.id] for m in claims[1:-1]] == ["delivered"] * 4
         assert states[second[2].id] == "pending"
-        tracked = await _rows(
+        tracked = await query_rows(
             database_url, "SELECT message_id, purchase_id FROM tracked_orders ORDER BY message_id"
         )
         assert tracked == [(m.id, f"p{m.id}") for m in claims[1:-1]]
-        stored = dict(await _rows(database_url, "SELECT id, payload FROM outbox_messages"))
+        stored = dict(await query_rows(database_url, "SELECT id, payload FROM outbox_messages"))
         payload = stored[second[0].id]
         assert (json.loads(payload) if isinstance(payload, str) else payload) == payloads[
             second[0].id

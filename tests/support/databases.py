@@ -8,8 +8,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+from sqlalchemy import text
+
+from core_service.adapters.db.engine import create_engine
 
 # CI starts PostgreSQL on 127.0.0.1:5432 with trust auth (see .ci/run); override for elsewhere.
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -60,3 +64,13 @@ def seed_integration_params(integration_id: int, name: str) -> dict[str, object]
         "spi": f"{name}-spi",
         "webhook": f"{name}-webhook",
     }
+
+
+async def query_rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    """Every row of ``query``, as tuples, on a short-lived engine of its own."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return [tuple(row) for row in (await connection.execute(text(query))).all()]
+    finally:
+        await engine.dispose()
