@@ -85,7 +85,11 @@ def pg_url() -> Iterator[str]:
 async def test_several_relays_divide_the_work(
     relays: int, pg_url: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
-    with order_stack(pg_url, service_env, tmp_path / "logs", relays=relays) as o:
+    # Each relay holds at most 8 messages, so a day's burst of orders is more than one relay
+    # takes at once: the webhook commits concurrent batches together, and an unbounded first
+    # relay to poll would claim the whole burst (and rightly: it can send it in two calls).
+    env = {**service_env, "SITOO_BR_RELAY_MAX_IN_FLIGHT": "8", "SITOO_BR_RELAY_BATCH_SIZE": "8"}
+    with order_stack(pg_url, env, tmp_path / "logs", relays=relays) as o:
         await o.faults(o.sitoo_url, {"get_order": {"latency_ms": 30}})
         await o.faults(o.bloomreach_url, {"batch": {"latency_ms": 50}})
         config = day(21, sales=60)
