@@ -10,9 +10,10 @@ from aiohttp import web
 
 from console import security
 from console.core import AdminGateway
-from console.keys import ADMIN, SESSIONS, SETTINGS, TEMPLATES
+from console.keys import ADMIN, SESSIONS, SETTINGS, SIGN_IN_THROTTLE, TEMPLATES
 from console.sessions import SessionCodec, fernet_key
 from console.templating import create_environment
+from console.throttle import SignInThrottle
 from console.views import (
     auth,
     authenticate,
@@ -112,6 +113,7 @@ def init_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[SESSIONS] = session_codec(settings)
+    app[SIGN_IN_THROTTLE] = SignInThrottle()
     app[TEMPLATES] = create_environment()
     app.cleanup_ctx.append(_core_channel)
     add_routes(app)

@@ -248,6 +248,33 @@ def test_every_post_needs_the_session_csrf_token(console: Console) -> None:
     assert "forged" not in json.dumps(listed)
 
 
+def test_guessing_the_admin_token_is_throttled(console: Console) -> None:
+    with httpx.Client(base_url=console.url, follow_redirects=False) as http:
+        page = http.get("/signin").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        wrong = {"admin_token": "guess", "csrf_token": token.group(1)}
+        right = {"admin_token": console.admin_token, "csrf_token": token.group(1)}
+        # Five mistakes are free; the sixth locks this address out for a second, during which
+        # even the right token is refused.
+        statuses = [http.post("/signin", data=wrong).status_code for _ in range(6)]
+        assert statuses == [401] * 6
+        locked = http.post("/signin", data=right)
+        assert locked.status_code == 429
+        assert locked.headers["Retry-After"] == "1"
+        assert "Too many wrong tokens" in locked.text
+        time.sleep(1.1)
+        assert http.post("/signin", data=right).status_code == 303
+    # The success cleared the address: mistakes are free again (uncleared, the second of
+    # these would be refused as locked out).
+    with httpx.Client(base_url=console.url, follow_redirects=False) as http:
+        page = http.get("/signin").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        wrong = {"admin_token": "guess", "csrf_token": token.group(1)}
+        assert [http.post("/signin", data=wrong).status_code for _ in range(2)] == [401, 401]
+
+
 def test_setup_step_by_step_shows_credentials_once_and_keeps_secrets_write_only(
     console: Console, browser_page: Page
 ) -> None:
