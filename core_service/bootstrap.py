@@ -119,13 +119,13 @@ async def build_core(settings: Settings) -> Core:
             max_group_events=settings.ingest_max_group_events,
             writers=1 if is_sqlite(settings.resolved_database_url) else settings.ingest_writers,
         ),
-        outbox_admin=OutboxAdminRepository(sessions),
+        outbox_admin=OutboxAdminRepository(sessions, box),
         http=http,
         metrics=metrics,
         customers=customers,
         backfill=BackfillService(BackfillRepository(sessions), http, settings, metrics),
         validation=ValidationService(
-            customers, ValidationRepository(sessions), http, settings, metrics
+            customers, ValidationRepository(sessions, box), http, settings, metrics
         ),
     )
 
@@ -133,7 +133,7 @@ async def build_core(settings: Settings) -> Core:
 def build_relay(core: Core) -> Relay:
     """The outbox relay over the core's database, HTTP pools and metrics."""
     return Relay(
-        repository=RelayRepository(core.sessions),
+        repository=RelayRepository(core.sessions, core.box),
         integrations=IntegrationRepository(core.sessions, core.box),
         outbox_admin=core.outbox_admin,
         http=core.http,

@@ -34,7 +34,7 @@ from core_service.adapters.bloomreach import (
 )
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
-from core_service.adapters.db.relay_repo import Claimed, Completion, RelayRepository
+from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.sitoo_api import (
     SitooAccount,
@@ -286,6 +286,12 @@ class Relay:
         if tenant is None:
             return self._failed(message, None, "integration", "integration disabled or missing")
         payload = dict(message.payload)
+        if UNREADABLE in payload:
+            # Rebuilding from the order could send Bloomreach something other than what it
+            # may already hold: an operator decides (the stored payload is left as it was).
+            return Completion(
+                message, "dead", error=f"prepared commands unreadable: {payload[UNREADABLE]}"
+            )
         commands: list[dict[str, Any]] | None = payload.get("commands")
         if commands is None:
             ref = OrderRef(**payload["order"])

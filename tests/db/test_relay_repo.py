@@ -10,8 +10,12 @@ from sqlalchemy import text
 
 from cli import migrate
 from core_service.adapters.db.engine import create_engine, session_factory
-from core_service.adapters.db.relay_repo import Claimed, Completion, RelayRepository
+from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
+from core_service.adapters.db.sealed_commands import open_commands
+from core_service.crypto import MasterKey, SecretBox
 from tests.support.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
+
+BOX = SecretBox(MasterKey.parse(MasterKey.generate()))
 
 
 async def _seed(url: str, count: int) -> None:
@@ -37,7 +41,7 @@ def test_grouped_prepare_and_complete_keep_the_claim_guard(database_url: str) ->
     async def go() -> None:
         await _seed(database_url, 6)
         engine = create_engine(database_url)
-        repo = RelayRepository(session_factory(engine))
+        repo = RelayRepository(session_factory(engine), BOX)
         try:
             first = await repo.claim(3, 60, 1.0)
             second = await repo.claim(3, 60, 1.0)
@@ -64,9 +68,68 @@ def test_grouped_prepare_and_complete_keep_the_claim_guard(database_url: str) ->
         )
         assert tracked == [(m.id, f"p{m.id}") for m in claims[1:-1]]
         stored = dict(await query_rows(database_url, "SELECT id, payload FROM outbox_messages"))
-        payload = stored[second[0].id]
-        assert (json.loads(payload) if isinstance(payload, str) else payload) == payloads[
-            second[0].id
-        ]
+        raw = stored[second[0].id]
+        sealed = json.loads(raw) if isinstance(raw, str) else raw
+        # At rest the commands are sealed; opened, they are exactly what was prepared.
+        assert "commands" not in sealed
+        assert "é" not in json.dumps(sealed, ensure_ascii=False)
+        assert open_commands(BOX, sealed, 1, second[0].order_key) == payloads[second[0].id]
+
+    asyncio.run(go())
+
+
+def test_sealed_commands_come_back_intact_and_a_moved_one_is_refused(database_url: str) -> None:
+    migrate.upgrade(database_url)
+
+    async def go() -> None:
+        await _seed(database_url, 2)
+        engine = create_engine(database_url)
+        repo = RelayRepository(session_factory(engine), BOX)
+        try:
+            claimed = await repo.claim(2, 60, 1.0)
+            prepared = {
+                m.id: {
+                    "order": {"order_id": m.id},
+                    "commands": [{"customer_ids": {"registered": f"anna{m.id}@example.se"}}],
+                }
+                for m in claimed
+            }
+            assert await repo.prepare([(m, prepared[m.id]) for m in claimed], 2.0) == {
+                m.id for m in claimed
+            }
+            # A Bloomreach timeout: back to pending, due at once, payload kept.
+            retries = [
+                Completion(m, "retry", error="timeout", available_at=0.0, payload=prepared[m.id])
+                for m in claimed
+            ]
+            assert await repo.complete(retries, 3.0) == [True, True]
+            dump = await query_rows(database_url, "SELECT payload FROM outbox_messages")
+            assert "example.se" not in json.dumps([str(row) for row in dump])
+
+            again = await repo.claim(2, 60, 4.0)
+            assert {m.id: m.payload for m in again} == prepared
+
+            # Someone copies one order's sealed commands onto the other's message.
+            first, second = sorted(again, key=lambda m: m.id)
+            await repo.complete([Completion(m, "retry", available_at=0.0) for m in again], 5.0)
+            async with engine.begin() as connection:
+                source = (
+                    await connection.execute(
+                        text("SELECT payload FROM outbox_messages WHERE id = :id"), {"id": first.id}
+                    )
+                ).scalar_one()
+                await connection.execute(
+                    text("UPDATE outbox_messages SET payload = :p WHERE id = :id"),
+                    {
+                        "p": source if isinstance(source, str) else json.dumps(source),
+                        "id": second.id,
+                    },
+                )
+            moved = {m.id: m.payload for m in await repo.claim(2, 60, 6.0)}
+        finally:
+            await engine.dispose()
+        assert moved[first.id] == prepared[first.id]
+        assert UNREADABLE in moved[second.id]
+        assert "commands" not in moved[second.id]
 
     asyncio.run(go())

@@ -3,6 +3,7 @@ Sitoo REST emulator -> Bloomreach emulator, all real processes, on SQLite and Po
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from decimal import Decimal
@@ -112,3 +113,13 @@ async def test_store_day_lands_exactly(orders: OrderStack) -> None:
     assert states.get("dead", 0) == 0
     tracked = await orders.sql("SELECT count(*) FROM tracked_orders")
     assert tracked[0][0] == len(expected.purchases)
+    # The prepared commands name the customers, so they are sealed at rest ...
+    stored = json.dumps(
+        [str(row) for row in await orders.sql("SELECT payload FROM outbox_messages")]
+    )
+    assert not any(hard_id in stored for hard_id in hard_ids)
+    assert "sealed_commands" in stored
+    # ... and opened for an operator who asks.
+    message_id = (await orders.sql("SELECT message_id FROM tracked_orders LIMIT 1"))[0][0]
+    shown = orders.s.cli_json("outbox", "show", str(message_id))
+    assert any(hard_id in json.dumps(shown) for hard_id in hard_ids)

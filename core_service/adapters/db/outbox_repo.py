@@ -4,6 +4,7 @@ Enqueueing and claiming belong to the order path (inbox + relay)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,6 +13,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.models import IntegrationRow, OutboxMessage, QuarantinedPayload
+from core_service.adapters.db.sealed_commands import open_commands
+from core_service.crypto import MasterKeyError, SecretBox
 from core_service.domain.errors import NotFound
 
 STATES = ("pending", "in_flight", "delivered", "skipped", "dead")
@@ -24,8 +27,18 @@ class OutboxStats:
 
 
 class OutboxAdminRepository:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
+        self._box = box
+
+    def _readable(self, message: OutboxMessage) -> OutboxMessage:
+        """The message with its prepared commands opened for the operator (left sealed if
+        they cannot be opened: the operator still sees the rest)."""
+        with contextlib.suppress(MasterKeyError):
+            message.payload = open_commands(
+                self._box, dict(message.payload or {}), message.integration_id, message.order_key
+            )
+        return message
 
     async def _integration_id(self, session: AsyncSession, name: str) -> int:
         found = await session.scalar(select(IntegrationRow.id).where(IntegrationRow.name == name))
@@ -66,7 +79,8 @@ class OutboxAdminRepository:
                 query = query.where(IntegrationRow.name == integration)
             if state:
                 query = query.where(OutboxMessage.state == state)
-            return [(message, name) for message, name in (await session.execute(query)).tuples()]
+            rows = (await session.execute(query)).all()
+            return [(self._readable(message), name) for message, name in rows]
 
     async def get(self, message_id: int) -> tuple[OutboxMessage, str]:
         async with self._sessions() as session:
@@ -79,7 +93,7 @@ class OutboxAdminRepository:
             ).first()
             if row is None:
                 raise NotFound(f"outbox message {message_id} does not exist")
-            return row[0], row[1]
+            return self._readable(row[0]), row[1]
 
     async def replay_dead(
         self, *, message_id: int | None, integration: str | None, now: float | None = None

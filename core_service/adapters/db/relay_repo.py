@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert, is_postgres
 from core_service.adapters.db.models import OutboxMessage, TrackedOrder
+from core_service.adapters.db.sealed_commands import SEALED, open_commands, seal_commands
+from core_service.crypto import MasterKeyError, SecretBox
 
 OPEN = ("pending", "in_flight")
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
@@ -63,9 +65,24 @@ class Completion:
     tracked: dict[str, Any] = field(default_factory=dict)  # purchase_id, kind, commands
 
 
+# Set on a claimed payload whose sealed commands could not be opened (the relay makes the
+# message dead rather than rebuild, and so perhaps change, what Bloomreach may have stored).
+UNREADABLE = "unreadable_commands"
+
+
 class RelayRepository:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
+        self._box = box
+
+    def _opened(
+        self, stored: dict[str, Any], integration_id: int, order_key: str
+    ) -> dict[str, Any]:
+        try:
+            return open_commands(self._box, stored, integration_id, order_key)
+        except MasterKeyError as exc:
+            kept = {k: v for k, v in stored.items() if k != SEALED}
+            return {**kept, UNREADABLE: str(exc)}
 
     async def claim(self, limit: int, lease_s: float, now: float) -> list[Claimed]:
         """Up to ``limit`` due messages, now in flight under a new claim token.
@@ -110,7 +127,7 @@ class RelayRepository:
                 id=row[0],
                 integration_id=row[1],
                 order_key=row[2],
-                payload=dict(row[3] or {}),
+                payload=self._opened(dict(row[3] or {}), row[1], row[2]),
                 attempts=row[4],
                 generation=row[5],
                 claim_token=token,
@@ -154,7 +171,16 @@ class RelayRepository:
                 if mine:
                     await session.execute(
                         _SET_PAYLOAD,
-                        [{"m_id": m.id, "payload": p} for m, p in group if m.id in mine],
+                        [
+                            {
+                                "m_id": m.id,
+                                "payload": seal_commands(
+                                    self._box, p, m.integration_id, m.order_key
+                                ),
+                            }
+                            for m, p in group
+                            if m.id in mine
+                        ],
                     )
                 held |= mine
         return held
@@ -233,7 +259,7 @@ class RelayRepository:
             "updated_at": now,
         }
         if c.payload is not None:
-            released["payload"] = c.payload
+            released["payload"] = seal_commands(self._box, c.payload, m.integration_id, m.order_key)
         if c.state == "delivered":
             values = {**released, "state": "delivered", "finished_at": now, "last_error": None}
         elif c.state == "skipped":

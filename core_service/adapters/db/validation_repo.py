@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.models import OutboxMessage, ValidationRun
+from core_service.adapters.db.sealed_commands import seal_commands
+from core_service.crypto import SecretBox
 from core_service.domain.validation import Check, Report
 
 VALIDATION_KIND = "validation"
@@ -23,8 +25,9 @@ class MessageFate:
 
 
 class ValidationRepository:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
+        self._box = box
 
     async def enqueue(
         self, integration_id: int, order_key: str, payload: dict[str, Any], now: float
@@ -36,7 +39,7 @@ class ValidationRepository:
                 integration_id=integration_id,
                 order_key=order_key,
                 kind=VALIDATION_KIND,
-                payload=payload,
+                payload=seal_commands(self._box, payload, integration_id, order_key),
                 state="pending",
                 attempts=0,
                 available_at=now,
