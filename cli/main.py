@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import admin, migrate, operations, serve
+from cli import admin, migrate, operations, rekey, serve
 from cli.embedded import with_existing_local_admin_token
 from core_service.adapters.db.engine import SchemaNotCurrentError
 from core_service.crypto import MasterKeyError
@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "console", help="the setup and operations web console (ops only; loopback by default)"
+    )
+    commands.add_parser(
+        "rekey",
+        help="reseal every stored secret under the current master key (after a key change)",
     )
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.add_argument("--to", default="head", help="target revision (default: head)")
@@ -96,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 migrate.upgrade(url, args.to)
             print(f"database at revision {args.to}")
             return 0
+        if args.command == "rekey":
+            return rekey.rekey_command(settings)
         settings = with_existing_local_admin_token(settings)
         if args.command == "console":
             return serve.run_console(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -18,12 +18,12 @@ from core_service.adapters.db.engine import (
 )
 from core_service.adapters.db.inbox_repo import InboxRepository
 from core_service.adapters.db.integrations_repo import IntegrationRepository
-from core_service.adapters.db.models import Meta
+from core_service.adapters.db.key_material import open_secret_box
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
-from core_service.crypto import MasterKey, MasterKeyError, SecretBox
+from core_service.crypto import MasterKey, SecretBox
 from core_service.metrics import CoreMetrics
 from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
@@ -33,10 +33,6 @@ from core_service.services.integrations import IntegrationService
 from core_service.services.relay import Relay
 from core_service.services.validation import ValidationService
 from runtime.settings import Settings, read_secret
-
-CANARY_KEY = "master_key_canary"
-CANARY_CONTEXT = "meta/master_key_canary"
-CANARY_TEXT = "sitoo-bloomreach master key canary"
 
 
 @dataclass
@@ -72,29 +68,24 @@ def load_master_key(settings: Settings) -> MasterKey:
     return MasterKey.parse(read_secret(settings.master_key, settings.master_key_file, "MASTER_KEY"))
 
 
-async def verify_master_key(sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
-    """Fail at start-up, not at the first secret read, when the key is not this database's."""
-    async with sessions.begin() as session:
-        canary = await session.scalar(select(Meta).where(Meta.key == CANARY_KEY))
-        if canary is None:
-            session.add(Meta(key=CANARY_KEY, value=box.seal(CANARY_TEXT, context=CANARY_CONTEXT)))
-            return
-    try:
-        box.open(canary.value, context=CANARY_CONTEXT)
-    except MasterKeyError as exc:
-        raise MasterKeyError(
-            "the configured master key is not the key this database's secrets were sealed "
-            f"with ({exc}); set SITOO_BR_MASTER_KEY or SITOO_BR_MASTER_KEY_FILE to that key"
-        ) from exc
+def load_secret_box(settings: Settings) -> SecretBox:
+    """The current master key and any previous ones (during a rotation)."""
+    previous: list[MasterKey] = []
+    if settings.master_key_previous is not None or settings.master_key_previous_file is not None:
+        text_ = read_secret(
+            settings.master_key_previous, settings.master_key_previous_file, "MASTER_KEY_PREVIOUS"
+        )
+        previous = [MasterKey.parse(part) for part in text_.split(",") if part.strip()]
+    return SecretBox(load_master_key(settings), previous)
 
 
 async def build_core(settings: Settings) -> Core:
-    box = SecretBox(load_master_key(settings))
     engine = create_engine(settings.resolved_database_url)
     try:
+        box = load_secret_box(settings)
         await check_schema_current(engine)
         sessions = session_factory(engine)
-        await verify_master_key(sessions, box)
+        box = await open_secret_box(sessions, box)
     except BaseException:
         await engine.dispose()
         raise

@@ -6,6 +6,10 @@
 * Credentials we issue (SPI and webhook passwords) have 256 bits of entropy, so a keyed
   HMAC-SHA256 is a sound verifier: no brute force is feasible, and the key (derived from the
   master key) keeps a stolen database from even confirming a guess. Checks are constant-time.
+* Rotation: every ciphertext names the key that sealed it, and a box may hold previous keys
+  beside the current one, so data sealed under an old key still opens while `rekey` reseals
+  it. The verifier key is not re-derived from each new master key (the passwords it verifies
+  are not ours to recompute): the database keeps it, sealed like any other secret.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -55,36 +60,70 @@ class MasterKey:
     def _derive(self, purpose: bytes) -> bytes:
         return hmac.new(self.key, purpose, hashlib.sha256).digest()
 
+    def credential_key(self) -> bytes:
+        """The verifier key an installation started with (kept in the database from then on)."""
+        return self._derive(b"sitoo-bloomreach/credentials/v1")
+
 
 class SecretBox:
-    """Seals and opens secrets stored in the database."""
+    """Seals under the current master key; opens under it or any previous one."""
 
-    def __init__(self, master_key: MasterKey) -> None:
+    def __init__(
+        self,
+        master_key: MasterKey,
+        previous: Sequence[MasterKey] = (),
+        *,
+        credential_key: bytes | None = None,
+    ) -> None:
         self._key_id = master_key.key_id
-        self._aead = AESGCM(master_key._derive(b"sitoo-bloomreach/secrets/v1"))
-        self._hmac_key = master_key._derive(b"sitoo-bloomreach/credentials/v1")
+        self._keys = {k.key_id: k for k in (*previous, master_key)}
+        self._aeads = {
+            key_id: AESGCM(k._derive(b"sitoo-bloomreach/secrets/v1"))
+            for key_id, k in self._keys.items()
+        }
+        self._hmac_key = master_key.credential_key() if credential_key is None else credential_key
+
+    @property
+    def key_id(self) -> str:
+        """The current master key's id: what ``seal`` writes."""
+        return self._key_id
+
+    def with_credential_key(self, credential_key: bytes) -> SecretBox:
+        keys = [k for key_id, k in self._keys.items() if key_id != self._key_id]
+        return SecretBox(self._keys[self._key_id], keys, credential_key=credential_key)
+
+    def master_key(self, key_id: str) -> MasterKey | None:
+        return self._keys.get(key_id)
 
     def seal(self, plaintext: str, *, context: str) -> str:
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, plaintext.encode(), context.encode())
+        sealed = self._aeads[self._key_id].encrypt(nonce, plaintext.encode(), context.encode())
         body = base64.urlsafe_b64encode(nonce + sealed).decode()
         return f"{_VERSION}:{self._key_id}:{body}"
 
-    def open(self, token: str, *, context: str) -> str:
+    @staticmethod
+    def sealed_with(token: str) -> str:
+        """The id of the master key a stored value was sealed with."""
         try:
-            version, key_id, body = token.split(":", 2)
+            version, key_id, _ = token.split(":", 2)
         except ValueError as exc:
             raise MasterKeyError("a stored secret is not in the expected format") from exc
         if version != _VERSION:
             raise MasterKeyError(f"a stored secret has unknown format {version!r}")
-        if key_id != self._key_id:
+        return key_id
+
+    def open(self, token: str, *, context: str) -> str:
+        key_id = self.sealed_with(token)
+        aead = self._aeads.get(key_id)
+        if aead is None:
             raise MasterKeyError(
                 f"a stored secret was sealed with master key {key_id}, but the configured "
-                f"key is {self._key_id}"
+                f"key is {self._key_id} and no previous key (SITOO_BR_MASTER_KEY_PREVIOUS) "
+                f"is {key_id}"
             )
-        raw = base64.urlsafe_b64decode(body.encode())
+        raw = base64.urlsafe_b64decode(token.split(":", 2)[2].encode())
         try:
-            plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
+            plain = aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode())
         except InvalidTag as exc:
             raise MasterKeyError("a stored secret does not decrypt with the master key") from exc
         return plain.decode()

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     admin_token_file: Path | None = None
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
+    # Master-key rotation: the keys data may still be sealed with (comma-separated), kept
+    # until `sitoo-bloomreach rekey` reports nothing left under them.
+    master_key_previous: SecretStr | None = None
+    master_key_previous_file: Path | None = None
 
     # Prometheus scrape endpoint of the core (HTTP); empty to disable.
     core_metrics_listen: str = "127.0.0.1:9464"

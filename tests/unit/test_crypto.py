@@ -56,3 +56,23 @@ def test_generated_passwords_have_high_entropy() -> None:
     passwords = {generate_password() for _ in range(100)}
     assert len(passwords) == 100
     assert all(len(p) >= 43 for p in passwords)
+
+
+def test_a_box_with_previous_keys_opens_their_values_and_seals_with_the_current_one() -> None:
+    old, new = MasterKey.parse(MasterKey.generate()), MasterKey.parse(MasterKey.generate())
+    sealed_old = SecretBox(old).seal("secret", context="c")
+    ring = SecretBox(new, [old])
+    assert ring.open(sealed_old, context="c") == "secret"
+    resealed = ring.seal("secret", context="c")
+    assert SecretBox.sealed_with(resealed) == new.key_id == ring.key_id
+    assert SecretBox(new).open(resealed, context="c") == "secret"
+    with pytest.raises(MasterKeyError, match="SITOO_BR_MASTER_KEY_PREVIOUS"):
+        SecretBox(new).open(sealed_old, context="c")
+
+
+def test_the_verifier_key_can_outlive_the_master_key() -> None:
+    old, new = MasterKey.parse(MasterKey.generate()), MasterKey.parse(MasterKey.generate())
+    stored = SecretBox(old).credential_hash("pw")
+    rotated = SecretBox(new).with_credential_key(old.credential_key())
+    assert rotated.verify_credential("pw", stored)
+    assert not SecretBox(new).verify_credential("pw", stored)

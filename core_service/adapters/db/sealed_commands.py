@@ -18,7 +18,7 @@ PLAIN: Final = "commands"
 SEALED: Final = "sealed_commands"
 
 
-def _context(integration_id: int, order_key: str) -> str:
+def commands_context(integration_id: int, order_key: str) -> str:
     return f"outbox-commands:{integration_id}:{order_key}"
 
 
@@ -30,7 +30,7 @@ def seal_commands(
         return payload
     stored = {k: v for k, v in payload.items() if k != PLAIN}
     text = json.dumps(payload[PLAIN], ensure_ascii=False, separators=(",", ":"))
-    stored[SEALED] = box.seal(text, context=_context(integration_id, order_key))
+    stored[SEALED] = box.seal(text, context=commands_context(integration_id, order_key))
     return stored
 
 
@@ -41,6 +41,6 @@ def open_commands(
     if SEALED not in stored:
         return stored
     payload = {k: v for k, v in stored.items() if k != SEALED}
-    text = box.open(stored[SEALED], context=_context(integration_id, order_key))
+    text = box.open(stored[SEALED], context=commands_context(integration_id, order_key))
     payload[PLAIN] = json.loads(text)
     return payload

@@ -1,0 +1,35 @@
+"""Master-key rotation, the use case: reseal everything under the current key and say what, if
+anything, still needs a previous key."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from core_service.adapters.db.rekey_repo import RekeyRepository
+
+KINDS = ("installation keys", "integration secrets", "outbox commands")
+
+
+@dataclass
+class RekeyReport:
+    key_id: str
+    tallies: dict[str, Counter[str]] = field(default_factory=dict)
+
+    @property
+    def left(self) -> int:
+        """Values still sealed under another key: the previous keys are still needed."""
+        return sum(t["changed_meanwhile"] + t["unreadable"] for t in self.tallies.values())
+
+
+async def rekey(repo: RekeyRepository, key_id: str) -> RekeyReport:
+    report = RekeyReport(key_id)
+    report.tallies[KINDS[0]] = await repo.meta()
+    report.tallies[KINDS[1]] = await repo.integrations()
+    report.tallies[KINDS[2]] = await repo.outbox()
+    # A value another process rewrote meanwhile may still be under an old key: look once more.
+    if report.left:
+        again = await repo.outbox()
+        report.tallies[KINDS[2]]["changed_meanwhile"] = again["changed_meanwhile"]
+        report.tallies[KINDS[2]]["resealed"] += again["resealed"]
+    return report
