@@ -13,7 +13,7 @@ from cli import migrate
 from core_service.adapters.db.engine import create_engine, session_factory
 from core_service.adapters.db.retention_repo import RetentionRepository
 from core_service.metrics import CoreMetrics
-from core_service.services.retention import DAY_S, RetentionService
+from core_service.services.retention import DAY_S, RetentionService, run_schedule
 from runtime.settings import load_settings
 from tests.support.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
 
@@ -207,5 +207,35 @@ def test_a_stop_ends_the_run_after_the_chunk_in_hand(database_url: str) -> None:
         assert not steps[-1].done
         assert sum(steps[-1].deleted.values()) == 3  # one chunk, the rest waits
         assert (await _counts(database_url))["inbox_events"] == 11 - 3
+
+    asyncio.run(go())
+
+
+def test_the_schedule_purges_soon_after_start_and_stops_on_the_event(database_url: str) -> None:
+    migrate.upgrade(database_url)
+
+    async def go() -> None:
+        await _seed(database_url)
+        engine, service = _service(database_url, CoreMetrics.create())
+        stop = asyncio.Event()
+        # A whole interval away, but the first run comes after `first_run_after_s`.
+        task = asyncio.create_task(run_schedule(service, 3600.0, stop, first_run_after_s=0.05))
+        try:
+            for _ in range(600):  # up to 30 s
+                if (await _counts(database_url))["quarantine"] == 1:
+                    break
+                await asyncio.sleep(0.05)
+            stop.set()
+            async with asyncio.timeout(5):
+                await task
+        finally:
+            task.cancel()
+            await engine.dispose()
+        assert await _counts(database_url) == {
+            "inbox_events": 4,
+            "outbox_messages": 5,
+            "quarantine": 1,
+            "tracked_orders": 5,
+        }
 
     asyncio.run(go())
