@@ -145,10 +145,11 @@ class Settings(BaseSettings):
     # tracked. The 2-day minimum keeps the dedupe over Sitoo's whole retry period.
     retention_inbox_days: int = Field(default=30, ge=2)
     # Delivered and skipped outbox messages finished longer ago than this, by `finished_at`.
-    # Their payloads hold the prepared Bloomreach commands, personal data included (e-mail),
-    # so they should not be kept for good. Safe: a delivered order stays in `tracked_orders`;
-    # the 2-day minimum (and the check against `reconcile_window_hours`) keeps every message
-    # reconcile may still ask about, so scheduled reconciles never re-enqueue skipped orders.
+    # Their payloads hold the prepared Bloomreach commands, which name the customer (sealed
+    # at rest, still personal data), so they should not be kept for good. Safe: a delivered
+    # order stays in `tracked_orders`; the 2-day minimum (and the check against
+    # `reconcile_window_hours`) keeps every message reconcile may still ask about, so
+    # scheduled reconciles never re-enqueue skipped orders.
     retention_finished_days: int = Field(default=30, ge=2)
     # Quarantined (authenticated but malformed) webhook bodies older than this, by
     # `received_at`. Kept only for an operator to inspect; nothing reads them back.
