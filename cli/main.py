@@ -111,6 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return operations.backfill_command(settings, args)
         if args.command == "reconcile":
             return operations.reconcile_command(settings, args)
+        if args.command == "retention":
+            return operations.retention_command(settings, args)
         if args.command == "integration":
             return admin.integration_command(settings, args)
         if args.command == "outbox":

@@ -1,10 +1,11 @@
-"""Operations commands: `integration validate`, `backfill`, `reconcile`."""
+"""Operations commands: `integration validate`, `backfill`, `reconcile`, `retention run`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import re
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -177,6 +178,65 @@ def _summary(
     return 0
 
 
+# ---- retention ----
+
+_RETENTION_WHAT = {
+    "inbox_events": "webhook events received",
+    "outbox_messages": "delivered/skipped messages finished",
+    "quarantine": "quarantined bodies received",
+}
+# A long first purge shows it is alive on stderr this often.
+RETENTION_PROGRESS_EVERY_S = 5.0
+
+
+def retention_text(progress: pb.RetentionProgress) -> str:
+    verb = "would be deleted (dry run)" if progress.dry_run else "deleted"
+    lines = [f"retention: rows {verb}"]
+    for t in progress.tables:
+        what = _RETENTION_WHAT.get(t.table, "rows")
+        lines.append(
+            f"  {t.table:<16} {t.deleted:>10}  {what} before {_when(int(t.cutoff))} "
+            f"(kept {t.keep_days} days)"
+        )
+    total = sum(t.deleted for t in progress.tables)
+    lines.append(f"  {'total':<16} {total:>10}  in {progress.elapsed_seconds:.1f} s")
+    return "\n".join(lines)
+
+
+def retention_command(settings: Settings, args: argparse.Namespace) -> int:
+    request = pb.RunRetentionRequest(dry_run=args.dry_run)
+
+    async def go(stub: Any, metadata: Any) -> pb.RetentionProgress:
+        last = pb.RetentionProgress()
+        shown = time.monotonic()
+        # No deadline: a first purge of a large database takes minutes; Ctrl-C cancels the
+        # call and the core stops after the chunk in hand.
+        async for progress in stub.RunRetention(request, metadata=metadata):
+            last = progress
+            if not args.json and time.monotonic() - shown >= RETENTION_PROGRESS_EVERY_S:
+                shown = time.monotonic()
+                deleted = sum(t.deleted for t in progress.tables)
+                print(f"retention: {deleted} rows deleted so far", file=sys.stderr, flush=True)
+        return last
+
+    final = call_admin(settings, go)
+    if not final.done:
+        raise CommandError("retention ended before it was done; run it again to continue")
+    if args.json:
+        data = {
+            "dry_run": final.dry_run,
+            "elapsed_seconds": final.elapsed_seconds,
+            "tables": {
+                t.table: {"deleted": t.deleted, "cutoff": t.cutoff, "keep_days": t.keep_days}
+                for t in final.tables
+            },
+        }
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(retention_text(final))
+    return 0
+
+
 def add_validate_parser(integration_actions: Any) -> None:
     validate = integration_actions.add_parser(
         "validate",
@@ -212,3 +272,16 @@ def add_operations_parsers(commands: Any) -> None:
     reconcile.add_argument("--until", help="end of the window (default: now)")
     reconcile.add_argument("--dry-run", action="store_true", help="report only, enqueue nothing")
     reconcile.add_argument("--json", action="store_true")
+    retention = commands.add_parser(
+        "retention",
+        help="delete old inbox events, finished outbox messages and quarantined bodies "
+        "(the relay does it every SITOO_BR_RETENTION_INTERVAL_SECONDS)",
+    )
+    retention_actions = retention.add_subparsers(
+        dest="retention_action", required=True, metavar="ACTION"
+    )
+    run = retention_actions.add_parser(
+        "run", help="purge now, by the core's SITOO_BR_RETENTION_* settings"
+    )
+    run.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
+    run.add_argument("--json", action="store_true", help="machine-readable summary")

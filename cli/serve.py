@@ -16,6 +16,7 @@ from console.app import init_app as init_console_app
 from core_service.bootstrap import Core, build_core, build_relay
 from core_service.metrics import serve_metrics
 from core_service.server import CoreServer
+from core_service.services import retention
 from core_service.services.reconcile_schedule import run_schedule
 from edge.app import init_app
 from runtime.settings import Settings
@@ -90,6 +91,15 @@ def _reconcile_schedule(core: Core, stop: asyncio.Event) -> asyncio.Task[None] |
     return asyncio.create_task(run_schedule(core.integrations, core.backfill, interval, stop))
 
 
+def _retention_schedule(core: Core, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Every relay process purges old rows on a schedule (0 = off). Several relays purging
+    at once divide the rows (SKIP LOCKED), so it needs no leader."""
+    interval = core.settings.retention_interval_seconds
+    if interval <= 0:
+        return None
+    return asyncio.create_task(retention.run_schedule(core.retention, interval, stop))
+
+
 async def serve_relay(settings: Settings) -> None:
     """The outbox relay alone (production: one or more beside the core, on PostgreSQL)."""
     core = await build_core(settings)
@@ -102,9 +112,13 @@ async def serve_relay(settings: Settings) -> None:
             metrics_runner = await serve_metrics(core.metrics.registry, host, int(port))
         _settle_heap()
         _announce("relay running")
-        schedule = _reconcile_schedule(core, stop)
+        schedules = [
+            task
+            for task in (_reconcile_schedule(core, stop), _retention_schedule(core, stop))
+            if task is not None
+        ]
         await relay.run(stop)
-        if schedule is not None:
+        for schedule in schedules:
             await schedule
         totals = " ".join(f"{k}={v}" for k, v in sorted(relay.totals.items()))
         _announce(f"relay stopped: {totals}")
@@ -137,10 +151,12 @@ async def serve_all(settings: Settings) -> None:
             stop.set()
             await relay
 
-        schedule = _reconcile_schedule(core, stop)
-        if schedule is not None:
-            # Unwound after stop_relay (below) has set `stop`.
-            stack.push_async_callback(asyncio.wait_for, schedule, settings.shutdown_grace_seconds)
+        for schedule in (_reconcile_schedule(core, stop), _retention_schedule(core, stop)):
+            if schedule is not None:
+                # Unwound after stop_relay (below) has set `stop`.
+                stack.push_async_callback(
+                    asyncio.wait_for, schedule, settings.shutdown_grace_seconds
+                )
         stack.push_async_callback(stop_relay)
         if endpoints is not None:
             credentials = await sandbox_stack.ensure_sandbox_integration(

@@ -21,6 +21,7 @@ from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.key_material import open_secret_box
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
+from core_service.adapters.db.retention_repo import RetentionRepository
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, SecretBox
@@ -31,6 +32,7 @@ from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
 from core_service.services.relay import Relay
+from core_service.services.retention import RetentionService
 from core_service.services.validation import ValidationService
 from runtime.settings import Settings, read_secret
 
@@ -49,6 +51,7 @@ class Core:
     customers: CustomerService
     backfill: BackfillService
     validation: ValidationService
+    retention: RetentionService
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
         try:
@@ -118,6 +121,7 @@ async def build_core(settings: Settings) -> Core:
         validation=ValidationService(
             customers, ValidationRepository(sessions, box), http, settings, metrics
         ),
+        retention=RetentionService(RetentionRepository(sessions), settings, metrics),
     )
 
 

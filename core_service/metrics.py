@@ -45,6 +45,7 @@ class CoreMetrics:
     backfill_orders: Counter
     reconcile_missed: Counter
     validation_checks: Counter
+    retention_deleted_rows: Counter
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -141,6 +142,12 @@ class CoreMetrics:
                 "core_validation_checks_total",
                 "Integration validation checks run, by check and result (pass, fail, skipped)",
                 ("check", "result"),
+                registry=registry,
+            ),
+            retention_deleted_rows=Counter(
+                "core_retention_deleted_rows_total",
+                "Rows deleted by the retention purge, by table",
+                ("table",),
                 registry=registry,
             ),
         )

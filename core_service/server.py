@@ -100,7 +100,13 @@ class CoreServer:
             OrderEventServicer(core.integrations, core.ingest, core.metrics), self.server
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminServicer(core.integrations, core.outbox_admin, core.validation, core.backfill),
+            AdminServicer(
+                core.integrations,
+                core.outbox_admin,
+                core.validation,
+                core.backfill,
+                retention=core.retention,
+            ),
             self.server,
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -138,6 +138,30 @@ class Settings(BaseSettings):
     # Validation's round trip: how long to wait for a relay to deliver the test order.
     validation_delivery_timeout_seconds: float = 60.0
 
+    # Retention: the relay purges old rows every `retention_interval_seconds` (0 = never;
+    # `sitoo-bloomreach retention run` purges on demand). `tracked_orders` is kept forever
+    # (it is what makes tracking exactly-once), and so are open (pending, in_flight) and dead
+    # outbox messages (work waiting for the relay or an operator's replay).
+    #
+    # Inbox events (the webhook dedupe) older than this, by `received_at`. Safe: Sitoo stops
+    # retrying an event after ~24 h, and an event replayed after its row is gone still cannot
+    # double a purchase: its order is enqueued again and the relay skips it as already
+    # tracked. The 2-day minimum keeps the dedupe over Sitoo's whole retry period.
+    retention_inbox_days: int = Field(default=30, ge=2)
+    # Delivered and skipped outbox messages finished longer ago than this, by `finished_at`.
+    # Their payloads hold the prepared Bloomreach commands, which name the customer (sealed
+    # at rest, still personal data), so they should not be kept for good. Safe: a delivered
+    # order stays in `tracked_orders`; the 2-day minimum (and the check against
+    # `reconcile_window_hours`) keeps every message reconcile may still ask about, so
+    # scheduled reconciles never re-enqueue skipped orders.
+    retention_finished_days: int = Field(default=30, ge=2)
+    # Quarantined (authenticated but malformed) webhook bodies older than this, by
+    # `received_at`. Kept only for an operator to inspect; nothing reads them back.
+    retention_quarantine_days: int = Field(default=30, ge=1)
+    # How often each relay process purges (the first run comes a minute after start). Several
+    # relays may purge at once: on PostgreSQL each takes rows the others have not locked.
+    retention_interval_seconds: float = Field(default=3600.0, ge=0)
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -145,6 +169,16 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("log_level must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return upper
+
+    @model_validator(mode="after")
+    def _retention_covers_reconcile(self) -> Settings:
+        if self.retention_finished_days * 24 <= self.reconcile_window_hours:
+            raise ValueError(
+                f"retention_finished_days ({self.retention_finished_days}) must cover "
+                f"reconcile_window_hours ({self.reconcile_window_hours:g} h): reconcile would "
+                "re-enqueue the skipped orders whose messages were purged"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,4 @@
-"""AdminService: integrations, outbox and quarantine for operators."""
+"""AdminService: integrations, outbox, quarantine and retention for operators."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from core_service.grpc_api.calls import rpc, status_for
 from core_service.services.backfill import BackfillService, Progress
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
 from core_service.services.integrations import IntegrationService
+from core_service.services.retention import RetentionProgress, RetentionService
 from core_service.services.validation import ValidationService
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 from sitoo_bloomreach.v1 import admin_pb2_grpc
@@ -37,12 +38,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         validation: ValidationService | None = None,
         backfill: BackfillService | None = None,
         bloomreach_access: BloomreachAccessService | None = None,
+        retention: RetentionService | None = None,
     ) -> None:
         self._integrations = integrations
         self._outbox = outbox
         self._validation = validation
         self._backfill = backfill
         self._access = bloomreach_access or BloomreachAccessService(integrations)
+        self._retention = retention
 
     @rpc
     async def CreateIntegration(
@@ -211,6 +214,17 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         except errors.DomainError as exc:
             await context.abort(status_for(exc), str(exc))
 
+    async def RunRetention(
+        self, request: pb.RunRetentionRequest, context: Context
+    ) -> AsyncIterator[pb.RetentionProgress]:
+        """Streams the counts after every chunk. Cancelling the call stops the purge; the
+        chunks already committed stay deleted."""
+        if self._retention is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "retention is not wired")
+        assert self._retention is not None
+        async for progress in self._retention.progress(dry_run=request.dry_run):
+            yield _retention_to_proto(progress)
+
     @rpc
     async def CheckBloomreachAccess(
         self, request: pb.CheckBloomreachAccessRequest, context: Context
@@ -257,6 +271,24 @@ def _progress_to_proto(progress: Progress) -> pb.BackfillProgress:
         missed_order_ids=progress.missed_order_ids,
         elapsed_seconds=progress.elapsed_seconds,
         job_key=progress.job_key,
+    )
+
+
+def _retention_to_proto(progress: RetentionProgress) -> pb.RetentionProgress:
+    return pb.RetentionProgress(
+        tables=[
+            pb.RetentionTable(
+                table=t.table,
+                keep_days=t.keep_days,
+                cutoff=t.cutoff,
+                deleted=t.deleted,
+                done=t.done,
+            )
+            for t in progress.tables
+        ],
+        dry_run=progress.dry_run,
+        done=progress.done,
+        elapsed_seconds=progress.elapsed_seconds,
     )
 
 

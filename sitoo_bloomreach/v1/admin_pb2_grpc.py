@@ -109,6 +109,11 @@ class AdminServiceStub:
                 request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillRequest.SerializeToString,
                 response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillProgress.FromString,
                 _registered_method=True)
+        self.RunRetention = channel.unary_stream(
+                '/sitoo_bloomreach.v1.AdminService/RunRetention',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.RunRetentionRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.RetentionProgress.FromString,
+                _registered_method=True)
         self.CheckBloomreachAccess = channel.unary_unary(
                 '/sitoo_bloomreach.v1.AdminService/CheckBloomreachAccess',
                 request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CheckBloomreachAccessRequest.SerializeToString,
@@ -215,6 +220,13 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RunRetention(self, request, context):
+        """Deletes what the retention settings say is old, in chunks; progress after every chunk.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CheckBloomreachAccess(self, request, context):
         """Setup helpers: try Bloomreach access as it is being entered, and read the project's
         consent categories. Nothing is stored.
@@ -306,6 +318,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.Backfill,
                     request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillRequest.FromString,
                     response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillProgress.SerializeToString,
+            ),
+            'RunRetention': grpc.unary_stream_rpc_method_handler(
+                    servicer.RunRetention,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.RunRetentionRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.RetentionProgress.SerializeToString,
             ),
             'CheckBloomreachAccess': grpc.unary_unary_rpc_method_handler(
                     servicer.CheckBloomreachAccess,
@@ -723,6 +740,33 @@ class AdminService:
             '/sitoo_bloomreach.v1.AdminService/Backfill',
             sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillRequest.SerializeToString,
             sitoo__bloomreach_dot_v1_dot_admin__pb2.BackfillProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunRetention(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/RunRetention',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.RunRetentionRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.RetentionProgress.FromString,
             options,
             channel_credentials,
             insecure,

@@ -51,3 +51,28 @@ def test_secret_from_value_or_file(tmp_path: Path) -> None:
         read_secret(SecretStr("a"), file, "ADMIN_TOKEN")
     with pytest.raises(ConfigurationError, match="cannot be read"):
         read_secret(None, tmp_path / "missing", "ADMIN_TOKEN")
+
+
+def test_retention_defaults_and_their_floors(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    assert (
+        settings.retention_inbox_days,
+        settings.retention_finished_days,
+        settings.retention_quarantine_days,
+        settings.retention_interval_seconds,
+    ) == (30, 30, 30, 3600.0)
+    assert load_settings(retention_interval_seconds=0).retention_interval_seconds == 0
+    # The inbox must outlive Sitoo's ~24 h of retries.
+    monkeypatch.setenv("SITOO_BR_RETENTION_INBOX_DAYS", "1")
+    with pytest.raises(ConfigurationError, match="retention_inbox_days"):
+        load_settings()
+    monkeypatch.delenv("SITOO_BR_RETENTION_INBOX_DAYS")
+    assert load_settings(retention_inbox_days=2).retention_inbox_days == 2
+    with pytest.raises(ConfigurationError, match="retention_finished_days"):
+        load_settings(retention_finished_days=1)
+    with pytest.raises(ConfigurationError, match="retention_interval_seconds"):
+        load_settings(retention_interval_seconds=-1)
+    # Messages reconcile still asks about are never purged.
+    with pytest.raises(ConfigurationError, match="reconcile_window_hours"):
+        load_settings(retention_finished_days=3, reconcile_window_hours=72)
+    assert load_settings(retention_finished_days=4, reconcile_window_hours=72)

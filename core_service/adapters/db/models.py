@@ -98,7 +98,8 @@ class InboxEvent(Base):
     event_type: Mapped[str] = mapped_column(String(40))
     event_date: Mapped[int] = mapped_column(BigInteger)
     outcome: Mapped[str] = mapped_column(String(16))
-    received_at: Mapped[float] = mapped_column(Double)
+    # Indexed for the retention purge (oldest first, in bounded chunks).
+    received_at: Mapped[float] = mapped_column(Double, index=True)
 
 
 OPEN_STATES = ("pending", "in_flight")
@@ -130,6 +131,8 @@ class OutboxMessage(Base):
         Index("ix_outbox_state", "state", "id"),
         # Backfill and reconcile: has this order ever had a message?
         Index("ix_outbox_order", "integration_id", "order_key"),
+        # The retention purge: delivered and skipped messages finished before a cut-off.
+        Index("ix_outbox_finished", "state", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -180,7 +183,7 @@ class QuarantinedPayload(Base):
     integration_id: Mapped[int] = mapped_column(
         ForeignKey("integrations.id", ondelete="CASCADE"), index=True
     )
-    received_at: Mapped[float] = mapped_column(Double)
+    received_at: Mapped[float] = mapped_column(Double, index=True)  # the retention purge
     reason: Mapped[str] = mapped_column(Text)
     raw_body: Mapped[bytes] = mapped_column(LargeBinary)
     request_id: Mapped[str] = mapped_column(String(100), default="")
