@@ -46,6 +46,7 @@ class CoreMetrics:
     reconcile_missed: Counter
     validation_checks: Counter
     retention_deleted_rows: Counter
+    retention_runs: Counter
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -148,6 +149,12 @@ class CoreMetrics:
                 "core_retention_deleted_rows_total",
                 "Rows deleted by the retention purge, by table",
                 ("table",),
+                registry=registry,
+            ),
+            retention_runs=Counter(
+                "core_retention_runs_total",
+                "Retention purges (not dry runs) by outcome: done, stopped (shutdown), failed",
+                ("outcome",),
                 registry=registry,
             ),
         )

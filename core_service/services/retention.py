@@ -32,6 +32,7 @@ DAY_S = 86400.0
 CHUNK_ROWS = 5000
 # Between chunks, other writers get the database (SQLite's busy handler is not fair).
 CHUNK_PAUSE_S = 0.05
+RUN_OUTCOMES = ("done", "stopped", "failed")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,11 @@ class RetentionService:
             "quarantine": settings.retention_quarantine_days,
         }
         assert set(self._keep_days) == set(PURGED_TABLES)
+        for table in PURGED_TABLES:
+            # Exported at 0 from the start: "nothing purged yet" is a value, not a gap.
+            metrics.retention_deleted_rows.labels(table)
+        for outcome in RUN_OUTCOMES:
+            metrics.retention_runs.labels(outcome)
 
     def plan(self, now: float) -> tuple[TablePurge, ...]:
         """What goes, per table: rows older than ``now`` minus the table's retention."""
@@ -105,6 +111,19 @@ class RetentionService:
                 )
             yield snapshot(True)
             return
+        try:
+            async for progress in self._purge(tables, snapshot, stop):
+                yield progress
+        except Exception:
+            self._metrics.retention_runs.labels("failed").inc()
+            raise
+
+    async def _purge(
+        self,
+        tables: list[TablePurge],
+        snapshot: Callable[[bool], RetentionProgress],
+        stop: asyncio.Event | None,
+    ) -> AsyncIterator[RetentionProgress]:
         stopped = False
         for i, t in enumerate(tables):
             while not t.done:
@@ -123,6 +142,7 @@ class RetentionService:
             if stopped:
                 break
         final = snapshot(not stopped)
+        self._metrics.retention_runs.labels("done" if final.done else "stopped").inc()
         log.info(
             "retention purge %s",
             "done" if final.done else "stopped",

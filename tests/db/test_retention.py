@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from cli import migrate
 from core_service.adapters.db.engine import create_engine, session_factory
@@ -144,6 +146,13 @@ def test_old_rows_go_in_chunks_and_everything_else_stays(database_url: str) -> N
                 "core_retention_deleted_rows_total", {"table": table}
             )
             assert value == count
+        runs = {
+            outcome: metrics.registry.get_sample_value(
+                "core_retention_runs_total", {"outcome": outcome}
+            )
+            for outcome in ("done", "stopped", "failed")
+        }
+        assert runs == {"done": 2.0, "stopped": 0.0, "failed": 0.0}  # the dry run not counted
 
         inbox = await query_rows(database_url, "SELECT event_id FROM inbox_events")
         assert sorted(r[0] for r in inbox) == ["edge", "young-0", "young-1", "young-2"]
@@ -195,7 +204,8 @@ def test_a_stop_ends_the_run_after_the_chunk_in_hand(database_url: str) -> None:
 
     async def go() -> None:
         await _seed(database_url)
-        engine, service = _service(database_url, CoreMetrics.create())
+        metrics = CoreMetrics.create()
+        engine, service = _service(database_url, metrics)
         stop = asyncio.Event()
         try:
             steps = []
@@ -205,6 +215,10 @@ def test_a_stop_ends_the_run_after_the_chunk_in_hand(database_url: str) -> None:
         finally:
             await engine.dispose()
         assert not steps[-1].done
+        assert (
+            metrics.registry.get_sample_value("core_retention_runs_total", {"outcome": "stopped"})
+            == 1
+        )
         assert sum(steps[-1].deleted.values()) == 3  # one chunk, the rest waits
         assert (await _counts(database_url))["inbox_events"] == 11 - 3
 
@@ -216,7 +230,8 @@ def test_the_schedule_purges_soon_after_start_and_stops_on_the_event(database_ur
 
     async def go() -> None:
         await _seed(database_url)
-        engine, service = _service(database_url, CoreMetrics.create())
+        metrics = CoreMetrics.create()
+        engine, service = _service(database_url, metrics)
         stop = asyncio.Event()
         # A whole interval away, but the first run comes after `first_run_after_s`.
         task = asyncio.create_task(run_schedule(service, 3600.0, stop, first_run_after_s=0.05))
@@ -237,5 +252,28 @@ def test_the_schedule_purges_soon_after_start_and_stops_on_the_event(database_ur
             "quarantine": 1,
             "tracked_orders": 5,
         }
+
+    asyncio.run(go())
+
+
+def test_a_failed_purge_is_counted_for_the_alert(database_url: str) -> None:
+    migrate.upgrade(database_url)
+
+    async def go() -> None:
+        await _seed(database_url)
+        metrics = CoreMetrics.create()
+        engine, service = _service(database_url, metrics)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP TABLE quarantine"))  # the last table purged
+        try:
+            with pytest.raises(SQLAlchemyError):
+                await service.run()
+        finally:
+            await engine.dispose()
+        sample = metrics.registry.get_sample_value
+        assert sample("core_retention_runs_total", {"outcome": "failed"}) == 1
+        assert sample("core_retention_runs_total", {"outcome": "done"}) == 0
+        # What went before the failure was committed and counted.
+        assert sample("core_retention_deleted_rows_total", {"table": "inbox_events"}) == 7
 
     asyncio.run(go())
