@@ -323,6 +323,15 @@ def _plan_customer(index: int, rng: random.Random, run_tag: str) -> PlannedCusto
 # --- Sitoo REST API ------------------------------------------------------------------------
 
 
+#: Attempts of :meth:`SitooOrdersClient.get_order`. A read of a fresh order fails when fewer
+#: than two of them pass the fault layer: with the e2e tests' 30% injected ``503``s and one
+#: not-found read that is ~1.6e-7 (6 attempts: ~1.1e-2, and the refund's read of its original
+#: comes right after the original was added, before the relay has looked at it).
+GET_ORDER_ATTEMPTS = 16
+#: Cap of the exponential backoff between those attempts (a read that fails waits ~7 s).
+GET_ORDER_MAX_DELAY_S = 0.5
+
+
 class SitooOrdersClient:
     """The small part of the Sitoo REST API the driver needs: adding orders."""
 
@@ -365,8 +374,16 @@ class SitooOrdersClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": self.authorization, "Accept": "application/json"}
 
-    async def get_order(self, site_id: int, orderid: int, *, attempts: int = 6) -> dict[str, Any]:
-        """``GET …/orders/{orderid}.json``; a fresh order may ``404`` briefly, so retry."""
+    async def get_order(
+        self, site_id: int, orderid: int, *, attempts: int = GET_ORDER_ATTEMPTS
+    ) -> dict[str, Any]:
+        """``GET …/orders/{orderid}.json``; a fresh order may ``404`` briefly, so retry.
+
+        The budget must outlast the fault rates the tests give the emulator: a ``5xx`` the
+        fault layer injects never reaches the store, so it does not use up the order's
+        not-found read, and the read needs two answers that get past the faults. With 6
+        attempts and 30% ``503``s that failed ~1 read in 90 (see :data:`GET_ORDER_ATTEMPTS`).
+        """
         last = ""
         for attempt in range(attempts):
             try:
@@ -388,7 +405,7 @@ class SitooOrdersClient:
                 last = f"{status} {text[:300]}"
                 if status not in (404, 429) and status < 500:
                     break
-            await asyncio.sleep(0.05 * 2**attempt)
+            await asyncio.sleep(min(0.05 * 2**attempt, GET_ORDER_MAX_DELAY_S))
         raise ScenarioError(f"Sitoo API: get order {orderid} failed: {last}")
 
     async def add_order(self, site_id: int, body: Mapping[str, Any], *, attempts: int = 5) -> int:
