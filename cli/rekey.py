@@ -7,21 +7,15 @@ from __future__ import annotations
 
 import asyncio
 
-from core_service.adapters.db.engine import check_schema_current, create_engine, session_factory
-from core_service.adapters.db.key_material import open_secret_box
 from core_service.adapters.db.rekey_repo import RekeyRepository
-from core_service.bootstrap import load_secret_box
+from core_service.bootstrap import open_database
 from core_service.services.rekey import RekeyReport, rekey
 from runtime.settings import Settings
 
 
 async def _run(settings: Settings) -> RekeyReport:
-    engine = create_engine(settings.resolved_database_url)
+    engine, sessions, box = await open_database(settings)
     try:
-        box = load_secret_box(settings)
-        await check_schema_current(engine)
-        sessions = session_factory(engine)
-        box = await open_secret_box(sessions, box)
         return await rekey(RekeyRepository(sessions, box), box.key_id)
     finally:
         await engine.dispose()

@@ -82,16 +82,24 @@ def load_secret_box(settings: Settings) -> SecretBox:
     return SecretBox(load_master_key(settings), previous)
 
 
-async def build_core(settings: Settings) -> Core:
+async def open_database(
+    settings: Settings,
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession], SecretBox]:
+    """The database at the code's revision, and the secret box its keys open; the caller
+    disposes of the engine."""
     engine = create_engine(settings.resolved_database_url)
     try:
         box = load_secret_box(settings)
         await check_schema_current(engine)
         sessions = session_factory(engine)
-        box = await open_secret_box(sessions, box)
+        return engine, sessions, await open_secret_box(sessions, box)
     except BaseException:
         await engine.dispose()
         raise
+
+
+async def build_core(settings: Settings) -> Core:
+    engine, sessions, box = await open_database(settings)
     integrations = IntegrationService(IntegrationRepository(sessions, box), box)
     http = HttpClients()
     metrics = CoreMetrics.create()
