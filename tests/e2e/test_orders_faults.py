@@ -13,11 +13,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from core_service.adapters.db.sealed_commands import seal_commands
+from core_service.crypto import MasterKey, SecretBox
 from sandbox.driver.scenario import StoreDayConfig
 from tests.e2e.test_orders import assert_landed_exactly, play_day, seed_customers
 from tests.support.databases import postgres_database
 from tests.support.metrics import sample_value
-from tests.support.order_stack import OrderStack, order_stack
+from tests.support.order_stack import ACCOUNT, OrderStack, order_stack
 from tests.support.processes import free_port
 
 
@@ -150,6 +152,33 @@ async def test_vendor_faults_then_dead_then_replay(orders: OrderStack) -> None:
            "skipped": expected.skipped + expected2.skipped}
     )  # fmt: skip
     await assert_landed_exactly(orders, combined)
+
+
+async def test_prepared_commands_that_do_not_open_go_dead_untouched(orders: OrderStack) -> None:
+    """Commands sealed under a key this installation does not hold (or moved from another
+    order) are never rebuilt from the order, which could send Bloomreach something other than
+    what it may already have: the message goes dead with the reason, its payload untouched."""
+    foreign = SecretBox(MasterKey.parse(MasterKey.generate()))
+    ((integration_id,),) = await orders.sql("SELECT id FROM integrations WHERE name = 'acme'")
+    key = f"{ACCOUNT}:1:424242"
+    prepared = {"order": {"order_id": 424242}, "commands": [{"name": "customers/events"}]}
+    sealed = seal_commands(foreign, prepared, int(integration_id), key)
+    # Base64url and JSON only (no quote to escape), numbers formatted by us.
+    await orders.sql_exec(
+        "INSERT INTO outbox_messages (integration_id, order_key, kind, payload, state, attempts,"  # noqa: S608
+        " available_at, created_at, updated_at, generation)"
+        f" VALUES ({int(integration_id)}, '{key}', 'order', '{json.dumps(sealed)}', 'pending',"
+        " 0, 0, 0, 0, 0)"
+    )
+    await orders.settle()
+    ((state, error, stored),) = await orders.sql(
+        f"SELECT state, last_error, payload FROM outbox_messages WHERE order_key = '{key}'"  # noqa: S608
+    )
+    assert state == "dead"
+    assert "prepared commands unreadable" in error
+    assert foreign.key_id in error
+    assert (json.loads(stored) if isinstance(stored, str) else stored) == sealed
+    assert (await orders.bloomreach_stats())["events"] == 0  # nothing was sent
 
 
 async def test_malformed_batches_are_quarantined(orders: OrderStack) -> None:
