@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
 from core_service.adapters.db.inbox_repo import InboxEntry, InboxRepository, InboxWrite
 from core_service.domain.errors import InvalidArgument, UpstreamUnavailable
@@ -127,7 +127,7 @@ class IngestService:
         availability), each batch is retried alone, so one bad batch fails only its caller."""
         self._metrics.webhook_group_batches.observe(len(writes))
         try:
-            return list(await self._repo.record_many(writes, self._clock()))
+            return list(await self._record_many(writes))
         except (IntegrityError, DataError):
             if len(writes) == 1:
                 raise
@@ -140,6 +140,19 @@ class IngestService:
             except (SQLAlchemyError, OSError) as exc:
                 results.append(exc)
         return results
+
+    async def _record_many(self, writes: list[InboxWrite]) -> list[set[str]]:
+        """A connection the server dropped (a database restart: pooled connections used in the
+        last seconds are not pinged) is retried once, on a fresh one, instead of answering 503.
+        The write is idempotent, so repeating even a commit whose answer was lost is safe: its
+        events then come back as duplicates, and nothing is lost or doubled."""
+        try:
+            return await self._repo.record_many(writes, self._clock())
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("inbox write lost its database connection; retrying once")
+        return await self._repo.record_many(writes, self._clock())
 
     async def _quarantine(
         self, integration: Integration, reason: str, raw_body: bytes, request_id: str

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -14,21 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_service.adapters.db import engine as engine_module
 from core_service.adapters.db.engine import create_engine
-from tests.support.databases import PG_ADMIN_DSN, postgres_database
+from tests.support.databases import kill_backends, postgres_database
 
 pytestmark = pytest.mark.postgres
-
-
-async def _kill_backends(database: str) -> None:
-    admin = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = $1 AND pid <> pg_backend_pid()",
-            database,
-        )
-    finally:
-        await admin.close()
 
 
 async def _select_one(engine: AsyncEngine) -> int:
@@ -44,7 +31,7 @@ def test_idle_connections_are_pinged_and_replaced(monkeypatch: pytest.MonkeyPatc
             engine = create_engine(url, pool_size=2)
             try:
                 assert await _select_one(engine) == 1
-                await _kill_backends(url.rsplit("/", 1)[1])
+                await kill_backends(url.rsplit("/", 1)[1])
                 assert await _select_one(engine) == 1  # pinged, replaced, no error
             finally:
                 await engine.dispose()
@@ -62,7 +49,7 @@ def test_recently_used_connections_fail_once_then_the_pool_recovers(
             engine = create_engine(url, pool_size=2)
             try:
                 assert await _select_one(engine) == 1
-                await _kill_backends(url.rsplit("/", 1)[1])
+                await kill_backends(url.rsplit("/", 1)[1])
                 with pytest.raises(DBAPIError):
                     await _select_one(engine)
                 assert await _select_one(engine) == 1

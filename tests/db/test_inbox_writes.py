@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from cli import migrate
+from core_service.adapters.db import engine as engine_module
 from core_service.adapters.db.engine import create_engine, session_factory
 from core_service.adapters.db.inbox_repo import InboxEntry, InboxRepository, InboxWrite
 from core_service.domain.errors import UpstreamUnavailable
@@ -19,7 +20,13 @@ from core_service.domain.integration import BloomreachAccess, Integration, Sitoo
 from core_service.domain.orders import OrderRef
 from core_service.metrics import CoreMetrics
 from core_service.services.ingest import IncomingEvent, IngestService, Outcome
-from tests.support.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
+from tests.support.databases import (
+    SEED_INTEGRATION_SQL,
+    kill_backends,
+    postgres_database,
+    query_rows,
+    seed_integration_params,
+)
 
 X, Y = OrderRef(1, 1, 100), OrderRef(1, 1, 200)
 
@@ -172,3 +179,31 @@ def test_concurrent_batches_share_commits_and_a_refused_batch_fails_alone(
         assert counts == [(400, 400, 400)]
 
     asyncio.run(go())
+
+
+@pytest.mark.postgres
+def test_a_database_restart_between_batches_costs_no_503(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pooled connections used in the last seconds are not pinged; the first write after a
+    restart meets a dead one. The group is written again on a fresh connection."""
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 3600.0)
+    with postgres_database() as url:
+        migrate.upgrade(url)
+
+        async def go() -> None:
+            await _seed(url, "acme")
+            engine = create_engine(url)
+            ingest = IngestService(InboxRepository(session_factory(engine)), CoreMetrics.create())
+            acme = _integration(1)
+            try:
+                assert await ingest.ingest(acme, _events(1), b"", "", "r1")
+                await kill_backends(url.rsplit("/", 1)[1])
+                second = await ingest.ingest(acme, _events(2), b"", "", "r2")
+            finally:
+                await ingest.close()
+                await engine.dispose()
+            assert second == [(f"b2-{i}", Outcome.ACCEPTED) for i in range(10)]
+            assert await query_rows(url, "SELECT count(*) FROM inbox_events") == [(20,)]
+
+        asyncio.run(go())

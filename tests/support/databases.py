@@ -74,3 +74,16 @@ async def query_rows(url: str, query: str) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in (await connection.execute(text(query))).all()]
     finally:
         await engine.dispose()
+
+
+async def kill_backends(database: str) -> None:
+    """Every server process of ``database`` terminated: a restart, as its pooled clients see it."""
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+    finally:
+        await admin.close()
