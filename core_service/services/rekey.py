@@ -26,10 +26,10 @@ async def rekey(repo: RekeyRepository, key_id: str) -> RekeyReport:
     report = RekeyReport(key_id)
     report.tallies[KINDS[0]] = await repo.meta()
     report.tallies[KINDS[1]] = await repo.integrations()
-    report.tallies[KINDS[2]] = await repo.outbox()
-    # A value another process rewrote meanwhile may still be under an old key: look once more.
-    if report.left:
+    outbox = report.tallies[KINDS[2]] = await repo.outbox()
+    # A message the relay rewrote meanwhile may still be under an old key: look once more.
+    if outbox["changed_meanwhile"]:
         again = await repo.outbox()
-        report.tallies[KINDS[2]]["changed_meanwhile"] = again["changed_meanwhile"]
-        report.tallies[KINDS[2]]["resealed"] += again["resealed"]
+        outbox["changed_meanwhile"] = again["changed_meanwhile"]
+        outbox["resealed"] += again["resealed"]
     return report

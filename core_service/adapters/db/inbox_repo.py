@@ -92,6 +92,7 @@ class InboxRepository:
         the batches had been committed one after the other in this order.
         """
         owner: dict[tuple[int, str], int] = {}
+        orders: dict[tuple[int, str], OrderRef | None] = {}
         rows: list[dict[str, Any]] = []
         for index, write in enumerate(writes):
             for e in write.entries:
@@ -99,6 +100,7 @@ class InboxRepository:
                 if key in owner:
                     continue
                 owner[key] = index
+                orders[key] = e.order
                 rows.append(
                     {
                         "integration_id": write.integration_id,
@@ -107,13 +109,11 @@ class InboxRepository:
                         "event_date": e.event_date,
                         "outcome": e.outcome,
                         "received_at": now,
-                        "_order": e.order,
                     }
                 )
         # Sorted: concurrent transactions take the unique index entries in one order, so two
         # groups sharing event ids wait for each other instead of deadlocking.
         rows.sort(key=lambda r: (r["integration_id"], r["event_id"]))
-        orders = {(r["integration_id"], r["event_id"]): r.pop("_order") for r in rows}
         new: list[set[str]] = [set() for _ in writes]
         async with self._sessions.begin() as session:
             # Core, not ORM, and the rows as executemany parameters: the statement is built

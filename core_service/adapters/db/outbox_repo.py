@@ -80,7 +80,8 @@ class OutboxAdminRepository:
             if state:
                 query = query.where(OutboxMessage.state == state)
             rows = (await session.execute(query)).all()
-            return [(self._readable(message), name) for message, name in rows]
+        # Opened once the session is closed: plaintext is never set on a tracked row.
+        return [(self._readable(message), name) for message, name in rows]
 
     async def get(self, message_id: int) -> tuple[OutboxMessage, str]:
         async with self._sessions() as session:
@@ -91,9 +92,9 @@ class OutboxAdminRepository:
                     .where(OutboxMessage.id == message_id)
                 )
             ).first()
-            if row is None:
-                raise NotFound(f"outbox message {message_id} does not exist")
-            return self._readable(row[0]), row[1]
+        if row is None:
+            raise NotFound(f"outbox message {message_id} does not exist")
+        return self._readable(row[0]), row[1]
 
     async def replay_dead(
         self, *, message_id: int | None, integration: str | None, now: float | None = None
