@@ -17,6 +17,7 @@ from sandbox.sitoo_api.models import (
     build_log_item,
     new_order,
     select_fields,
+    wire,
     updated_order,
 )
 from sandbox.sitoo_api.query import parse_fields, parse_query
@@ -137,7 +138,7 @@ async def update_order(request: web.Request) -> web.Response:
 async def list_orderlogitems(request: web.Request) -> web.Response:
     _, account, orders = _context(request)
     order = _order(request, orders, _site(request, account))
-    items = order["orderlogitems"]
+    items = wire(order)["orderlogitems"]
     return _json({"totalcount": len(items), "items": items})
 
 

@@ -14,6 +14,15 @@ Strict choices ([inferred] in the spec, the stricter one taken):
 * a refund with ``creditorderid`` must reference an existing order and have only negative
   quantities; ``externalid`` is unique per account and matches ``[A-Za-z0-9_-]{1,40}``;
 * a line quantity of ``0`` is refused.
+
+What the API answers is held against Sitoo's published order schema (``schema/``, a copy of the
+``spysystem/sitoo-client`` OpenAPI): every field the schema types as a string or a number is
+served as one, with Sitoo's own defaults where the POS set nothing (``""``, ``"0.00"``, ``0``,
+as in the published ``getOrder`` example). The fields that example shows as ``null`` although
+the schema types them as a string / integer (``externalid``, ``creditorderid``,
+``userid_staff``, ``registerid``, ``warehouseid``, ``datereserved``, ``decimalunitquantity``,
+log ``strvalue`` / ``fvalue``) are left out when they have no value ([inferred]: the only
+representation the published schema accepts that invents no value) — see :func:`wire`.
 """
 
 from __future__ import annotations
@@ -47,7 +56,7 @@ _MILLI = Decimal("0.001")
 _MONEY = re.compile(r"^-?\d{1,13}(\.\d{1,2})?$")
 _DECIMAL = re.compile(r"^-?\d{1,12}(\.\d{1,3})?$")
 _EXTERNALID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_COUNTRY = re.compile(r"^([A-Z]{2})?$")  # "" is Sitoo's "not set"
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
@@ -193,23 +202,23 @@ ORDER_WRITE: Spec = {
     "invoice_zip": (_TEXT, ""),
     "invoice_city": (_TEXT, ""),
     "invoice_state": (_TEXT, ""),
-    "invoice_countryid": (text(regex=_COUNTRY), None),
+    "invoice_countryid": (text(regex=_COUNTRY), ""),
     "delivery_address": (_TEXT, ""),
     "delivery_address2": (_TEXT, ""),
     "delivery_zip": (_TEXT, ""),
     "delivery_city": (_TEXT, ""),
     "delivery_state": (_TEXT, ""),
-    "delivery_countryid": (text(regex=_COUNTRY), None),
+    "delivery_countryid": (text(regex=_COUNTRY), ""),
     "customerref": (_TEXT, ""),
     "checkoutref": (_TEXT, ""),
     "comment": (_TEXT, ""),
     "commentinternal": (_TEXT, ""),
-    "checkouttypeid": (integer(), None),
-    "checkoutmethodid": (integer(), None),
-    "checkoutmethodsubid": (integer(), None),
-    "checkouttypename": (_TEXT, None),
-    "deliverytypeid": (integer(), None),
-    "deliverytypename": (_TEXT, None),
+    "checkouttypeid": (integer(), 0),
+    "checkoutmethodid": (integer(), 0),
+    "checkoutmethodsubid": (integer(), 0),
+    "checkouttypename": (_TEXT, ""),
+    "deliverytypeid": (integer(), 0),
+    "deliverytypename": (_TEXT, ""),
     "datereserved": (integer(minimum=0), None),
     "moneycheckout_net": (money_text(), "0.00"),
     "moneycheckout_vat": (money_text(), "0.00"),
@@ -234,17 +243,75 @@ ORDER_COMPUTED = (
     "moneyfinal_vat",
     "moneytotal_gross_all",
 )
-#: Every property of an order as the API returns it, in output order.
+#: Every property of an order as the API returns it, in the order of Sitoo's published
+#: ``getOrder`` example (``reservedpayments`` is not in that example; it sits before the log).
 ORDER_FIELDS: tuple[str, ...] = (
     "orderid",
-    *ORDER_WRITE,
-    *ORDER_COMPUTED,
-    *ORDER_COLLECTIONS,
+    "eshopid",
+    "externalid",
+    "creditorderid",
+    "checkouttypeid",
+    "deliverytypeid",
+    "email",
+    "namefirst",
+    "namelast",
+    "personalid",
+    "company",
+    "phone",
+    "invoice_address",
+    "invoice_address2",
+    "invoice_zip",
+    "invoice_city",
+    "invoice_state",
+    "invoice_countryid",
+    "delivery_address",
+    "delivery_address2",
+    "delivery_zip",
+    "delivery_city",
+    "delivery_state",
+    "delivery_countryid",
+    "comment",
+    "commentinternal",
+    "customerref",
+    "checkoutref",
+    "moneytotal_net",
+    "moneytotal_vat",
+    "moneycheckout_net",
+    "moneycheckout_vat",
+    "moneytotal_gross_checkout",
+    "moneydelivery_net",
+    "moneydelivery_vat",
+    "moneytotal_gross_delivery",
+    "moneyfinal_net",
+    "moneyfinal_vat",
+    "moneyfinal_salestax",
+    "moneytotal_gross_roundoff",
+    "moneytotal_gross_all",
+    "checkouttypename",
+    "checkoutmethodid",
+    "checkoutmethodsubid",
+    "deliverytypename",
+    "orderdate",
+    "orderstateid",
+    "paymentstateid",
+    "ordertypeid",
+    "userid_staff",
+    "registerid",
+    "warehouseid",
+    "datereserved",
+    "currencycode",
+    "additionaldata",
+    "orderitems",
+    "payments",
+    "reservedpayments",
+    "orderlogitems",
 )
+assert set(ORDER_FIELDS) == {"orderid", *ORDER_WRITE, *ORDER_COMPUTED, *ORDER_COLLECTIONS}
 
 ITEM_WRITE: Spec = {
     "orderitemtype": (integer(nullable=False), ORDER_ITEM_TYPE_PRODUCT),
-    "productid": (integer(), None),
+    # [inferred] 0 = "no product link", as ``voucherid`` 0 is "no voucher" in Sitoo's example.
+    "productid": (integer(), 0),
     "productname": (_TEXT, ""),
     "sku": (_TEXT, ""),
     "productattributes": (_TEXT, ""),
@@ -253,23 +320,23 @@ ITEM_WRITE: Spec = {
     "unitlabel": (_TEXT, ""),
     "quantity": (integer(nullable=False), None),
     "decimalunitquantity": (decimal_text(), None),
-    "moneynetpriceperquantity": (money_text(), None),
     "moneynetpriceperunit": (money_text(), None),
-    "moneypriceorg": (money_text(), None),
+    "moneypriceorg": (money_text(), "0.00"),
     "vatvalue": (number(nullable=False), 0),
     "moneyoriginalprice": (money_text(), None),
-    "moneydiscountedprice": (money_text(), None),
-    "voucherid": (integer(), None),
-    "vouchercode": (_TEXT, None),
-    "vouchername": (_TEXT, None),
+    "voucherid": (integer(), 0),
+    "vouchercode": (_TEXT, ""),
+    "vouchername": (_TEXT, ""),
     "vouchercomment": (_TEXT, None),
-    "vouchervalue": (money_text(), None),
+    "vouchervalue": (number(), None),
     "deliveryinfo": (_TEXT, ""),
 }
 ITEM_WRITE_ONLY: Spec = {
     "moneyrowprice": (money_text(), None),
     "moneyrowdiscount": (money_text(), None),
 }
+#: An order item's properties in the order of Sitoo's published ``getOrder`` example;
+#: ``vouchercomment`` / ``vouchervalue`` (in the schema, not in the example) follow the voucher.
 ITEM_FIELDS: tuple[str, ...] = (
     "orderitemid",
     "orderitemtype",
@@ -282,30 +349,30 @@ ITEM_FIELDS: tuple[str, ...] = (
     "unitlabel",
     "quantity",
     "decimalunitquantity",
-    "decimalquantitytotal",
-    "moneynetpriceperquantity",
     "moneynetpriceperunit",
     "moneypriceorg",
     "vatvalue",
+    "deliveryinfo",
     "moneyitemtotal_net",
     "moneyitemtotal_vat",
-    "moneyoriginalprice",
-    "moneydiscountedprice",
-    "moneydiscount",
     "voucherid",
     "vouchercode",
     "vouchername",
     "vouchercomment",
     "vouchervalue",
+    "moneyoriginalprice",
+    "moneydiscountedprice",
+    "moneydiscount",
     "salestaxes",
-    "deliveryinfo",
     "additionaldata",
+    "decimalquantitytotal",
+    "moneynetpriceperquantity",
 )
 SALESTAX_WRITE: Spec = {
     "name": (_TEXT, ""),
     "code": (_TEXT, ""),
-    "externalid": (_TEXT, None),
-    "groupregion": (_TEXT, None),
+    "externalid": (_TEXT, ""),
+    "groupregion": (_TEXT, ""),
     "moneytotal": (money_text(), "0.00"),
     "moneytax": (money_text(), "0.00"),
     "decimaltaxvalue": (decimal_text(), "0.000"),
@@ -313,20 +380,20 @@ SALESTAX_WRITE: Spec = {
 PAYMENT_WRITE: Spec = {
     "name": (_TEXT_NN, None),
     "moneyamount": (money_text(nullable=False), None),
-    "externalid": (_TEXT, None),
-    "reftype": (_TEXT, None),
-    "refid": (_TEXT, None),
-    "cardissuer": (_TEXT, None),
-    "reservedpaymentid": (integer(), None),
+    "externalid": (_TEXT, ""),
+    "reftype": (_TEXT, ""),
+    "refid": (_TEXT, ""),
+    "cardissuer": (_TEXT, ""),
+    "reservedpaymentid": (_TEXT, None),
 }
 RESERVED_PAYMENT_WRITE: Spec = {
-    "id": (integer(), None),
+    "id": (_TEXT_NN, None),
     "name": (_TEXT_NN, None),
     "moneyreserved": (money_text(nullable=False), None),
-    "externalid": (_TEXT, None),
-    "reftype": (_TEXT, None),
-    "refid": (_TEXT, None),
-    "cardissuer": (_TEXT, None),
+    "externalid": (_TEXT, ""),
+    "reftype": (_TEXT, ""),
+    "refid": (_TEXT, ""),
+    "cardissuer": (_TEXT, ""),
 }
 LOG_WRITE: Spec = {
     "datelog": (integer(minimum=0), None),
@@ -380,13 +447,28 @@ def _require(path: str, out: Mapping[str, object], *names: str) -> None:
 # --- order items ---------------------------------------------------------------------------
 
 
+def _row_discount_sign(quantity: int, row_discount: Decimal) -> Decimal:
+    """A row discount moves the row total toward zero, whichever sign it was written with."""
+    return abs(row_discount) if quantity > 0 else -abs(row_discount)
+
+
 def build_item(path: str, raw: object, orderitemid: int) -> JsonObject:
     """Validate one written order item and compute what Sitoo computes for it.
 
-    Two ways to price a line: ``moneynetpriceperunit`` (net, positive even on refunds) or the
-    write-only ``moneyrowprice`` (row total incl. VAT, signed like the quantity) with an
-    optional ``moneyrowdiscount`` (gross row discount, echoed as
-    ``additionaldata["orderitem-moneyrowdiscount"]``) — [inferred] meaning, see spec §5.5.
+    The documented way to price a line (Sitoo's ``addOrder`` example) is the write-only
+    ``moneyrowprice``: the row total **incl. VAT and before** ``moneyrowdiscount`` (the gross row
+    discount, echoed as ``additionaldata["orderitem-moneyrowdiscount"]``). From them, exactly as
+    the published ``getOrder`` example shows (250.00 with 50.00 off at 25 % → 160.00 net):
+
+    * ``moneyitemtotal_net`` = (rowprice − rowdiscount) / (1 + VAT), to the cent;
+      ``moneyitemtotal_vat`` = (rowprice − rowdiscount) − net — so net + VAT is what was paid;
+    * ``moneynetpriceperunit`` = net row / quantity (positive), ``moneyoriginalprice`` =
+      rowprice / (1 + VAT) / quantity;
+    * with a row discount: ``moneydiscountedprice`` = the unit price, ``moneydiscount`` =
+      original − unit price; without one both are ``"0.00"`` (as in the example).
+
+    [inferred] alternative kept for older callers: a net ``moneynetpriceperunit`` (optionally with
+    ``moneyoriginalprice``, the net unit price before a discount); VAT is then net × rate.
     """
     body = _object(path.rstrip("."), raw)
     fields = _check_fields(
@@ -406,51 +488,62 @@ def build_item(path: str, raw: object, orderitemid: int) -> JsonObject:
     vat_rate = Decimal(str(fields["vatvalue"])) / 100
     row_price = fields.pop("moneyrowprice")
     row_discount = fields.pop("moneyrowdiscount")
-    original = fields["moneyoriginalprice"]
+    original = fields.pop("moneyoriginalprice")
+    discounted = False
     if row_price is not None:
-        if fields["moneynetpriceperunit"] is not None:
+        if fields["moneynetpriceperunit"] is not None or original is not None:
             raise ApiError(
-                400, f"Give either '{path}moneynetpriceperunit' or '{path}moneyrowprice', not both"
+                400,
+                f"Give either '{path}moneyrowprice' or '{path}moneynetpriceperunit' "
+                "(with 'moneyoriginalprice'), not both",
             )
-        gross = Decimal(row_price)
+        gross_before = Decimal(row_price)
+        reduction = _row_discount_sign(quantity, Decimal(row_discount or 0))
+        gross = gross_before - reduction
         net_row = Decimal(format_money(gross / (1 + vat_rate)))
         vat_row = gross - net_row
-        per_unit = Decimal(format_money(net_row / quantity))
-        fields["moneynetpriceperunit"] = format_money(per_unit)
-        if row_discount is not None and original is None:
-            gross_before = gross + Decimal(row_discount) * (1 if quantity > 0 else -1)
-            original = format_money(gross_before / (1 + vat_rate) / quantity)
-            fields["moneyoriginalprice"] = original
+        per_unit = Decimal(format_money(abs(net_row / quantity)))
+        original_unit = Decimal(format_money(abs(gross_before / (1 + vat_rate) / quantity)))
+        discounted = reduction != 0
     else:
+        if row_discount is not None:
+            raise ApiError(400, f"'{path}moneyrowdiscount' needs '{path}moneyrowprice'")
         _require(path, fields, "moneynetpriceperunit")
         per_unit = Decimal(fields["moneynetpriceperunit"])
         net_row = per_unit * quantity
         vat_row = Decimal(format_money(net_row * vat_rate))
+        original_unit = Decimal(original) if original is not None else per_unit
+        discounted = original_unit != per_unit
+    fields["moneynetpriceperunit"] = format_money(per_unit)
     if row_discount is not None:
         additional["orderitem-moneyrowdiscount"] = row_discount
     unit_quantity = fields["decimalunitquantity"]
-    total_quantity = Decimal(unit_quantity) * quantity if unit_quantity else Decimal(quantity)
+    unit_factor = Decimal(unit_quantity) if unit_quantity else Decimal(1)
+    if fields["vouchercode"]:
+        # A voucher line carries all of the schema's voucher fields (``vouchervalue`` is a
+        # number: percentage or fixed sum); other lines show only the example's ones.
+        fields["vouchercomment"] = fields["vouchercomment"] or ""
+        fields["vouchervalue"] = fields["vouchervalue"] or 0
     item: JsonObject = {
         "orderitemid": orderitemid,
         **fields,
         "moneyitemtotal_net": format_money(net_row),
         "moneyitemtotal_vat": format_money(vat_row),
-        "moneydiscount": (
-            format_money(Decimal(original) - per_unit) if original is not None else None
-        ),
-        "decimalquantitytotal": format_decimal(total_quantity),
+        "moneyoriginalprice": format_money(original_unit),
+        "moneydiscountedprice": format_money(per_unit) if discounted else "0.00",
+        "moneydiscount": format_money(original_unit - per_unit) if discounted else "0.00",
+        "decimalquantitytotal": format_decimal(unit_factor * quantity),
+        "moneynetpriceperquantity": format_money(per_unit * unit_factor),
         "salestaxes": salestaxes,
         "additionaldata": additional,
     }
-    if original is not None and item["moneydiscountedprice"] is None:
-        item["moneydiscountedprice"] = format_money(per_unit)
     return {name: item[name] for name in ITEM_FIELDS}
 
 
-def _build_payment(path: str, raw: object, spec: Spec) -> JsonObject:
+def _build_payment(path: str, raw: object, spec: Spec, required: tuple[str, ...]) -> JsonObject:
     body = _object(path.rstrip("."), raw)
     fields = _check_fields(path, body, spec, extra=("additionaldata",))
-    _require(path, fields, *(name for name, (_, default) in spec.items() if name == "name"))
+    _require(path, fields, *required)
     fields["additionaldata"] = string_map(f"{path}additionaldata", body.get("additionaldata"))
     return fields
 
@@ -489,17 +582,19 @@ def build_collections(
         out["additionaldata"] = string_map("additionaldata", body.get("additionaldata"))
     if "orderitems" in body or not partial:
         out["orderitems"] = [
-            build_item(f"orderitems[{i}].", raw, i + 1)
+            build_item(f"orderitems[{i}].", raw, i)
             for i, raw in enumerate(_list("orderitems", body.get("orderitems")))
         ]
     if "payments" in body or not partial:
         out["payments"] = [
-            _build_payment(f"payments[{i}].", raw, PAYMENT_WRITE)
+            _build_payment(f"payments[{i}].", raw, PAYMENT_WRITE, ("name", "moneyamount"))
             for i, raw in enumerate(_list("payments", body.get("payments")))
         ]
     if "reservedpayments" in body or not partial:
         out["reservedpayments"] = [
-            _build_payment(f"reservedpayments[{i}].", raw, RESERVED_PAYMENT_WRITE)
+            _build_payment(
+                f"reservedpayments[{i}].", raw, RESERVED_PAYMENT_WRITE, ("id", "name", "moneyreserved")
+            )
             for i, raw in enumerate(_list("reservedpayments", body.get("reservedpayments")))
         ]
     if "orderlogitems" in body:
@@ -592,7 +687,23 @@ def updated_order(current: JsonObject, body: object) -> JsonObject:
     return order
 
 
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def wire(order: JsonObject) -> JsonObject:
+    """The order as the API serves it: never a ``null`` (Sitoo's schema types no field as
+    nullable), so a field without a value is left out (see the module docstring)."""
+    result: JsonObject = _without_nulls(order)
+    return result
+
+
 def select_fields(order: JsonObject, fields: tuple[str, ...] | None) -> JsonObject:
+    served = wire(order)
     if fields is None:
-        return order
-    return {name: order[name] for name in fields}
+        return served
+    return {name: served[name] for name in fields if name in served}

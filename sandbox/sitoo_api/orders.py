@@ -2,19 +2,27 @@
 
 Used by the POS driver (``sandbox/driver``) and tests::
 
-    from sandbox.sitoo_api.orders import OrderLine, refund_order, sale_order
+    from sandbox.sitoo_api.orders import OrderLine, Voucher, refund_order, sale_order
 
-    body = sale_order([OrderLine("83428-0", 2, "80.00")], customer_id="c-1", receipt_id="10009")
+    body = sale_order(
+        [OrderLine("83428-0", 2, row_price="250.00", row_discount="50.00")],
+        customer_id="c-1", receipt_id="10009",
+    )
     orderid = await post(".../sites/1/orders.json", body)          # -> 11514
     original = await get(f".../sites/1/orders/{orderid}.json")      # as the server stored it
-    refund = refund_order(original, [(1, 1)])                       # return 1 of orderitemid 1
+    refund = refund_order(original, [(0, 1)])                       # return 1 of orderitemid 0
+
+A line is priced the way Sitoo's ``addOrder`` example does it — ``moneyrowprice``, the row total
+incl. VAT before the row discount, and ``moneyrowdiscount`` — whenever it has a row price, a
+row discount or a voucher; a plain ``price_net`` line keeps the older net unit price form. The
+server derives every other money field (see :func:`sandbox.sitoo_api.models.build_item`).
 
 A POS sale is ``ordertypeid`` 10, closed (``orderstateid`` 10) and paid (``paymentstateid``
 20). A refund is a *new* order: negative quantities, positive ``moneynetpriceperunit``,
 negative payment, ``creditorderid`` and ``additionaldata["pos-originalsales-orderid"]`` pointing
-at the original, each line's ``pos-originalsales-orderitemid`` at the original line (spec §5.7).
-The payment amount is computed with the server's rounding, so it equals
-``moneytotal_gross_all`` of the stored order.
+at the original, each line's ``pos-originalsales-orderitemid`` at the original line (spec §5.7);
+a discounted line is refunded at what was paid for it, with its share of the row discount.
+Payments are computed with the server's rounding, so they add up to ``moneytotal_gross_all``.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from sandbox.sitoo_api.models import ORDER_ITEM_TYPE_PRODUCT, format_money, mone
 POS_ORDER_TYPE = 10
 ORDER_CLOSED = 10
 PAYMENT_SUCCESSFUL = 20
+GIFT_CARD_PAYMENT = "Gift card"
 
 #: Order ``additionaldata`` keys a refund inherits from its original sale.
 INHERITED_KEYS = (
@@ -41,8 +50,33 @@ INHERITED_KEYS = (
 
 
 @dataclass(frozen=True)
+class Voucher:
+    """A voucher applied to a line [inferred: Sitoo shows it on the line it discounted, with
+    ``voucherid`` / ``vouchercode`` / ``vouchername`` / ``vouchervalue``; the money it takes off
+    is the line's ``moneyrowdiscount``]. ``value`` is a percentage or a fixed gross sum."""
+
+    code: str
+    value: str | int | Decimal
+    percentage: bool = True
+    name: str = ""
+    voucherid: int = 0
+    comment: str = ""
+
+    def discount(self, gross_row: Decimal) -> Decimal:
+        """The gross row discount this voucher gives on a row of ``gross_row`` (never more)."""
+        value = Decimal(str(self.value))
+        off = gross_row * value / 100 if self.percentage else value
+        return Decimal(format_money(min(abs(off), abs(gross_row))))
+
+
+@dataclass(frozen=True)
 class OrderLine:
-    """One product line. ``price_net`` is the net unit price (money string, int or Decimal)."""
+    """One product line.
+
+    ``price_net`` is the net unit price (money string, int or Decimal) — the older form.
+    ``row_price`` is the gross row total before the discount (Sitoo's ``moneyrowprice``) and
+    ``row_discount`` the gross row discount; a ``voucher`` adds its discount to the row's.
+    """
 
     sku: str
     quantity: int = 1
@@ -52,6 +86,28 @@ class OrderLine:
     product_id: int | None = None
     original_price_net: str | int | Decimal | None = None
     additionaldata: Mapping[str, str] | None = None
+    row_price: str | int | Decimal | None = None
+    row_discount: str | int | Decimal | None = None
+    voucher: Voucher | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    """One payment. ``amount`` ``None`` takes what is left to pay."""
+
+    name: str = "Card"
+    amount: str | int | Decimal | None = None
+    additionaldata: Mapping[str, str] | None = None
+
+
+def gift_card(cardnumber: str, amount: str | int | Decimal | None = None) -> Payment:
+    """A gift-card payment as Sitoo keys it (payment ``additionaldata["giftcard-cardnumber"]``)."""
+    masked = "*" * max(len(cardnumber) - 4, 0) + cardnumber[-4:]
+    return Payment(
+        GIFT_CARD_PAYMENT,
+        amount,
+        {"giftcard-cardnumber": cardnumber, "giftcard-cardnumber-display": masked},
+    )
 
 
 def _row_gross(price_net: str, quantity: int, vat: int | float) -> Decimal:
@@ -60,21 +116,66 @@ def _row_gross(price_net: str, quantity: int, vat: int | float) -> Decimal:
     return net + Decimal(format_money(net * Decimal(str(vat)) / 100))
 
 
-def _item(line: OrderLine) -> dict[str, Any]:
+def _uses_row_price(line: OrderLine) -> bool:
+    return line.row_price is not None or line.row_discount is not None or line.voucher is not None
+
+
+def _item(line: OrderLine) -> tuple[dict[str, Any], Decimal]:
+    """The written item and the gross amount it adds to the order."""
     item: dict[str, Any] = {
         "orderitemtype": ORDER_ITEM_TYPE_PRODUCT,
         "sku": line.sku,
         "productname": line.name or f"Product {line.sku}",
         "quantity": line.quantity,
-        "moneynetpriceperunit": money(line.price_net),
         "vatvalue": line.vat,
         "additionaldata": dict(line.additionaldata or {}),
     }
     if line.product_id is not None:
         item["productid"] = line.product_id
-    if line.original_price_net is not None:
-        item["moneyoriginalprice"] = money(line.original_price_net)
-    return item
+    if not _uses_row_price(line):
+        item["moneynetpriceperunit"] = money(line.price_net)
+        if line.original_price_net is not None:
+            item["moneyoriginalprice"] = money(line.original_price_net)
+        return item, _row_gross(item["moneynetpriceperunit"], line.quantity, line.vat)
+    if line.row_price is not None:
+        gross_before = Decimal(money(line.row_price))
+    else:
+        gross_before = _row_gross(money(line.price_net), line.quantity, line.vat)
+    discount = abs(Decimal(money(line.row_discount))) if line.row_discount is not None else 0
+    if line.voucher is not None:
+        discount = Decimal(format_money(discount + line.voucher.discount(gross_before)))
+        item.update(
+            {
+                "voucherid": line.voucher.voucherid,
+                "vouchercode": line.voucher.code,
+                "vouchername": line.voucher.name or line.voucher.code,
+                "vouchercomment": line.voucher.comment,
+                "vouchervalue": float(Decimal(str(line.voucher.value))),
+            }
+        )
+    discount = min(Decimal(discount), abs(gross_before))
+    item["moneyrowprice"] = format_money(gross_before)
+    if discount:
+        item["moneyrowdiscount"] = format_money(discount)
+    sign = 1 if line.quantity > 0 else -1
+    return item, gross_before - sign * discount
+
+
+def _payments(payments: Sequence[Payment], total: Decimal) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    left = total
+    for index, payment in enumerate(payments):
+        last = index == len(payments) - 1
+        amount = left if payment.amount is None or last else Decimal(money(payment.amount))
+        left -= amount
+        out.append(
+            {
+                "name": payment.name,
+                "moneyamount": format_money(amount),
+                "additionaldata": dict(payment.additionaldata or {}),
+            }
+        )
+    return out
 
 
 def sale_order(
@@ -94,13 +195,15 @@ def sale_order(
     warehouseid: int | None = None,
     registerid: str | None = None,
     payment_name: str = "Card",
+    payments: Sequence[Payment] | None = None,
     currency: str | None = None,
     externalid: str | None = None,
     additionaldata: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """A completed POS sale. ``orderdate`` (Unix s) defaults to the server's clock; set it in
     the past for offline sales. ``customer_id`` / ``member_number`` become ``crm-customerid``
-    / ``crm-membernumber``; ``receipt_id`` becomes ``pos-receiptid``."""
+    / ``crm-membernumber``; ``receipt_id`` becomes ``pos-receiptid``. ``payments`` split the
+    total (the last one takes the rest); by default one ``payment_name`` payment pays it all."""
     data: dict[str, str] = {}
     for key, value in (
         ("crm-customerid", customer_id),
@@ -113,11 +216,10 @@ def sale_order(
         if value is not None:
             data[key] = value
     data.update(additionaldata or {})
-    items = [_item(line) for line in lines]
-    total = sum(
-        (_row_gross(i["moneynetpriceperunit"], i["quantity"], i["vatvalue"]) for i in items),
-        Decimal(0),
-    )
+    built = [_item(line) for line in lines]
+    items = [item for item, _ in built]
+    total = sum((gross for _, gross in built), Decimal(0))
+    chosen = list(payments) if payments else [Payment(payment_name)]
     body: dict[str, Any] = {
         "ordertypeid": POS_ORDER_TYPE,
         "orderstateid": ORDER_CLOSED,
@@ -126,10 +228,10 @@ def sale_order(
         "namefirst": namefirst,
         "namelast": namelast,
         "phone": phone,
-        "checkouttypename": f"Sitoo POS - {payment_name}",
+        "checkouttypename": f"Sitoo POS - {chosen[0].name}",
         "additionaldata": data,
         "orderitems": items,
-        "payments": [{"name": payment_name, "moneyamount": format_money(total)}],
+        "payments": _payments(chosen, total),
     }
     optional: dict[str, object] = {
         "orderdate": orderdate,
@@ -140,6 +242,48 @@ def sale_order(
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     return body
+
+
+def _refund_item(
+    source: Mapping[str, Any], quantity: int, item_data: dict[str, str]
+) -> tuple[dict[str, Any], Decimal]:
+    """Return ``quantity`` units of ``source`` (a line as the API serves it) at what was paid.
+
+    The row is written like a sale row, negated: ``moneyrowprice`` = −(gross paid + row
+    discount) and ``moneyrowdiscount`` = the row discount, both pro rata for a partial return
+    (to the cent; a full return mirrors the original row exactly).
+    """
+    sold = int(source["quantity"])
+    vat = Decimal(str(source.get("vatvalue") or 0))
+    paid = Decimal(source["moneyitemtotal_net"]) + Decimal(source["moneyitemtotal_vat"])
+    source_data: Mapping[str, str] = source.get("additionaldata") or {}
+    row_discount = source_data.get("orderitem-moneyrowdiscount")
+    if row_discount:
+        discount = abs(Decimal(row_discount))
+    else:  # discounted through net unit prices: the net discount with its VAT
+        net_discount = Decimal(source.get("moneydiscount") or "0") * sold
+        discount = Decimal(format_money(net_discount * (1 + vat / 100)))
+    if quantity != sold:
+        paid = Decimal(format_money(paid * quantity / sold))
+        discount = Decimal(format_money(discount * quantity / sold))
+    item: dict[str, Any] = {
+        "orderitemtype": source.get("orderitemtype", ORDER_ITEM_TYPE_PRODUCT),
+        "sku": source["sku"],
+        "productname": source.get("productname", ""),
+        "quantity": -quantity,
+        "moneyrowprice": format_money(-(paid + discount)),
+        "vatvalue": source["vatvalue"],
+        "additionaldata": item_data,
+    }
+    if discount:
+        item["moneyrowdiscount"] = format_money(discount)
+    if source.get("productid"):
+        item["productid"] = source["productid"]
+    if source.get("vouchercode"):
+        for key in ("voucherid", "vouchercode", "vouchername", "vouchercomment", "vouchervalue"):
+            if key in source:
+                item[key] = source[key]
+    return item, -paid
 
 
 def refund_order(
@@ -161,6 +305,7 @@ def refund_order(
     by_id = {item["orderitemid"]: item for item in original["orderitems"]}
     wanted = lines if lines is not None else [(i, by_id[i]["quantity"]) for i in by_id]
     items: list[dict[str, Any]] = []
+    total = Decimal(0)
     for orderitemid, quantity in wanted:
         if orderitemid not in by_id:
             raise ValueError(f"order {original['orderid']} has no orderitemid {orderitemid}")
@@ -170,23 +315,9 @@ def refund_order(
         item_data = {"pos-originalsales-orderitemid": str(orderitemid)}
         if reason_code is not None:
             item_data["reasoncode-return"] = reason_code
-        item: dict[str, Any] = {
-            "orderitemtype": source.get("orderitemtype", ORDER_ITEM_TYPE_PRODUCT),
-            "sku": source["sku"],
-            "productname": source.get("productname", ""),
-            "quantity": -quantity,
-            "moneynetpriceperunit": source["moneynetpriceperunit"],
-            "vatvalue": source["vatvalue"],
-            "additionaldata": item_data,
-        }
-        for key in ("productid", "moneyoriginalprice"):
-            if source.get(key) is not None:
-                item[key] = source[key]
+        item, gross = _refund_item(source, quantity, item_data)
         items.append(item)
-    total = sum(
-        (_row_gross(i["moneynetpriceperunit"], i["quantity"], i["vatvalue"]) for i in items),
-        Decimal(0),
-    )
+        total += gross
     source_data: Mapping[str, str] = original.get("additionaldata") or {}
     data = {key: source_data[key] for key in INHERITED_KEYS if key in source_data}
     data["pos-originalsales-orderid"] = str(original["orderid"])
@@ -197,8 +328,8 @@ def refund_order(
     if reason_comment is not None:
         data["refundreasoncode-comment"] = reason_comment
     data.update(additionaldata or {})
-    payments = original.get("payments") or []
-    payment_name = payments[0]["name"] if payments else "Card"
+    original_payments = original.get("payments") or []
+    payment_name = original_payments[0]["name"] if original_payments else "Card"
     body: dict[str, Any] = {
         "ordertypeid": POS_ORDER_TYPE,
         "orderstateid": ORDER_CLOSED,

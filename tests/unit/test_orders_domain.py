@@ -66,7 +66,7 @@ def test_email_is_the_fallback_hard_id() -> None:
 
 def test_refunds_are_positive_and_point_at_the_original() -> None:
     original = sale(customer_id="anna@example.com")
-    refund = stored(refund_order(original, [(1, 1)], orderdate=1_699_000_500), orderid=6)
+    refund = stored(refund_order(original, [(0, 1)], orderdate=1_699_000_500), orderid=6)
     result = plan(refund, OrderRef(1500, 1, 6), RULE)
     assert isinstance(result, Purchase) and result.kind == "refund"
     props = result.commands[0]["data"]["properties"]
@@ -74,7 +74,7 @@ def test_refunds_are_positive_and_point_at_the_original() -> None:
     assert props["original_purchase_id"] == "5"
     assert props["total_price"] == 100.0
     item = result.commands[1]["data"]["properties"]
-    assert item["quantity"] == 1 and item["original_line_id"] == "1"
+    assert item["quantity"] == 1 and item["original_line_id"] == "0"
 
 
 def test_manual_return_without_original_is_a_refund() -> None:

@@ -43,7 +43,7 @@ async def shop(api: Any) -> dict[str, int]:
         }
     )
     original = await api.order(ids["a"])
-    ids["r1"] = await api.add(refund_order(original, [(1, 1)], orderdate=5000))
+    ids["r1"] = await api.add(refund_order(original, [(0, 1)], orderdate=5000))
     ids["e"] = await api.add(sale_order([OrderLine("E")], orderdate=6000, receipt_id="R-2"))
     return ids
 
@@ -151,7 +151,7 @@ async def test_creditorderid_lists_refunds_and_overrides_orderid(
     api: Any, shop: dict[str, int]
 ) -> None:
     original = await api.order(shop["a"])
-    second_refund = await api.add(refund_order(original, [(1, 1)], orderdate=7000))
+    second_refund = await api.add(refund_order(original, [(0, 1)], orderdate=7000))
     assert await api.ids(creditorderid=str(shop["a"])) == [second_refund, shop["r1"]]
     # orderid is overridden by creditorderid ...
     assert await api.ids(creditorderid=str(shop["a"]), orderid=str(shop["e"])) == [
@@ -239,7 +239,7 @@ async def test_seeding_thousands_for_a_backfill(api: Any) -> None:
 async def test_seeding_a_list_with_refunds(api: Any) -> None:
     first = await api.seed({"orders": [sale_order([OrderLine("A", 2)])]})
     original = await api.order(first[0])
-    refund = await api.seed({"orders": [refund_order(original, [(1, 2)])], "site": 1})
+    refund = await api.seed({"orders": [refund_order(original, [(0, 2)])], "site": 1})
     assert await api.ids(creditorderid=str(first[0])) == refund
     bad = await api.post("/_sandbox/accounts/1500/orders", json={"orders": [{"ordertypeid": 1}]})
     assert bad.status == 400
