@@ -17,8 +17,8 @@ from sandbox.sitoo_api.models import (
     build_log_item,
     new_order,
     select_fields,
-    wire,
     updated_order,
+    wire,
 )
 from sandbox.sitoo_api.query import parse_fields, parse_query
 from sandbox.sitoo_api.state import STATE, SitooState

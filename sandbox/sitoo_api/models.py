@@ -460,15 +460,15 @@ def build_item(path: str, raw: object, orderitemid: int) -> JsonObject:
     discount, echoed as ``additionaldata["orderitem-moneyrowdiscount"]``). From them, exactly as
     the published ``getOrder`` example shows (250.00 with 50.00 off at 25 % → 160.00 net):
 
-    * ``moneyitemtotal_net`` = (rowprice − rowdiscount) / (1 + VAT), to the cent;
-      ``moneyitemtotal_vat`` = (rowprice − rowdiscount) − net — so net + VAT is what was paid;
+    * ``moneyitemtotal_net`` = (rowprice - rowdiscount) / (1 + VAT), to the cent;
+      ``moneyitemtotal_vat`` = (rowprice - rowdiscount) - net — so net + VAT is what was paid;
     * ``moneynetpriceperunit`` = net row / quantity (positive), ``moneyoriginalprice`` =
       rowprice / (1 + VAT) / quantity;
     * with a row discount: ``moneydiscountedprice`` = the unit price, ``moneydiscount`` =
-      original − unit price; without one both are ``"0.00"`` (as in the example).
+      original - unit price; without one both are ``"0.00"`` (as in the example).
 
     [inferred] alternative kept for older callers: a net ``moneynetpriceperunit`` (optionally with
-    ``moneyoriginalprice``, the net unit price before a discount); VAT is then net × rate.
+    ``moneyoriginalprice``, the net unit price before a discount); VAT is then net x rate.
     """
     body = _object(path.rstrip("."), raw)
     fields = _check_fields(
@@ -593,7 +593,10 @@ def build_collections(
     if "reservedpayments" in body or not partial:
         out["reservedpayments"] = [
             _build_payment(
-                f"reservedpayments[{i}].", raw, RESERVED_PAYMENT_WRITE, ("id", "name", "moneyreserved")
+                f"reservedpayments[{i}].",
+                raw,
+                RESERVED_PAYMENT_WRITE,
+                ("id", "name", "moneyreserved"),
             )
             for i, raw in enumerate(_list("reservedpayments", body.get("reservedpayments")))
         ]

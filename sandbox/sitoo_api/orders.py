@@ -249,7 +249,7 @@ def _refund_item(
 ) -> tuple[dict[str, Any], Decimal]:
     """Return ``quantity`` units of ``source`` (a line as the API serves it) at what was paid.
 
-    The row is written like a sale row, negated: ``moneyrowprice`` = −(gross paid + row
+    The row is written like a sale row, negated: ``moneyrowprice`` = -(gross paid + row
     discount) and ``moneyrowdiscount`` = the row discount, both pro rata for a partial return
     (to the cent; a full return mirrors the original row exactly).
     """

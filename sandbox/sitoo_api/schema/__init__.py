@@ -57,7 +57,7 @@ def schema(name: str = ORDER) -> dict[str, Any]:
 
 def errors(instance: Any, name: str = ORDER) -> list[str]:
     """Every way ``instance`` breaks the published schema ``name``, as ``path: message``."""
-    from jsonschema import Draft4Validator
+    from jsonschema import Draft4Validator  # type: ignore[import-untyped]
 
     validator = Draft4Validator(schema(name))
     found = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))

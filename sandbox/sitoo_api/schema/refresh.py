@@ -43,7 +43,7 @@ EXAMPLES = {
 def _fetch(ref: str, path: str) -> str | None:
     url = f"https://raw.githubusercontent.com/{REPOSITORY}/{ref}/{path}"
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (fixed https host)
+        with urllib.request.urlopen(url, timeout=30) as response:
             text: str = response.read().decode("utf-8")
             return text
     except OSError as error:
