@@ -3,6 +3,17 @@
 Pure functions, no I/O. Determinism is the point: the same Sitoo order always yields the same
 commands (same ids, same properties, same timestamp), so a resend after a crash is an exact
 duplicate that Bloomreach stores once (spec bloomreach-engagement-api.md §2.5).
+
+Sitoo fills fields the POS did not set with its own defaults — ``""`` for text, ``"0.00"`` for
+money, ``0`` for ids (``voucherid`` / ``productid``) — or leaves them out; all of those mean
+"absent" here, never a value (no ``"0"`` product id, no empty voucher code, no ``0`` warehouse).
+
+Money, as Sitoo computes it: a line's ``moneyitemtotal_net`` + ``moneyitemtotal_vat`` is what
+was paid for it (after its discount); its gross row discount is the POS's
+``additionaldata["orderitem-moneyrowdiscount"]`` when present, else the net unit discount
+``moneydiscount`` x quantity with the line's VAT. ``discount_value`` follows Bloomreach's
+definition (the amount saved per unit: ``original_price`` - ``price``, both gross unit prices
+like ``price``); the ``purchase`` carries the order's whole discount the same way.
 """
 
 from __future__ import annotations
@@ -88,6 +99,29 @@ def _str(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _id(value: object) -> str:
+    """A Sitoo id as text; ``None``, ``""`` and Sitoo's ``0`` ("none") are all absent."""
+    text = _str(value)
+    return "" if text in ("", "0") else text
+
+
+_CENT = Decimal("0.01")
+
+
+def _line_discount(item: Mapping[str, Any]) -> Decimal:
+    """The gross discount on a line (positive), to the cent."""
+    data: Mapping[str, Any] = item.get("additionaldata") or {}
+    row = _money(data.get("orderitem-moneyrowdiscount"))
+    if row:
+        return abs(row)
+    per_unit = _money(item.get("moneydiscount"))
+    if not per_unit:
+        return Decimal(0)
+    vat = _money(item.get("vatvalue")) / 100
+    quantity = abs(int(item.get("quantity") or 0))
+    return abs(per_unit * quantity * (1 + vat)).quantize(_CENT)
+
+
 def resolve_hard_id(order: Mapping[str, Any], rule: CustomerRule) -> str | None:
     """``crm-customerid`` if the POS linked a customer (it is the hard-ID value the CRM SPI
     answered with), else the order's own field that feeds the hard ID (normally the e-mail)."""
@@ -111,10 +145,13 @@ def _product_lines(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [i for i in items if isinstance(i, Mapping) and int(i.get("quantity") or 0) != 0]
 
 
+def _product_id(item: Mapping[str, Any]) -> str:
+    return _str(item.get("sku")) or _id(item.get("productid"))
+
+
 def original_order_id(order: Mapping[str, Any]) -> str:
     data = order.get("additionaldata") or {}
-    credit = order.get("creditorderid")
-    return _str(credit) or _str(data.get("pos-originalsales-orderid"))
+    return _id(order.get("creditorderid")) or _id(data.get("pos-originalsales-orderid"))
 
 
 def classify(order: Mapping[str, Any]) -> Kind | Skip:
@@ -173,19 +210,22 @@ def build_purchase(
         "register_id": _str(order.get("registerid")),
         "staff_id": _str(data.get("pos-staff-externalid")) or _str(order.get("userid_staff")),
         "receipt_id": _str(data.get("pos-receiptid")),
-        "warehouse_id": order.get("warehouseid"),
+        "warehouse_id": int(_id(order.get("warehouseid")) or 0) or None,
         "eshop_id": ref.eshop_id,
         "local_currency": currency,
     }
     origin = {k: v for k, v in origin.items() if v not in ("", None)}
 
     products = [
-        {
-            "product_id": _str(i.get("sku")) or _str(i.get("productid")),
-            "quantity": abs(int(i["quantity"])),
-        }
+        {"product_id": _product_id(i), "quantity": abs(int(i["quantity"]))}
+        if _product_id(i)
+        else {"quantity": abs(int(i["quantity"]))}
         for i in lines
     ]
+    vouchers = list(
+        dict.fromkeys(_str(i.get("vouchercode")) for i in lines if _str(i.get("vouchercode")))
+    )
+    discount = sum((_line_discount(i) for i in lines), Decimal(0))
     gross = _money(order.get("moneytotal_gross_all"))
     net = _money(order.get("moneyfinal_net"))
     vat = _money(order.get("moneyfinal_vat"))
@@ -200,10 +240,14 @@ def build_purchase(
         "total_tax": _amount(vat),
         "total_quantity": sum(p["quantity"] for p in products),
         "product_list": products,
-        "product_ids": [p["product_id"] for p in products],
+        "product_ids": [p["product_id"] for p in products if "product_id" in p],
         "payment_type": ", ".join(name for name in payments if name),
         "payment_types": [name for name in payments if name],
     }
+    if discount:
+        purchase_props["discount_value"] = _amount(discount)
+    if vouchers:
+        purchase_props["voucher_code"] = ", ".join(vouchers)
     original = original_order_id(order) if kind == "refund" else ""
     if original:
         purchase_props["original_purchase_id"] = original
@@ -221,7 +265,7 @@ def build_purchase(
             **origin,
             "purchase_id": purchase_id,
             "purchase_status": status,
-            "product_id": _str(item.get("sku")) or _str(item.get("productid")),
+            "product_id": _product_id(item),
             "sku": _str(item.get("sku")),
             "title": _str(item.get("productname")),
             "quantity": quantity,
@@ -233,8 +277,18 @@ def build_purchase(
             "tax_rate": item.get("vatvalue"),
             "line_id": item.get("orderitemid"),
         }
-        if _money(item.get("moneydiscount")):
-            props["discount_value"] = _amount(_money(item.get("moneydiscount")) * quantity)
+        line_discount = _line_discount(item)
+        if line_discount:
+            unit_price = line_gross / quantity
+            unit_discount = line_discount / quantity
+            props["original_price"] = _amount(unit_price + unit_discount)
+            props["discount_value"] = _amount(unit_discount)
+            props["discount_percentage"] = float(
+                (unit_discount / (unit_price + unit_discount) * 100).quantize(_CENT)
+            )
+        voucher = _str(item.get("vouchercode"))
+        if voucher:
+            props["voucher_code"] = voucher
         if original:
             props["original_purchase_id"] = original
             original_line = _str(item_data.get("pos-originalsales-orderitemid"))

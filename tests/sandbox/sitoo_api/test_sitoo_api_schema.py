@@ -23,6 +23,7 @@ from sandbox.sitoo_api.orders import (
     refund_order,
     sale_order,
 )
+from tests.support.sitoo_orders import random_line, random_sale
 
 ORDERS = "/v2/accounts/1500/sites/1/orders.json"
 EXAMPLE_DATE = 1550669772
@@ -94,60 +95,7 @@ async def test_published_add_order_example_reads_back_as_the_published_get_examp
     assert log == {"datelog": EXAMPLE_DATE, "orderid": orderid, "orderlogtypeid": 0}
 
 
-# --- seeded random orders ---------------------------------------------------------------
-
-
-def _money(rng: random.Random, low: int, high: int) -> str:
-    return f"{Decimal(rng.randint(low * 100, high * 100)) / 100:.2f}"
-
-
-def _line(rng: random.Random, n: int) -> OrderLine:
-    vat = rng.choice([0, 6, 12, 25, 25, 7.5])
-    quantity = rng.randint(1, 5)
-    kind = rng.choice(["net", "row", "row-discount", "voucher", "free", "net-original"])
-    sku = f"SKU-{n}-{rng.randint(1, 999)}"
-    if kind == "net":
-        return OrderLine(sku, quantity, _money(rng, 1, 500), vat)
-    if kind == "net-original":
-        price = Decimal(_money(rng, 1, 300))
-        return OrderLine(sku, quantity, price, vat, original_price_net=price + rng.randint(1, 50))
-    row = _money(rng, 1, 2000)
-    if kind == "row":
-        return OrderLine(sku, quantity, vat=vat, row_price=row)
-    if kind == "row-discount":
-        return OrderLine(sku, quantity, vat=vat, row_price=row, row_discount=_money(rng, 0, 20))
-    if kind == "free":
-        return OrderLine(sku, quantity, vat=vat, row_price=row, row_discount=row)
-    voucher = (
-        Voucher(f"V{n}", rng.choice([5, 10, 25, 50]), percentage=True, voucherid=rng.randint(1, 9))
-        if rng.random() < 0.5
-        else Voucher(f"F{n}", rng.randint(1, 40), percentage=False, name="Fixed")
-    )
-    return OrderLine(sku, quantity, vat=vat, row_price=row, voucher=voucher)
-
-
-def _payments(rng: random.Random) -> list[Payment] | None:
-    choice = rng.choice(["default", "split", "giftcard"])
-    if choice == "default":
-        return None
-    if choice == "split":
-        return [Payment("Cash", "1.00"), Payment("Card")]
-    return [gift_card(f"60{rng.randint(10**10, 10**11)}", "0.50"), Payment("Card")]
-
-
-def _sale(rng: random.Random) -> dict[str, Any]:
-    lines = [_line(rng, n) for n in range(rng.choice([1, 2, 3, 8, 25]))]
-    return sale_order(
-        lines,
-        orderdate=1_700_000_000 + rng.randint(0, 10**6),
-        customer_id=rng.choice([None, "anna@example.com"]),
-        email=rng.choice(["", "bo@example.com"]),
-        receipt_id=str(rng.randint(1, 99999)),
-        store_external_id="S01",
-        warehouseid=rng.choice([None, 1]),
-        registerid=rng.choice([None, "{3CCB9848-155A-49E1-7CA8-5F7F78FC3067}"]),
-        payments=_payments(rng),
-    )
+# --- seeded random orders (tests/support/sitoo_orders.py) -----------------------------
 
 
 def _check_money_adds_up(order: dict[str, Any], where: str) -> None:
@@ -172,7 +120,7 @@ async def test_every_served_order_validates_against_the_published_schema(api: An
     for seed in range(60):
         rng = random.Random(seed)
         where = f"seed {seed}"
-        sale_id = await api.add(_sale(rng))
+        sale_id = await api.add(random_sale(rng))
         sale = await api.order(sale_id)
         assert schema.errors(sale) == [], where
         _check_money_adds_up(sale, where)
@@ -192,7 +140,7 @@ async def test_every_served_order_validates_against_the_published_schema(api: An
         assert Decimal(full["moneytotal_gross_all"]) == -Decimal(sale["moneytotal_gross_all"]), (
             where
         )
-        manual = await api.order(await api.add(manual_refund_order([_line(rng, 0)])))
+        manual = await api.order(await api.add(manual_refund_order([random_line(rng, 0)])))
         assert schema.errors(manual) == [], where
         assert "creditorderid" not in manual
         served.append(manual["orderid"])
