@@ -6,7 +6,8 @@
 * :mod:`sandbox.driver.scenario` — "a store day": customers, sales, refunds and anonymous
   sales, with the :class:`ExpectedOutcome` end-to-end tests compare against.
 
-Routes, header names, the error body and the batch bound come from :mod:`edge.spi_contract`.
+Routes, header names, the error body and the batch bound come from the driver's own statement
+of Sitoo's contract, :mod:`sandbox.driver.sitoo_contract` — never from the edge it tests.
 """
 
 from sandbox.driver.pos_client import Origin, PosClient, SpiResult, encode_header_value

@@ -22,7 +22,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from edge.spi_contract import SEARCH_KEY_TYPES
 from sandbox.driver.pos_client import POS_TIMEOUT_S, Origin, PosClient, SpiConnectionError
 from sandbox.driver.scenario import (
     ScenarioError,
@@ -31,6 +30,7 @@ from sandbox.driver.scenario import (
     run_store_day,
     summarize,
 )
+from sandbox.driver.sitoo_contract import SEARCH_KEY_TYPES
 from sandbox.driver.webhooks import (
     ORDER_EVENT_TYPES,
     ORDER_STATES,

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
-from edge.spi_contract import (
+from sandbox.driver.sitoo_contract import (
     ADD_CUSTOMER,
     ALLOWED_STATUSES,
     CONSENTS,
@@ -35,7 +35,7 @@ from edge.spi_contract import (
     STAFF_ID_HEADER,
     STORE_ID_HEADER,
     UPDATE_CUSTOMER,
-    SpiRoute,
+    Route,
     error_code_for,
     integration_path,
 )
@@ -192,10 +192,10 @@ class PosClient:
     """An async POS talking to one integration's CRM SPI on the edge.
 
     ``base_url`` is the edge root (e.g. ``http://127.0.0.1:8080``); routes are
-    ``/sitoo/{integration}/…`` from :mod:`edge.spi_contract`. Use as an async context manager
-    or call :meth:`close`. Every method accepts ``origin=`` to override the default origin
-    headers and ``auth=`` (``False`` = send no credentials, a ``(user, password)`` pair =
-    send those instead) to exercise the 401 path.
+    ``/sitoo/{integration}/…`` from :mod:`sandbox.driver.sitoo_contract`. Use as an async
+    context manager or call :meth:`close`. Every method accepts ``origin=`` to override the
+    default origin headers and ``auth=`` (``False`` = send no credentials, a
+    ``(user, password)`` pair = send those instead) to exercise the 401 path.
     """
 
     def __init__(
@@ -327,7 +327,7 @@ class PosClient:
     # --- plumbing --------------------------------------------------------------------------
 
     def url_for(
-        self, route: SpiRoute, params: Mapping[str, str] | None = None, query: str = ""
+        self, route: Route, params: Mapping[str, str] | None = None, query: str = ""
     ) -> URL:
         encoded = {k: quote(v, safe="") for k, v in (params or {}).items()}
         path = integration_path(quote(self.integration, safe=""), route, **encoded)
@@ -336,7 +336,7 @@ class PosClient:
 
     async def _call(
         self,
-        route: SpiRoute,
+        route: Route,
         *,
         params: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,

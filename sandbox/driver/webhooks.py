@@ -2,7 +2,7 @@
 
 Spec: ``sitoo-events-and-orders.md`` Part A and §10.1. The sender keeps a queue of events in
 chronological order and POSTs them to ``{base}/events`` in batches of at most
-:data:`edge.spi_contract.MAX_EVENTS_PER_BATCH`, one batch at a time. A batch that gets a
+:data:`sandbox.driver.sitoo_contract.MAX_EVENTS_PER_BATCH`, one batch at a time. A batch that gets a
 temporary answer (or no answer within 15 s) is retried on Sitoo's schedule, and **nothing else
 is sent meanwhile** (head-of-line blocking); after the retry window the batch is dropped and the
 queue moves on. Every attempt is written to :attr:`EventSender.log`.
@@ -29,8 +29,8 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from edge.spi_contract import EVENTS, MAX_EVENTS_PER_BATCH, integration_path
 from sandbox.driver.pos_client import basic_auth
+from sandbox.driver.sitoo_contract import EVENTS, MAX_EVENTS_PER_BATCH, integration_path
 
 EVENT_TYPES: Final = (
     "order",
