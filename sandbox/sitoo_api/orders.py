@@ -21,7 +21,7 @@ A POS sale is ``ordertypeid`` 10, closed (``orderstateid`` 10) and paid (``payme
 20). A refund is a *new* order: negative quantities, positive ``moneynetpriceperunit``,
 negative payment, ``creditorderid`` and ``additionaldata["pos-originalsales-orderid"]`` pointing
 at the original, each line's ``pos-originalsales-orderitemid`` at the original line (spec §5.7);
-a discounted line is refunded at what was paid for it, with its share of the row discount.
+a discounted line is refunded at what was paid for it (see :func:`_refund_item`).
 Payments are computed with the server's rounding, so they add up to ``moneytotal_gross_all``.
 """
 
@@ -249,11 +249,33 @@ def _refund_item(
 ) -> tuple[dict[str, Any], Decimal]:
     """Return ``quantity`` units of ``source`` (a line as the API serves it) at what was paid.
 
-    The row is written like a sale row, negated: ``moneyrowprice`` = -(gross paid + row
-    discount) and ``moneyrowdiscount`` = the row discount, both pro rata for a partial return
-    (to the cent; a full return mirrors the original row exactly).
+    A whole line is written like its sale row, negated — ``moneyrowprice`` = -(gross paid +
+    row discount), ``moneyrowdiscount`` = the row discount — so it mirrors the sale to the cent.
+    Part of a line is returned at the line's unit prices [inferred, as a till would]: the
+    discounted ``moneynetpriceperunit`` with the line's ``moneyoriginalprice``.
     """
     sold = int(source["quantity"])
+    item: dict[str, Any] = {
+        "orderitemtype": source.get("orderitemtype", ORDER_ITEM_TYPE_PRODUCT),
+        "sku": source["sku"],
+        "productname": source.get("productname", ""),
+        "quantity": -quantity,
+        "vatvalue": source["vatvalue"],
+        "additionaldata": item_data,
+    }
+    if source.get("productid"):
+        item["productid"] = source["productid"]
+    if source.get("vouchercode"):
+        for key in ("voucherid", "vouchercode", "vouchername", "vouchercomment", "vouchervalue"):
+            if key in source:
+                item[key] = source[key]
+    if quantity != sold:
+        unit = source["moneynetpriceperunit"]
+        item["moneynetpriceperunit"] = unit
+        original = source.get("moneyoriginalprice")
+        if original and original != unit:
+            item["moneyoriginalprice"] = original
+        return item, _row_gross(unit, -quantity, source["vatvalue"])
     vat = Decimal(str(source.get("vatvalue") or 0))
     paid = Decimal(source["moneyitemtotal_net"]) + Decimal(source["moneyitemtotal_vat"])
     source_data: Mapping[str, str] = source.get("additionaldata") or {}
@@ -263,26 +285,9 @@ def _refund_item(
     else:  # discounted through net unit prices: the net discount with its VAT
         net_discount = Decimal(source.get("moneydiscount") or "0") * sold
         discount = Decimal(format_money(net_discount * (1 + vat / 100)))
-    if quantity != sold:
-        paid = Decimal(format_money(paid * quantity / sold))
-        discount = Decimal(format_money(discount * quantity / sold))
-    item: dict[str, Any] = {
-        "orderitemtype": source.get("orderitemtype", ORDER_ITEM_TYPE_PRODUCT),
-        "sku": source["sku"],
-        "productname": source.get("productname", ""),
-        "quantity": -quantity,
-        "moneyrowprice": format_money(-(paid + discount)),
-        "vatvalue": source["vatvalue"],
-        "additionaldata": item_data,
-    }
+    item["moneyrowprice"] = format_money(-(paid + discount))
     if discount:
         item["moneyrowdiscount"] = format_money(discount)
-    if source.get("productid"):
-        item["productid"] = source["productid"]
-    if source.get("vouchercode"):
-        for key in ("voucherid", "vouchercode", "vouchername", "vouchercomment", "vouchervalue"):
-            if key in source:
-                item[key] = source[key]
     return item, -paid
 
 

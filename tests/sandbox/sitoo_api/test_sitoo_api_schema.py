@@ -173,7 +173,11 @@ async def test_a_discounted_line_refunds_at_what_was_paid(api: Any) -> None:
         "-20.00",
     )
     assert (item["moneyoriginalprice"], item["moneydiscount"]) == ("100.00", "20.00")
-    assert item["additionaldata"]["orderitem-moneyrowdiscount"] == "25.00"
+    assert "orderitem-moneyrowdiscount" not in item["additionaldata"]  # unit prices
+    both = await api.order(await api.add(refund_order(sale, [(0, 2)])))
+    (item,) = both["orderitems"]
+    assert item["additionaldata"]["orderitem-moneyrowdiscount"] == "50.00"  # the row, mirrored
+    assert (both["moneytotal_net"], both["moneytotal_gross_all"]) == ("-160.00", "-200.00")
     assert one["moneytotal_gross_all"] == one["payments"][0]["moneyamount"] == "-100.00"
 
 
