@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
 POS_ORDER_TYPE: Final = 10
@@ -29,6 +29,7 @@ PAYMENT_CANCELLED, PAYMENT_FAILED = 30, 40
 PURCHASE_SOURCE_TYPE: Final = "store"
 
 Kind = Literal["sale", "refund"]
+_CENT = Decimal("0.01")
 JsonObject = dict[str, Any]
 
 
@@ -92,7 +93,7 @@ def _money(value: object) -> Decimal:
 
 def _amount(value: Decimal) -> float:
     """Positive, two decimals, as a JSON number (refunds carry positive amounts)."""
-    return float(abs(value).quantize(Decimal("0.01")))
+    return float(abs(value).quantize(_CENT, rounding=ROUND_HALF_UP))
 
 
 def _str(value: object) -> str:
@@ -103,9 +104,6 @@ def _id(value: object) -> str:
     """A Sitoo id as text; ``None``, ``""`` and Sitoo's ``0`` ("none") are all absent."""
     text = _str(value)
     return "" if text in ("", "0") else text
-
-
-_CENT = Decimal("0.01")
 
 
 def _line_discount(item: Mapping[str, Any]) -> Decimal:
@@ -119,7 +117,7 @@ def _line_discount(item: Mapping[str, Any]) -> Decimal:
         return Decimal(0)
     vat = _money(item.get("vatvalue")) / 100
     quantity = abs(int(item.get("quantity") or 0))
-    return abs(per_unit * quantity * (1 + vat)).quantize(_CENT)
+    return abs(per_unit * quantity * (1 + vat)).quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
 def resolve_hard_id(order: Mapping[str, Any], rule: CustomerRule) -> str | None:
@@ -284,7 +282,9 @@ def build_purchase(
             props["original_price"] = _amount(unit_price + unit_discount)
             props["discount_value"] = _amount(unit_discount)
             props["discount_percentage"] = float(
-                (unit_discount / (unit_price + unit_discount) * 100).quantize(_CENT)
+                (unit_discount / (unit_price + unit_discount) * 100).quantize(
+                    _CENT, rounding=ROUND_HALF_UP
+                )
             )
         voucher = _str(item.get("vouchercode"))
         if voucher:

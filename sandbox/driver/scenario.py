@@ -8,6 +8,9 @@ names, baskets, refund choices and the timeline). :func:`run_store_day` plays it
    in arrival order — identified sales carry ``additionaldata.crm-customerid``; refunds are new
    orders with negative quantities, ``creditorderid`` and ``pos-originalsales-orderid``; some
    sales are *offline*: uploaded after orders whose ``orderdate`` is later than theirs;
+   Some sale lines carry a manual row discount or a voucher (percentage or fixed sum), written
+   as Sitoo's ``addOrder`` example writes them: ``moneyrowprice`` (gross, before the discount)
+   and ``moneyrowdiscount``; their refunds return what was paid;
 3. queues the matching ``order`` events (``add``, then ``update``/``closed``) on the
    :class:`~sandbox.driver.webhooks.EventSender` and flushes it;
 4. returns the :class:`ExpectedOutcome`: which purchases and refunds must land on which
@@ -33,7 +36,7 @@ from yarl import URL
 
 from sandbox.driver.pos_client import PosClient, SpiConnectionError, SpiResult, basic_auth
 from sandbox.driver.webhooks import EventSender, order_event
-from sandbox.sitoo_api.orders import OrderLine, refund_order, sale_order
+from sandbox.sitoo_api.orders import OrderLine, Voucher, refund_order, sale_order
 
 OrderKind = Literal["sale", "refund", "anonymous"]
 
@@ -108,6 +111,8 @@ class StoreDayConfig:
     day_start: int | None = None  # Unix s; default: yesterday 08:00 UTC
     day_length_s: int = 12 * 3600
     close_events: bool = True  # follow each ``add`` with ``update`` + ``closed``
+    # Share of sale lines with a manual row discount and / or a voucher (0 = none).
+    discount_share: float = 0.35
     # False: do not create customers through the CRM SPI; the POS links each sale to the
     # customer id the customer path would answer (the hard ID, i.e. the lower-cased e-mail).
     # For testing the order path on its own; the caller seeds the customers in Bloomreach.
@@ -151,19 +156,85 @@ class PlannedCustomer:
         return self.email.lower()
 
 
+#: Vouchers a cashier may scan (percentage or fixed gross sum off the line).
+VOUCHERS: tuple[Voucher, ...] = (
+    Voucher("SPRING10", 10, name="Spring 10 %", voucherid=11),
+    Voucher("MEMBER25", 25, name="Member 25 %", voucherid=12),
+    Voucher("FIKA20", 20, percentage=False, name="20 kr off", voucherid=13),
+)
+
+
 @dataclass(frozen=True)
 class PlannedLine:
+    """One line and the money Sitoo computes for it (the driver's own arithmetic, from the
+    published ``addOrder`` / ``getOrder`` example: the row price is gross and before the row
+    discount; net = (row price - discount) / (1 + VAT) to the cent; VAT = the rest)."""
+
     product: Product
     quantity: int  # signed: negative on refunds
     original_line: int | None = None  # refunds: index of the returned line in the original
+    manual_discount: Decimal = Decimal(0)  # sales: gross row discount given at the till
+    voucher: Voucher | None = None  # sales: a voucher on this line
+    source: PlannedLine | None = None  # refunds: the sale line returned
+
+    @property
+    def rate(self) -> Decimal:
+        return Decimal(self.product.vat_percent) / 100
+
+    @property
+    def gross_before(self) -> Decimal:
+        """Sales: the row price before any discount (net list price x quantity + its VAT)."""
+        net = self.product.net_price * self.quantity
+        return net + Decimal(money(net * self.rate))
+
+    @property
+    def discount(self) -> Decimal:
+        """The gross row discount (manual + voucher) on a sale line; a refund's share of it."""
+        if self.source is not None:
+            if -self.quantity == self.source.quantity:
+                return self.source.discount
+            unit_discount = self.source.original_unit - self.source.unit_net
+            return Decimal(money(unit_discount * -self.quantity * (1 + self.rate)))
+        voucher = self.voucher.discount(self.gross_before) if self.voucher else Decimal(0)
+        return min(self.manual_discount + voucher, self.gross_before)
+
+    @property
+    def discounted(self) -> bool:
+        return self.source is None and self.discount > 0
 
     @property
     def net(self) -> Decimal:
-        return self.product.net_price * self.quantity
+        if self.source is not None:
+            if -self.quantity == self.source.quantity:  # a whole line mirrors the sale row
+                return -self.source.net
+            return self.source.unit_net * self.quantity  # part of a line: unit prices
+        if not self.discounted:
+            return self.product.net_price * self.quantity
+        return Decimal(money((self.gross_before - self.discount) / (1 + self.rate)))
 
     @property
     def vat(self) -> Decimal:
-        return Decimal(money(self.net * self.product.vat_percent / 100))
+        if self.source is not None and -self.quantity == self.source.quantity:
+            return -self.source.vat
+        if self.discounted:
+            return self.gross_before - self.discount - self.net
+        return Decimal(money(self.net * self.rate))
+
+    @property
+    def unit_net(self) -> Decimal:
+        """``moneynetpriceperunit``: the net unit price after the discount (positive)."""
+        if self.source is not None:
+            return self.source.unit_net
+        return Decimal(money(abs(self.net / self.quantity)))
+
+    @property
+    def original_unit(self) -> Decimal:
+        """``moneyoriginalprice``: the net unit price before the discount."""
+        if self.source is not None:
+            return self.source.original_unit
+        if not self.discounted:
+            return self.product.net_price
+        return Decimal(money(self.gross_before / (1 + self.rate) / self.quantity))
 
 
 @dataclass(frozen=True)
@@ -226,10 +297,12 @@ def plan_store_day(config: StoreDayConfig) -> StoreDayPlan:
     anonymous: OrderKind = "anonymous"
     kinds = [sale] * config.sales + [anonymous] * config.anonymous
     rng.shuffle(kinds)
+    # Discounts draw from their own generator, so a seed's baskets and timeline stay the same.
+    discounts = random.Random(f"discounts-{config.seed}")  # noqa: S311 - simulation
     sequence: list[dict[str, Any]] = []
     for kind in kinds:
         lines = tuple(
-            PlannedLine(product, rng.randint(1, 3))
+            _with_discount(PlannedLine(product, rng.randint(1, 3)), discounts, config)
             for product in rng.sample(CATALOGUE, rng.randint(1, 3))
         )
         customer = rng.randrange(config.customers) if kind == "sale" else None
@@ -248,7 +321,7 @@ def plan_store_day(config: StoreDayConfig) -> StoreDayPlan:
             chosen = [(index, orig_lines[index])]
             quantities = [rng.randint(1, orig_lines[index].quantity)]
         refund_lines = tuple(
-            PlannedLine(line.product, -qty, original_line=i)
+            PlannedLine(line.product, -qty, original_line=i, source=line)
             for (i, line), qty in zip(chosen, quantities, strict=True)
         )
         at = next(i for i, slot in enumerate(sequence) if slot is original)
@@ -296,6 +369,18 @@ def plan_store_day(config: StoreDayConfig) -> StoreDayPlan:
             )
         )
     return StoreDayPlan(config, run_tag, customers, tuple(orders))
+
+
+def _with_discount(line: PlannedLine, rng: random.Random, config: StoreDayConfig) -> PlannedLine:
+    """About ``discount_share`` of the lines get a manual discount, a voucher, or both."""
+    if rng.random() >= config.discount_share:
+        return line
+    roll = rng.random()
+    manual = Decimal(0)
+    if roll < 0.6:  # 10-30 % off by hand, in whole kronor
+        manual = (line.gross_before * rng.choice([10, 20, 30]) / 100).quantize(Decimal(1))
+    voucher = rng.choice(VOUCHERS) if roll >= 0.3 else None
+    return PlannedLine(line.product, line.quantity, manual_discount=manual, voucher=voucher)
 
 
 def _plan_customer(index: int, rng: random.Random, run_tag: str) -> PlannedCustomer:
@@ -465,6 +550,9 @@ def sale_order_body(
                 line.product.vat_percent,
                 name=line.product.name,
                 product_id=line.product.productid,
+                row_price=money(line.gross_before) if line.discounted else None,
+                row_discount=money(line.manual_discount) if line.manual_discount else None,
+                voucher=line.voucher,
             )
             for line in order.lines
         ],
@@ -518,6 +606,10 @@ class ExpectedItem:
     quantity: int  # negative on refunds
     net_price_per_unit: str
     vat_percent: int
+    total_net: str = "0.00"  # signed money strings, as Sitoo computes the line
+    total_gross: str = "0.00"
+    discount: str = "0.00"  # gross discount on the line (positive)
+    voucher_code: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -525,6 +617,10 @@ class ExpectedItem:
             "quantity": self.quantity,
             "net_price_per_unit": self.net_price_per_unit,
             "vat_percent": self.vat_percent,
+            "total_net": self.total_net,
+            "total_gross": self.total_gross,
+            "discount": self.discount,
+            "voucher_code": self.voucher_code,
         }
 
 
@@ -724,8 +820,12 @@ async def run_store_day(
                         ExpectedItem(
                             line.product.sku,
                             line.quantity,
-                            money(line.product.net_price),
+                            money(line.unit_net),
                             line.product.vat_percent,
+                            total_net=money(line.net),
+                            total_gross=money(line.net + line.vat),
+                            discount=money(line.discount),
+                            voucher_code=_voucher_of(line),
                         )
                         for line in order.lines
                     ),
@@ -782,6 +882,11 @@ async def run_store_day(
         event_ids=tuple(event_ids),
         delivery=sender.summary(),
     )
+
+
+def _voucher_of(line: PlannedLine) -> str:
+    sold = line.source if line.source is not None else line
+    return sold.voucher.code if sold.voucher is not None else ""
 
 
 def summarize(outcome: ExpectedOutcome) -> dict[str, Any]:

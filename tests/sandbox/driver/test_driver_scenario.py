@@ -21,6 +21,7 @@ from sandbox.driver.scenario import (
     run_store_day,
 )
 from sandbox.driver.webhooks import EventSender, Outcome
+from sandbox.sitoo_api import schema
 
 sitoo_api = pytest.importorskip(
     "sandbox.sitoo_api", reason="the Sitoo REST API emulator (sandbox/sitoo_api) is not importable"
@@ -102,6 +103,9 @@ async def test_store_day_end_to_end(start_receiver: ReceiverFactory, sitoo_url: 
     assert any(c.email != c.hard_id for c in outcome.customers), "mixed-case e-mail expected"
     assert {p.hard_id for p in outcome.purchases} <= {c.hard_id for c in outcome.customers}
     assert sum(len(v) for v in outcome.by_customer().values()) == 12
+    lines = [i for p in outcome.purchases for i in p.items]
+    assert any(i.discount != "0.00" for i in lines), "a discounted line"
+    assert any(i.voucher_code for i in lines), "a voucher"
 
     # (a) customers were created on the edge through the CRM SPI with the SPI credential
     creates = [r for r in edge.records if r.path == integration_path("acme", ADD_CUSTOMER)]
@@ -122,6 +126,13 @@ async def test_store_day_end_to_end(start_receiver: ReceiverFactory, sitoo_url: 
         assert [(i["sku"], i["quantity"]) for i in order["orderitems"]] == [
             (i.sku, i.quantity) for i in purchase.items
         ]
+        assert schema.errors(order) == []
+        # Line money: the driver's own arithmetic equals what the Sitoo emulator computed.
+        for line, item in zip(order["orderitems"], purchase.items, strict=True):
+            gross = Decimal(line["moneyitemtotal_net"]) + Decimal(line["moneyitemtotal_vat"])
+            assert (line["moneyitemtotal_net"], str(gross)) == (item.total_net, item.total_gross)
+            assert line["moneynetpriceperunit"] == item.net_price_per_unit
+            assert line["vouchercode"] == item.voucher_code
         if purchase.kind == "refund":
             original = orders[purchase.original_order_id or 0]
             assert order["creditorderid"] == purchase.original_order_id
