@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import aiohttp
 import pytest
 
 from sandbox.driver.scenario import ExpectedOutcome, StoreDayConfig, run_store_day
-from tests.e2e.test_orders import assert_landed_exactly, play_day, seed_customers
+from tests.e2e.test_orders import assert_landed_exactly, money, play_day, seed_customers
 from tests.support.databases import postgres_database
 from tests.support.metrics import sample_value
 from tests.support.order_stack import TOKEN, OrderStack, order_stack
@@ -39,6 +40,51 @@ async def bloomreach_customer(o: OrderStack, hard_id: str) -> dict[str, Any]:
     return customers[0]
 
 
+def _cents(value: float | Decimal) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+async def assert_money_exact(o: OrderStack, expected: ExpectedOutcome) -> None:
+    """Every purchase and line carries Sitoo's amounts to the cent; discounts and vouchers as
+    Bloomreach defines them (``discount_value`` = amount saved per unit)."""
+    purchases = {
+        str(e["properties"]["purchase_id"]): e["properties"]
+        for e in await o.bloomreach_events("purchase")
+    }
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for event in await o.bloomreach_events("purchase_item"):
+        lines.setdefault(str(event["properties"]["purchase_id"]), []).append(event["properties"])
+    discounted = vouchers = 0
+    for p in expected.purchases:
+        props = purchases[str(p.order_id)]
+        assert props["total_price"] == money(p.total_gross)
+        assert props["total_price_without_tax"] == money(p.total_net)
+        assert props["total_tax"] == money(p.total_vat)
+        landed = sorted(lines[str(p.order_id)], key=lambda line: int(line["line_id"]))
+        assert len(landed) == len(p.items)
+        for line, item in zip(landed, p.items, strict=True):
+            quantity = abs(item.quantity)
+            assert (line["sku"], line["quantity"]) == (item.sku, quantity)
+            assert line["total_price"] == money(item.total_gross)
+            assert line["total_price_without_tax"] == money(item.total_net)
+            discount = Decimal(item.discount)
+            if discount:
+                discounted += 1
+                assert line["discount_value"] == float(_cents(discount / quantity))
+                assert _cents(line["original_price"]) == _cents(
+                    (abs(Decimal(item.total_gross)) + discount) / quantity
+                )
+            else:
+                assert "discount_value" not in line
+            if item.voucher_code:
+                vouchers += 1
+                assert line["voucher_code"] == item.voucher_code
+        assert sum(_cents(line["total_price"]) for line in landed) == _cents(props["total_price"])
+        total_discount = sum((Decimal(i.discount) for i in p.items), Decimal(0))
+        assert props.get("discount_value", 0.0) == float(total_discount)
+    assert discounted and vouchers, "the day must have discounted lines and vouchers"
+
+
 @pytest.fixture
 def orders(database_url: str, service_env: dict[str, str], tmp_path: Path) -> Iterator[OrderStack]:
     with order_stack(database_url, service_env, tmp_path / "logs") as o:
@@ -50,6 +96,7 @@ async def test_a_store_day_through_the_spi_and_the_webhook(orders: OrderStack) -
     expected = await play_full_day(orders, config, duplicate_probability=0.2, seed=4)
     await orders.settle()
     await assert_landed_exactly(orders, expected)
+    await assert_money_exact(orders, expected)
     # The customers the POS created are the ones the purchases landed on, with their data.
     for customer in expected.customers:
         profile = await bloomreach_customer(orders, customer.hard_id)
