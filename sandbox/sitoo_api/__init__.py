@@ -19,7 +19,10 @@ Where the spec says [inferred], the stricter choice is taken:
 * write bodies: money / decimal values must be strings, unknown and read-only fields are
   refused, ``ordertypeid`` ∈ {10, 100, 110}, ``externalid`` unique, a refund's
   ``creditorderid`` must exist and its quantities be negative, quantity ``0`` is refused;
-* ``orderitemid`` is 1, 2, … within each order (as in Sitoo's GET example);
+* ``orderitemid`` is 0, 1, … within each order (as in Sitoo's published ``getOrder`` example);
+* what is served validates against Sitoo's published order schema (``schema/``): no ``null``,
+  Sitoo's defaults for what the POS left unset, fields the example shows as ``null`` left out;
+* a line's ``moneyrowprice`` is gross and *before* ``moneyrowdiscount`` (the published example);
 * ``receiptid`` matches ``additionaldata["pos-receiptid"]`` or register serial + receipt number
   from a type-999 log item;
 * ``429`` carries ``Retry-After: 1`` (one-second windows per client IP);

@@ -9,6 +9,8 @@ fails here with its name, and so does a known difference that has gone away.
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
 from typing import Any
 
 from edge import spi_contract as edge
@@ -117,3 +119,16 @@ def test_every_driver_entry_names_its_source() -> None:
         assert route.where.startswith(("§", "events §")), route
     documented = {r.name for r in driver.ALL_ROUTES if r.source is driver.Source.DOCUMENTED}
     assert documented == {"search_customers", "add_customer", "events"}
+
+
+def test_the_driver_learns_nothing_from_the_code_it_tests() -> None:
+    driver_dir = Path(driver.__file__).parent
+    for path in sorted(driver_dir.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith(("edge", "core_service")), f"{path.name}: {name}"
