@@ -106,6 +106,12 @@ def _id(value: object) -> str:
     return "" if text in ("", "0") else text
 
 
+def _warehouse(value: object) -> int | str | None:
+    """Sitoo's integer warehouse id; ``0`` / ``""`` / missing is none, odd text passes as text."""
+    text = _id(value)
+    return int(text) if text.isdigit() else text or None
+
+
 def _line_discount(item: Mapping[str, Any]) -> Decimal:
     """The gross discount on a line (positive), to the cent."""
     data: Mapping[str, Any] = item.get("additionaldata") or {}
@@ -208,7 +214,7 @@ def build_purchase(
         "register_id": _str(order.get("registerid")),
         "staff_id": _str(data.get("pos-staff-externalid")) or _str(order.get("userid_staff")),
         "receipt_id": _str(data.get("pos-receiptid")),
-        "warehouse_id": int(_id(order.get("warehouseid")) or 0) or None,
+        "warehouse_id": _warehouse(order.get("warehouseid")),
         "eshop_id": ref.eshop_id,
         "local_currency": currency,
     }

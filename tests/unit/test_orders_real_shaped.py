@@ -92,6 +92,8 @@ def test_sitoo_s_empty_and_zero_defaults_are_absent_never_values() -> None:
     assert purchase["product_ids"] == [] and purchase["product_list"] == [{"quantity": 1}]
     assert "product_id" not in item and "sku" not in item  # neither "" (sku) nor "0" (productid)
     assert "voucher_code" not in item and "voucher_code" not in purchase
+    order["warehouseid"] = 3
+    assert commands(order)[0]["warehouse_id"] == 3
 
 
 def test_vouchers_gift_cards_and_multi_vat_keep_sitoo_s_totals() -> None:
