@@ -155,6 +155,10 @@ class Relay:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
         self._tenants: dict[int, _Tenant] = {}
         self._tenants_loaded = 0.0
+        # Bumped by settings_changed(); a load records the generation it started under, so a
+        # load already running when settings change does not count as fresh.
+        self._settings_generation = 0
+        self._loaded_generation = 0
         self._tenant_lock = asyncio.Lock()
         self._sitoo_slots = asyncio.Semaphore(settings.relay_sitoo_concurrency)
         self._in_flight = 0
@@ -416,12 +420,23 @@ class Relay:
 
     # ---- tenants ----
 
+    def settings_changed(self) -> None:
+        """Re-read integration settings before the next message, not after the cache's TTL
+        (``kill -HUP`` on a relay process; tests use it instead of waiting out the TTL)."""
+        self._settings_generation += 1
+
+    def _stale(self, integration_id: int, now: float) -> bool:
+        return (
+            integration_id not in self._tenants
+            or now - self._tenants_loaded > self._settings.relay_config_refresh_seconds
+            or self._loaded_generation != self._settings_generation
+        )
+
     async def _tenant(self, integration_id: int) -> _Tenant | None:
         now = self._clock()
-        ttl = self._settings.relay_config_refresh_seconds
-        if integration_id not in self._tenants or now - self._tenants_loaded > ttl:
+        if self._stale(integration_id, now):
             async with self._tenant_lock:
-                if integration_id not in self._tenants or now - self._tenants_loaded > ttl:
+                if self._stale(integration_id, now):
                     await self._load_tenants(now)
         tenant = self._tenants.get(integration_id)
         if tenant is None or not tenant.integration.enabled:
@@ -429,6 +444,7 @@ class Relay:
         return tenant
 
     async def _load_tenants(self, now: float) -> None:
+        generation = self._settings_generation
         stored = await self._integrations.list()
         fresh: dict[int, _Tenant] = {}
         for item in stored:
@@ -456,6 +472,7 @@ class Relay:
             )
         self._tenants = fresh
         self._tenants_loaded = now
+        self._loaded_generation = generation
 
     # ---- group commits ----
 
