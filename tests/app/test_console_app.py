@@ -147,32 +147,57 @@ async def test_the_cores_refusal_of_a_form_is_shown_on_the_form(
     assert 'value="Acme AB"' in page  # what the user typed is kept
 
 
-async def test_a_saved_step_moves_on_to_the_next(console: Client, core: FakeCore) -> None:
+STEP_FORMS = [
+    ("details", {"company": "Acme Group", "market": "NO"}, "authenticate"),
+    ("matching", {"hard_id_name": "registered", "hard_id_source_field": "email"}, "mapping"),
+]
+
+
+@pytest.mark.parametrize(("step", "form", "next_step"), STEP_FORMS)
+async def test_a_saved_step_moves_on_to_the_next(
+    console: Client, core: FakeCore, step: str, form: dict[str, str], next_step: str
+) -> None:
     csrf = await sign_in(console, core.state.token)
     response = await console.post(
-        "/integrations/acme/details",
-        data={"company": "Acme Group", "market": "NO", "csrf_token": csrf},
-        allow_redirects=False,
+        f"/integrations/acme/{step}", data={**form, "csrf_token": csrf}, allow_redirects=False
     )
     assert response.status == 303
-    assert response.headers["Location"] == "/integrations/acme/authenticate"
-    assert core.state.integrations["acme"].company == "Acme Group"
+    assert response.headers["Location"] == f"/integrations/acme/{next_step}"
+    request, _ = core.state.last("UpdateIntegration")
+    assert isinstance(request, apb.UpdateIntegrationRequest) and request.name == "acme"
 
 
-async def test_a_refused_step_stays_with_the_message(console: Client, core: FakeCore) -> None:
+@pytest.mark.parametrize(("step", "form", "next_step"), STEP_FORMS)
+async def test_a_refused_step_stays_with_the_message(
+    console: Client, core: FakeCore, step: str, form: dict[str, str], next_step: str
+) -> None:
     csrf = await sign_in(console, core.state.token)
     core.state.failure = Failure(
-        grpc.StatusCode.INVALID_ARGUMENT, "market NO is not served", method="UpdateIntegration"
+        grpc.StatusCode.FAILED_PRECONDITION, "not with that setting", method="UpdateIntegration"
     )
     response = await console.post(
-        "/integrations/acme/details",
-        data={"company": "Acme Group", "market": "NO", "csrf_token": csrf},
+        f"/integrations/acme/{step}",
+        data={**form, "csrf_token": csrf},
+        allow_redirects=False,
     )
     assert response.status == 400
     page = await response.text()
-    assert "market NO is not served" in page
-    assert 'value="Acme Group"' in page
+    assert "not with that setting" in page
+    assert f'value="{next(iter(form.values()))}"' in page  # what the user typed is kept
     assert core.state.integrations["acme"].company == "Acme AB"
+
+
+async def test_a_step_the_core_fails_on_is_an_error_page_not_a_form_message(
+    console: Client, core: FakeCore
+) -> None:
+    csrf = await sign_in(console, core.state.token)
+    core.state.failure = Failure(grpc.StatusCode.INTERNAL, "disk full", method="UpdateIntegration")
+    response = await console.post(
+        "/integrations/acme/details",
+        data={"company": "Acme Group", "market": "NO", "csrf_token": csrf},
+    )
+    assert response.status == 502
+    assert "The core reported an error" in await response.text()
 
 
 @pytest.mark.parametrize(
