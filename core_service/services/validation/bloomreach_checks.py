@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from core_service.adapters.bloomreach import (
-    BloomreachAuthFailed,
-    BloomreachClient,
-    BloomreachError,
-)
+from core_service.adapters.bloomreach import BloomreachAuthFailed, BloomreachClient, BloomreachError
 from core_service.domain.integration import Integration
 from core_service.domain.validation import Check
 from core_service.services.customers import CustomerService

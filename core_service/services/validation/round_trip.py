@@ -7,10 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from core_service.adapters.bloomreach import (
-    BloomreachClient,
-    BloomreachError,
-)
+from core_service.adapters.bloomreach import BloomreachClient, BloomreachError
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.domain.customer import CustomerInput, Origin
 from core_service.domain.errors import DomainError

@@ -6,10 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from core_service.adapters.bloomreach import (
-    BloomreachClient,
-    BloomreachProject,
-)
+from core_service.adapters.bloomreach import BloomreachClient, BloomreachProject
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.domain.integration import Integration

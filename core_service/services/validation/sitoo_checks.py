@@ -15,12 +15,7 @@ from core_service.adapters.sitoo_api import (
 )
 from core_service.domain.integration import Integration
 from core_service.domain.validation import Check
-from core_service.services.validation.checks import (
-    CALL_TIMEOUT_S,
-    fail,
-    ok,
-    skip,
-)
+from core_service.services.validation.checks import CALL_TIMEOUT_S, fail, ok, skip
 from runtime.settings import Settings
 
 

@@ -7,10 +7,7 @@ from typing import Any
 
 from core_service.domain.integration import Integration
 from core_service.domain.orders import CustomerRule, OrderRef, build_purchase
-from core_service.services.validation.checks import (
-    VALIDATION_STORE,
-    TestCustomer,
-)
+from core_service.services.validation.checks import VALIDATION_STORE, TestCustomer
 
 
 def test_order_payload(
