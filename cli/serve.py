@@ -7,6 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -100,6 +101,12 @@ def _retention_schedule(core: Core, stop: asyncio.Event) -> asyncio.Task[None] |
     return asyncio.create_task(retention.run_schedule(core.retention, interval, stop))
 
 
+def _reload_relay_settings(settings_changed: Callable[[], None]) -> None:
+    settings_changed()
+    # Announced after the relay marked its cache stale: the next message reads settings anew.
+    _announce("relay settings reload requested")
+
+
 async def serve_relay(settings: Settings) -> None:
     """The outbox relay alone (production: one or more beside the core, on PostgreSQL)."""
     core = await build_core(settings)
@@ -107,6 +114,9 @@ async def serve_relay(settings: Settings) -> None:
     try:
         relay = build_relay(core)
         stop = _stop_event()
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP, _reload_relay_settings, relay.settings_changed
+        )
         if settings.relay_metrics_listen:
             host, port = settings.relay_metrics_listen.rsplit(":", 1)
             metrics_runner = await serve_metrics(core.metrics.registry, host, int(port))

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from edge.core_client import open_channel
+from runtime.grpc_channel import open_channel
 from runtime.settings import Settings, read_secret
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 from sitoo_bloomreach.v1 import admin_pb2_grpc

@@ -47,6 +47,7 @@ class CoreMetrics:
     validation_checks: Counter
     retention_deleted_rows: Counter
     retention_runs: Counter
+    grpc_in_flight: Gauge
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -157,6 +158,12 @@ class CoreMetrics:
                 ("outcome",),
                 registry=registry,
             ),
+            grpc_in_flight=Gauge(
+                "core_grpc_server_in_flight",
+                "gRPC calls being handled now, by method (what a shutdown drains)",
+                ("method",),
+                registry=registry,
+            ),
         )
 
 
@@ -177,12 +184,15 @@ class MetricsInterceptor(_ServerInterceptor):
         behaviour = handler.unary_unary
         method = handler_call_details.method.rsplit("/", 1)[-1]
         histogram = self._metrics.grpc_duration
+        in_flight = self._metrics.grpc_in_flight.labels(method)
 
         async def measured(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
+            in_flight.inc()
             try:
                 return await behaviour(request, context)  # type: ignore[arg-type]
             finally:
+                in_flight.dec()
                 code = context.code() or grpc.StatusCode.OK
                 name = code.name if isinstance(code, grpc.StatusCode) else str(code)
                 histogram.labels(method, name).observe(time.perf_counter() - started)

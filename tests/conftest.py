@@ -33,14 +33,14 @@ def sqlite_database_url(tmp_path: Path) -> str:
 @pytest.fixture
 def service_env(tmp_path: Path) -> dict[str, str]:
     """Environment for the services and the CLI: explicit secrets and free ports."""
-    core_port = free_port()
     return {
         "SITOO_BR_DATA_DIR": str(tmp_path / "data"),
         "SITOO_BR_MASTER_KEY": MasterKey.generate(),
         "SITOO_BR_SERVICE_TOKEN": secrets.token_urlsafe(24),
         "SITOO_BR_ADMIN_TOKEN": secrets.token_urlsafe(24),
-        "SITOO_BR_CORE_LISTEN": f"127.0.0.1:{core_port}",
-        "SITOO_BR_CORE_TARGET": f"127.0.0.1:{core_port}",
+        # Port 0: the core binds what the OS gives and says so; Stack points the rest at it.
+        "SITOO_BR_CORE_LISTEN": "127.0.0.1:0",
+        # Chosen up front: the core probes the edge's URL when it validates an integration.
         "SITOO_BR_EDGE_PORT": str(free_port()),
         "SITOO_BR_CORE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "SITOO_BR_LOG_LEVEL": "INFO",

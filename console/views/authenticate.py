@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import grpc
 from aiohttp import web
 
 from console.forms import URL_PATTERN, Errors, Form, integer, match, text
-from console.views.base import ConsoleView, form_error
+from console.views.base import ConsoleView
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 
 
@@ -82,15 +81,9 @@ class AuthenticateView(ConsoleView):
         else:
             settings = settings_input(form, errors)
             if not errors:
-                try:
-                    await self.admin.update_integration(self.name, settings)
-                except grpc.aio.AioRpcError as exc:
-                    message = form_error(exc)
-                    if message is None:
-                        raise
-                    errors.form = message
-                else:
-                    raise self.saved(self.step)
+                await self.save(
+                    self.step, self.admin.update_integration(self.name, settings), errors
+                )
         integration = await self.integration()
         values = {k: v for k, v in form.items() if not k.endswith(("_secret", "_password"))}
         return self.step_page(

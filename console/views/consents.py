@@ -8,7 +8,7 @@ import grpc
 from aiohttp import web
 
 from console.forms import CHANNELS, ID_NAME_PATTERN, Errors, Form, checked, match, text
-from console.views.base import ConsoleView, form_error
+from console.views.base import ConsoleView
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 
 
@@ -120,8 +120,9 @@ class ConsentsView(ConsoleView):
         if fetch_error and not rows:
             errors.form = "The consent categories could not be read; nothing was saved."
         if not errors:
-            try:
-                await self.admin.update_integration(
+            await self.save(
+                self.step,
+                self.admin.update_integration(
                     self.name,
                     pb.IntegrationInput(
                         set_consent_types=True,
@@ -129,12 +130,7 @@ class ConsentsView(ConsoleView):
                         set_channel_categories=True,
                         channel_categories=channels,
                     ),
-                )
-            except grpc.aio.AioRpcError as exc:
-                message = form_error(exc)
-                if message is None:
-                    raise
-                errors.form = message
-            else:
-                raise self.saved(self.step)
+                ),
+                errors,
+            )
         return self.render(integration, rows, fetch_error, errors, channels)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import grpc
 from aiohttp import web
 
 from console.forms import MARKET_PATTERN, NAME_PATTERN, Errors, Form, checked, match, require, text
-from console.views.base import ConsoleView, form_error
+from console.views.base import ConsoleView
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 
 
@@ -43,14 +42,8 @@ class NewIntegrationView(ConsoleView):
         )
         settings = details_input(form, errors)
         if not errors:
-            try:
-                created = await self.admin.create_integration(name, settings)
-            except grpc.aio.AioRpcError as exc:
-                message = form_error(exc)
-                if message is None:
-                    raise
-                errors.form = message
-            else:
+            created = await self.submit(self.admin.create_integration(name, settings), errors)
+            if created is not None:
                 # Shown here, once: the core keeps only hashes of these passwords.
                 return self.page(
                     "credentials.html",
@@ -82,15 +75,7 @@ class DetailsView(ConsoleView):
         settings = details_input(form, errors)
         settings.enabled = checked(form, "enabled")
         if not errors:
-            try:
-                await self.admin.update_integration(self.name, settings)
-            except grpc.aio.AioRpcError as exc:
-                message = form_error(exc)
-                if message is None:
-                    raise
-                errors.form = message
-            else:
-                raise self.saved(self.step)
+            await self.save(self.step, self.admin.update_integration(self.name, settings), errors)
         integration = await self.integration()
         return self.step_page(
             "details.html", integration, self.step, status=400, values=dict(form), errors=errors

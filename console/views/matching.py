@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import grpc
 from aiohttp import web
 
 from console.forms import (
@@ -16,7 +15,7 @@ from console.forms import (
     match,
     require,
 )
-from console.views.base import ConsoleView, form_error
+from console.views.base import ConsoleView
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 
 
@@ -51,18 +50,14 @@ class MatchingView(ConsoleView):
         match(errors, "hard_id_name", hard_id, ID_NAME_PATTERN, "Letters, digits, _ and - only.")
         source = require(errors, form, "hard_id_source_field", "Sitoo field")
         if not errors:
-            try:
-                await self.admin.update_integration(
+            await self.save(
+                self.step,
+                self.admin.update_integration(
                     self.name,
                     pb.IntegrationInput(hard_id_name=hard_id, hard_id_source_field=source),
-                )
-            except grpc.aio.AioRpcError as exc:
-                message = form_error(exc)
-                if message is None:
-                    raise
-                errors.form = message
-            else:
-                raise self.saved(self.step)
+                ),
+                errors,
+            )
         values = {"hard_id_name": hard_id, "hard_id_source_field": source}
         return self.render(await self.integration(), values, errors)
 
@@ -94,8 +89,9 @@ class MappingView(ConsoleView):
         errors = Errors()
         rows = mapping_rows(form, errors)
         if not errors:
-            try:
-                await self.admin.update_integration(
+            await self.save(
+                self.step,
+                self.admin.update_integration(
                     self.name,
                     pb.IntegrationInput(
                         set_field_mappings=True,
@@ -104,12 +100,7 @@ class MappingView(ConsoleView):
                             for r in rows
                         ],
                     ),
-                )
-            except grpc.aio.AioRpcError as exc:
-                message = form_error(exc)
-                if message is None:
-                    raise
-                errors.form = message
-            else:
-                raise self.saved(self.step)
+                ),
+                errors,
+            )
         return self.render(await self.integration(), rows, errors)

@@ -21,8 +21,16 @@ _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 MAX_EMAIL_LENGTH: Final = 254
 
 
+def canonical_email(value: str) -> str:
+    """The one e-mail form used as an ID, by customers and orders alike (Bloomreach hard IDs
+    are case-sensitive): trimmed and lower-cased. Not a validity check: an order's e-mail is
+    whatever Sitoo recorded, and must still find the customer the CRM SPI created."""
+    return value.strip().lower()
+
+
 def normalise_email(value: str, field_name: str = "email") -> str:
-    email = value.strip().lower()
+    """``canonical_email`` of a value the POS writes, refused if it is not an e-mail address."""
+    email = canonical_email(value)
     if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
         raise InvalidArgument(f"{field_name} is not a valid e-mail address", field=field_name)
     return email

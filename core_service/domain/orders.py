@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
+from core_service.domain.customer import canonical_email
+
 POS_ORDER_TYPE: Final = 10
 ORDER_OPEN, ORDER_CLOSED, ORDER_CANCELLED, ORDER_ABANDONED = 0, 10, 20, -1
 PAYMENT_CANCELLED, PAYMENT_FAILED = 30, 40
@@ -52,12 +54,6 @@ class OrderRef:
 
     def to_json(self) -> JsonObject:
         return {"account_id": self.account_id, "eshop_id": self.eshop_id, "order_id": self.order_id}
-
-
-def normalise_email(value: str) -> str:
-    """The one e-mail rule for hard IDs (Bloomreach hard IDs are case-sensitive): trimmed and
-    lower-cased. The customer path must use the same rule, or purchases miss their customer."""
-    return value.strip().lower()
 
 
 @dataclass(frozen=True)
@@ -133,9 +129,9 @@ def resolve_hard_id(order: Mapping[str, Any], rule: CustomerRule) -> str | None:
     email_rule = rule.hard_id_source_field == "email"
     customer_id = _str(data.get("crm-customerid"))
     if customer_id:
-        return normalise_email(customer_id) if email_rule else customer_id
+        return canonical_email(customer_id) if email_rule else customer_id
     if email_rule:
-        email = normalise_email(_str(order.get("email")))
+        email = canonical_email(_str(order.get("email")))
         return email or None
     if rule.hard_id_source_field == "member_number":
         return _str(data.get("crm-membernumber")) or None

@@ -18,117 +18,47 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from core_service.adapters.bloomreach import (
-    MAX_BATCH_COMMANDS,
     BloomreachAuthFailed,
-    BloomreachClient,
     BloomreachError,
-    BloomreachProject,
     BloomreachRateLimited,
-    CommandResult,
 )
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.sitoo_api import (
-    SitooAccount,
     SitooAuthFailed,
-    SitooClient,
     SitooError,
     SitooNotFound,
     SitooRateLimited,
 )
-from core_service.domain.integration import Integration
-from core_service.domain.orders import CustomerRule, OrderRef, Skip, plan
+from core_service.domain.delivery_outcome import (
+    Dead,
+    Outcome,
+    Retry,
+    UpstreamFailure,
+    after_bloomreach_failure,
+    after_failure,
+    after_sitoo_failure,
+    backoff,
+)
+from core_service.domain.orders import OrderRef, Skip, plan
 from core_service.metrics import CoreMetrics
-from core_service.services.batching import Batcher, RateLimiter
+from core_service.services.batching import Batcher
+from core_service.services.relay_tenants import Tenant, TenantCache
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-JITTER = 0.2  # +-20 % on every backoff delay, so retries of one outage do not synchronise
-NOT_FOUND_MAX_DELAY_S = 60.0  # an order not yet visible usually is a second later
 # Claiming is paced by what the relay can send soon: about this many seconds of its Bloomreach
 # budget, at this many (small) orders per batch call.
 SEND_HORIZON_S = 1.0
 ORDERS_PER_CALL_ESTIMATE = 12
-
-
-def backoff(
-    schedule: Sequence[float], failures: int, rng: random.Random, retry_after: float | None
-) -> float | None:
-    """Seconds until the next attempt after ``failures`` failed ones; None = give up."""
-    if failures >= len(schedule):
-        return None
-    delay = schedule[failures] * rng.uniform(1 - JITTER, 1 + JITTER)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
-
-
-class ProjectSender:
-    """Commands of many orders into paced ``batch`` calls of one Bloomreach project."""
-
-    def __init__(self, client: BloomreachClient, settings: Settings, metrics: CoreMetrics) -> None:
-        self._client = client
-        self._timeout = settings.relay_http_timeout_seconds
-        self._metrics = metrics
-        self.limiter = RateLimiter(settings.bloomreach_requests_per_second)
-        self._batcher: Batcher[list[dict[str, Any]], list[CommandResult]] = Batcher(
-            self._flush,
-            max_weight=MAX_BATCH_COMMANDS,
-            linger_s=0.02,
-            concurrency=max(1, settings.relay_concurrency),
-            weight=len,
-            gate=self.limiter.acquire,
-        )
-
-    async def send(self, commands: Sequence[dict[str, Any]]) -> list[CommandResult]:
-        # An order of more than 50 commands travels in several batches (same ids, same
-        # timestamp), as Bloomreach advises for large receipts.
-        chunks = [
-            list(commands[i : i + MAX_BATCH_COMMANDS])
-            for i in range(0, len(commands), MAX_BATCH_COMMANDS)
-        ]
-        results = await asyncio.gather(*(self._batcher.submit(chunk) for chunk in chunks))
-        return [result for chunk in results for result in chunk]
-
-    async def _flush(self, items: list[list[dict[str, Any]]]) -> list[list[CommandResult]]:
-        flat = [command for item in items for command in item]
-        self._metrics.relay_batch_commands.observe(len(flat))
-        started = time.perf_counter()
-        try:
-            results = await self._client.batch(flat, self._timeout)
-        except BloomreachRateLimited as exc:
-            self.limiter.pause(exc.retry_after_s if exc.retry_after_s is not None else 1.0)
-            raise
-        finally:
-            self._metrics.upstream_duration.labels("bloomreach", "batch").observe(
-                time.perf_counter() - started
-            )
-        out: list[list[CommandResult]] = []
-        position = 0
-        for item in items:
-            out.append(results[position : position + len(item)])
-            position += len(item)
-        return out
-
-    async def close(self) -> None:
-        await self._batcher.close()
-
-
-@dataclass
-class _Tenant:
-    integration: Integration
-    sitoo: SitooClient
-    sender: ProjectSender
-    rule: CustomerRule
 
 
 class Relay:
@@ -146,16 +76,12 @@ class Relay:
         rng: random.Random | None = None,
     ) -> None:
         self._repo = repository
-        self._integrations = integrations
         self._outbox_admin = outbox_admin
-        self._http = http
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
-        self._tenants: dict[int, _Tenant] = {}
-        self._tenants_loaded = 0.0
-        self._tenant_lock = asyncio.Lock()
+        self._tenants = TenantCache(integrations, http, settings, metrics, clock)
         self._sitoo_slots = asyncio.Semaphore(settings.relay_sitoo_concurrency)
         self._in_flight = 0
         # Claimed messages whose Bloomreach call has not returned yet. Claiming stops at about
@@ -232,8 +158,7 @@ class Relay:
             task.cancel()
         await self._prepare.close()
         await self._complete.close()
-        for tenant in self._tenants.values():
-            await tenant.sender.close()
+        await self._tenants.close()
 
     async def _already_tracked(self, claimed: Sequence[Claimed]) -> set[int]:
         by_integration: dict[int, list[Claimed]] = defaultdict(list)
@@ -282,9 +207,14 @@ class Relay:
     async def _process(self, message: Claimed, already_tracked: bool) -> Completion | None:
         if already_tracked:
             return Completion(message, "skipped", skip_reason="already tracked", final=True)
-        tenant = await self._tenant(message.integration_id)
+        tenant = await self._tenants.get(message.integration_id)
         if tenant is None:
-            return self._failed(message, None, "integration", "integration disabled or missing")
+            outcome = after_failure(
+                self._settings.relay_retry_schedule, message.attempts, self._rng
+            )
+            return self._settle(
+                message, None, "integration", "integration disabled or missing", outcome
+            )
         payload = dict(message.payload)
         if UNREADABLE in payload:
             # Rebuilding from the order could send Bloomreach something other than what it
@@ -344,31 +274,38 @@ class Relay:
             },
         )
 
+    def settings_changed(self) -> None:
+        """Re-read integration settings before the next message (SIGHUP on a relay)."""
+        self._tenants.settings_changed()
+
     def _sitoo_failed(
-        self, message: Claimed, tenant: _Tenant, exc: SitooError, payload: dict[str, Any]
+        self, message: Claimed, tenant: Tenant, exc: SitooError, payload: dict[str, Any]
     ) -> Completion:
         name = tenant.integration.name
         self._metrics.upstream_errors.labels("sitoo", name, type(exc).__name__).inc()
         if isinstance(exc, SitooAuthFailed):
             self._metrics.upstream_auth_alerts.labels("sitoo", name).inc()
-        if isinstance(exc, SitooNotFound):
-            misses = int(payload.get("not_found", 0)) + 1
+        failure = UpstreamFailure(
+            transient=exc.transient,
+            retry_after_s=exc.retry_after_s if isinstance(exc, SitooRateLimited) else None,
+            not_found=isinstance(exc, SitooNotFound),
+        )
+        misses = int(payload.get("not_found", 0))
+        if failure.not_found:
+            misses += 1
             payload = {**payload, "not_found": misses}
-            if misses > self._settings.relay_not_found_retries:
-                return Completion(
-                    message,
-                    "dead",
-                    error=f"order not found in Sitoo ({misses} tries): {exc}",
-                    payload=payload,
-                )
-            return self._failed(message, payload, "sitoo", str(exc), cap=NOT_FOUND_MAX_DELAY_S)
-        retry_after = exc.retry_after_s if isinstance(exc, SitooRateLimited) else None
-        if not exc.transient:
-            return Completion(message, "dead", error=f"Sitoo: {exc}", payload=payload)
-        return self._failed(message, payload, "sitoo", str(exc), retry_after=retry_after)
+        outcome = after_sitoo_failure(
+            failure,
+            schedule=self._settings.relay_retry_schedule,
+            attempts=message.attempts,
+            misses=misses,
+            not_found_retries=self._settings.relay_not_found_retries,
+            rng=self._rng,
+        )
+        return self._settle(message, payload, "sitoo", str(exc), outcome, vendor="Sitoo")
 
     def _bloomreach_failed(
-        self, message: Claimed, tenant: _Tenant, exc: BloomreachError, payload: dict[str, Any]
+        self, message: Claimed, tenant: Tenant, exc: BloomreachError, payload: dict[str, Any]
     ) -> Completion:
         name = tenant.integration.name
         self._metrics.upstream_errors.labels("bloomreach", name, type(exc).__name__).inc()
@@ -384,78 +321,47 @@ class Relay:
         )
         if isinstance(exc, BloomreachAuthFailed):
             self._metrics.upstream_auth_alerts.labels("bloomreach", name).inc()
-        if not exc.transient:
+        failure = UpstreamFailure(
+            transient=exc.transient,
+            retry_after_s=exc.retry_after_s if isinstance(exc, BloomreachRateLimited) else None,
+        )
+        outcome = after_bloomreach_failure(
+            failure,
+            schedule=self._settings.relay_retry_schedule,
+            attempts=message.attempts,
+            rng=self._rng,
+        )
+        if isinstance(outcome, Dead) and outcome.kind == "permanent":
             # 400 / 401 / 403: Bloomreach stored nothing, so a replay may rebuild commands.
-            kept = {k: v for k, v in payload.items() if k != "commands"}
-            return Completion(message, "dead", error=f"Bloomreach: {exc}", payload=kept)
-        retry_after = exc.retry_after_s if isinstance(exc, BloomreachRateLimited) else None
-        return self._failed(message, payload, "bloomreach", str(exc), retry_after=retry_after)
+            payload = {k: v for k, v in payload.items() if k != "commands"}
+        return self._settle(message, payload, "bloomreach", str(exc), outcome, vendor="Bloomreach")
 
-    def _failed(
+    def _settle(
         self,
         message: Claimed,
         payload: dict[str, Any] | None,
         where: str,
         error: str,
+        outcome: Outcome,
         *,
-        retry_after: float | None = None,
-        cap: float | None = None,
+        vendor: str = "",
     ) -> Completion:
-        failures = message.attempts + 1
-        delay = backoff(self._settings.relay_retry_schedule, failures, self._rng, retry_after)
-        text = f"{where}: {error}"
-        if delay is None:
+        """The completion that records ``outcome``, with the error worded for the operator."""
+        if isinstance(outcome, Retry):
             return Completion(
-                message, "dead", error=f"{text} (after {failures} attempts)", payload=payload
+                message,
+                "retry",
+                error=f"{where}: {error}",
+                available_at=self._clock() + outcome.delay_s,
+                payload=payload,
             )
-        if cap is not None:
-            delay = min(delay, cap)
-        return Completion(
-            message, "retry", error=text, available_at=self._clock() + delay, payload=payload
-        )
-
-    # ---- tenants ----
-
-    async def _tenant(self, integration_id: int) -> _Tenant | None:
-        now = self._clock()
-        ttl = self._settings.relay_config_refresh_seconds
-        if integration_id not in self._tenants or now - self._tenants_loaded > ttl:
-            async with self._tenant_lock:
-                if integration_id not in self._tenants or now - self._tenants_loaded > ttl:
-                    await self._load_tenants(now)
-        tenant = self._tenants.get(integration_id)
-        if tenant is None or not tenant.integration.enabled:
-            return None
-        return tenant
-
-    async def _load_tenants(self, now: float) -> None:
-        stored = await self._integrations.list()
-        fresh: dict[int, _Tenant] = {}
-        for item in stored:
-            integration = item.integration
-            current = self._tenants.get(integration.id)
-            if current is not None and current.integration.updated_at == integration.updated_at:
-                fresh[integration.id] = current
-                continue
-            if current is not None:
-                await current.sender.close()
-            br, sitoo = integration.bloomreach, integration.sitoo
-            project = BloomreachProject(
-                br.api_base_url, br.project_token, br.api_key_id, br.api_secret or ""
-            )
-            account = SitooAccount(
-                sitoo.api_base_url, sitoo.account_id, sitoo.api_id, sitoo.api_password or ""
-            )
-            fresh[integration.id] = _Tenant(
-                integration=integration,
-                sitoo=SitooClient(self._http, account),
-                sender=ProjectSender(
-                    BloomreachClient(self._http, project), self._settings, self._metrics
-                ),
-                rule=CustomerRule(integration.hard_id_name, integration.hard_id_source_field),
-            )
-        self._tenants = fresh
-        self._tenants_loaded = now
+        if outcome.kind == "permanent":
+            text = f"{vendor}: {error}"
+        elif outcome.kind == "not_found":
+            text = f"{outcome.why}: {error}"
+        else:
+            text = f"{where}: {error} ({outcome.why})"
+        return Completion(message, "dead", error=text, payload=payload)
 
     # ---- group commits ----
 
@@ -474,3 +380,7 @@ class Relay:
                     self._metrics.outbox_messages.labels(state).set(count)
                 self._metrics.outbox_oldest_pending_age.set(stats.oldest_pending_age_seconds)
             await self._wait(stop, stop.wait(), interval)
+
+
+# ``backoff`` moved to the domain; importable from here as before.
+__all__ = ["Relay", "backoff"]

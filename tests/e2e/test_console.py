@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sandbox.driver.scenario import (
     run_store_day,
 )
 from sandbox.driver.webhooks import EventSender, RetrySchedule
+from tests.support.order_stack import RELOAD_REQUESTED
 from tests.support.processes import ROOT, Service, cli, free_port, running
 from tests.support.stack import Stack, stack
 
@@ -68,6 +70,7 @@ class Console:
     sitoo_url: str
     database: Path
     admin_token: str
+    relay: Service
     # Credentials issued to integrations created through the CLI: {"spi": (u, p), "webhook": …}
     credentials: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
@@ -75,7 +78,8 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     tmp = tmp_path_factory.mktemp("console")
-    core_port, console_port, edge_port = free_port(), free_port(), free_port()
+    # The edge's port is chosen up front: the core and the console show and probe its URL.
+    edge_port = free_port()
     # The edge as Sitoo would reach it: shown on the Sitoo page, probed by validation.
     edge_public_url = f"http://127.0.0.1:{edge_port}"
     env = {
@@ -83,11 +87,10 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         "SITOO_BR_MASTER_KEY": MasterKey.generate(),
         "SITOO_BR_SERVICE_TOKEN": secrets.token_urlsafe(24),
         "SITOO_BR_ADMIN_TOKEN": secrets.token_urlsafe(24),
-        "SITOO_BR_CORE_LISTEN": f"127.0.0.1:{core_port}",
-        "SITOO_BR_CORE_TARGET": f"127.0.0.1:{core_port}",
+        "SITOO_BR_CORE_LISTEN": "127.0.0.1:0",
         "SITOO_BR_EDGE_PORT": str(edge_port),
         "SITOO_BR_CORE_METRICS_LISTEN": "",
-        "SITOO_BR_CONSOLE_PORT": str(console_port),
+        "SITOO_BR_CONSOLE_PORT": "0",
         "SITOO_BR_EDGE_PUBLIC_URL": edge_public_url,
         "SITOO_BR_LOG_LEVEL": "INFO",
         "SITOO_BR_RELAY_METRICS_LISTEN": "",
@@ -96,38 +99,32 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     }
     database = tmp / "console.db"
     log_dir = tmp / "logs"
-    bloomreach_port, sitoo_port = free_port(), free_port()
     with (
         running(
-            "bloomreach",
-            ["-m", "sandbox.bloomreach", "--port", str(bloomreach_port)],
-            env,
-            log_dir,
-            "listening",
-        ),
+            "bloomreach", ["-m", "sandbox.bloomreach", "--port", "0"], env, log_dir, "listening"
+        ) as bloomreach,
         running(
-            "sitoo",
-            ["-m", "sandbox.sitoo_api", "--port", str(sitoo_port)],
-            env,
-            log_dir,
-            "listening",
-        ),
+            "sitoo", ["-m", "sandbox.sitoo_api", "--port", "0"], env, log_dir, "listening"
+        ) as sitoo,
         stack(f"sqlite+aiosqlite:///{database}", env, log_dir) as s,
     ):
         s.start_core()
         s.start_edge()
         with (
             # Validation's round trip tracks a test order through the relay.
-            running("relay", ["-m", "cli.main", "relay"], s.env, log_dir, "relay running"),
-            running("console", ["-m", "cli.main", "console"], s.env, log_dir, "console listening"),
+            running("relay", ["-m", "cli.main", "relay"], s.env, log_dir, "relay running") as relay,
+            running(
+                "console", ["-m", "cli.main", "console"], s.env, log_dir, "console listening"
+            ) as console,
         ):
             yield Console(
                 s,
-                f"http://127.0.0.1:{console_port}",
-                f"http://127.0.0.1:{bloomreach_port}",
-                f"http://127.0.0.1:{sitoo_port}",
+                f"http://127.0.0.1:{console.port}",
+                f"http://127.0.0.1:{bloomreach.port}",
+                f"http://127.0.0.1:{sitoo.port}",
                 database,
                 env["SITOO_BR_ADMIN_TOKEN"],
+                relay,
             )
 
 
@@ -457,6 +454,12 @@ def _settled_counts(console: Console, name: str, *, dead: int = 0) -> dict[str, 
     raise AssertionError(f"the outbox did not settle: {counts}")
 
 
+def _reload_relay_settings(console: Console) -> None:
+    """The relay re-reads integration settings before its next message (not after its cache)."""
+    console.relay.process.send_signal(signal.SIGHUP)
+    console.relay.wait_for_line(RELOAD_REQUESTED)
+
+
 def _post_malformed_batch(console: Console, name: str) -> None:
     user, password = console.credentials[name]["webhook"]
     response = httpx.post(
@@ -507,7 +510,7 @@ def test_operations_counts_move_and_dead_messages_replay(
         ).returncode
         == 0
     )
-    time.sleep(1.0)  # the relay re-reads integration settings every 0.5 s here
+    _reload_relay_settings(console)
     broken_day = StoreDayConfig(
         customers=1,
         sales=2,
@@ -530,7 +533,7 @@ def test_operations_counts_move_and_dead_messages_replay(
         ).returncode
         == 0
     )
-    time.sleep(1.0)
+    _reload_relay_settings(console)
     page.get_by_role("button", name=re.compile(r"Replay message \d+")).first.click()
     expect(page.locator(".flash")).to_contain_text("Replayed 1 message(s).")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -565,18 +568,19 @@ def test_a_core_that_is_down_gives_a_clear_page(
     console: Console, browser_page: Page, tmp_path: Path
 ) -> None:
     # Runs last: it stops nothing shared, it starts a second console against a dead port.
-    port = free_port()
     env = {
         **console.stack.env,
-        "SITOO_BR_CONSOLE_PORT": str(port),
+        "SITOO_BR_CONSOLE_PORT": "0",
+        # Nothing listens there (a port free a moment ago; at worst something else answers
+        # and the call fails all the same).
         "SITOO_BR_CORE_TARGET": f"127.0.0.1:{free_port()}",
         "SITOO_BR_CONSOLE_CORE_DEADLINE_SECONDS": "2",
     }
-    with running("console-nocore", ["-m", "cli.main", "console"], env, tmp_path, None) as s:
-        assert isinstance(s, Service)
-        s.wait_for_line("console listening")
+    with running(
+        "console-nocore", ["-m", "cli.main", "console"], env, tmp_path, "console listening"
+    ) as s:
         page = browser_page
-        page.goto(f"http://127.0.0.1:{port}/signin")
+        page.goto(f"http://127.0.0.1:{s.port}/signin")
         page.get_by_label("Admin token").fill(console.admin_token)
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("heading", name="The core is unreachable")).to_be_visible()

@@ -17,9 +17,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from core_service.crypto import MasterKey
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc
+from tests.support.eventually import eventually
+from tests.support.metrics import sample_value
 from tests.support.processes import cli, free_port, running, spawn
 from tests.support.stack import stack
 
@@ -92,10 +95,28 @@ async def test_sigterm_drains_in_flight_calls(
                     timeout=30,
                 )
             )
-            await asyncio.sleep(1.0)  # the call is now waiting for the database lock
+            metrics_url = f"http://{s.env['SITOO_BR_CORE_METRICS_LISTEN']}/metrics"
+
+            async def creations_in_flight() -> float:
+                async with aiohttp.ClientSession() as session, session.get(metrics_url) as r:
+                    text = await r.text()
+                gauge = "core_grpc_server_in_flight"
+                return sample_value(text, gauge, method="CreateIntegration") or 0.0
+
+            async def serving() -> bool:
+                health = health_pb2_grpc.HealthStub(channel)
+                try:
+                    answer = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+                except grpc.aio.AioRpcError:
+                    return False
+                return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
+
+            # The call has reached the core and waits there for the database lock.
+            await eventually(creations_in_flight, lambda n: n == 1, description="call in core")
             assert not in_flight.done()
             core.process.send_signal(15)
-            await asyncio.sleep(0.5)
+            # The core reports NOT_SERVING just before it stops taking calls.
+            await eventually(serving, lambda up: not up, description="core draining")
             # Draining: new calls are refused while the old one is still being served.
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await stub.ListIntegrations(

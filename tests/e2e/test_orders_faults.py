@@ -7,7 +7,7 @@ import asyncio
 import base64
 import json
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -18,6 +18,7 @@ from core_service.crypto import MasterKey, SecretBox
 from sandbox.driver.scenario import StoreDayConfig
 from tests.e2e.test_orders import assert_landed_exactly, play_day, seed_customers
 from tests.support.databases import postgres_database
+from tests.support.eventually import eventually
 from tests.support.metrics import sample_value
 from tests.support.order_stack import ACCOUNT, OrderStack, order_stack
 from tests.support.processes import free_port
@@ -142,7 +143,7 @@ async def test_vendor_faults_then_dead_then_replay(orders: OrderStack) -> None:
 
     fixed = orders.s.cli("integration", "update", "acme", "--bloomreach-secret", "sandbox-secret")
     assert fixed.returncode == 0, fixed.stderr
-    await asyncio.sleep(1.0)  # the relay's configuration cache (0.5 s in tests)
+    orders.reload_relay_settings()
     replayed = orders.s.cli("outbox", "replay", "--all-dead")
     assert replayed.returncode == 0, replayed.stderr
     await orders.settle()
@@ -217,15 +218,6 @@ async def _relay_metric(url: str, name: str, **labels: str) -> float:
     return sample_value(text, name, **labels) or 0.0
 
 
-async def _until(predicate: Callable[[], Awaitable[bool]], limit_s: float = 60.0) -> None:
-    """Wait for a condition (a bound against hanging, not a timing check)."""
-    for _ in range(int(limit_s / 0.2)):
-        if await predicate():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError("condition not reached")
-
-
 async def test_relay_rides_out_timeouts_and_sitoo_429_and_alerts_on_credentials(
     database_url: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -264,9 +256,9 @@ async def test_relay_rides_out_timeouts_and_sitoo_429_and_alerts_on_credentials(
                 > 0
             )
 
-        await _until(sitoo_limited)
+        await eventually(sitoo_limited, description="a Sitoo 429 met")
         await o.faults(o.sitoo_url, {})
-        await _until(bloomreach_timed_out)
+        await eventually(bloomreach_timed_out, description="a Bloomreach timeout met")
         assert (await o.states()).get("dead", 0) == 0
         await o.faults(o.bloomreach_url, {})
         await o.settle()
@@ -277,7 +269,7 @@ async def test_relay_rides_out_timeouts_and_sitoo_429_and_alerts_on_credentials(
         assert await _relay_metric(url, alert, upstream="bloomreach", integration="acme") == 0
         wrong = o.s.cli("integration", "update", "acme", "--bloomreach-secret", "wrong")
         assert wrong.returncode == 0, wrong.stderr
-        await asyncio.sleep(1.0)  # the relay's configuration cache (0.5 s in tests)
+        o.reload_relay_settings()
         second = day(42, sales=2, refunds=0)
         await seed_customers(o, second)
         await play_day(o, second, seed=8)

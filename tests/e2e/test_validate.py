@@ -26,14 +26,14 @@ LIMITED_PERMISSIONS = json.dumps({"events_set": ["purchase", "consent"]})
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrderStack]:
     tmp = tmp_path_factory.mktemp("validate")
-    core_port, edge_port = free_port(), free_port()
+    # The edge's port is chosen up front: the core probes its public URL when it validates.
+    edge_port = free_port()
     env = {
         "SITOO_BR_DATA_DIR": str(tmp / "data"),
         "SITOO_BR_MASTER_KEY": MasterKey.generate(),
         "SITOO_BR_SERVICE_TOKEN": secrets.token_urlsafe(24),
         "SITOO_BR_ADMIN_TOKEN": secrets.token_urlsafe(24),
-        "SITOO_BR_CORE_LISTEN": f"127.0.0.1:{core_port}",
-        "SITOO_BR_CORE_TARGET": f"127.0.0.1:{core_port}",
+        "SITOO_BR_CORE_LISTEN": "127.0.0.1:0",
         "SITOO_BR_EDGE_PORT": str(edge_port),
         "SITOO_BR_CORE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "SITOO_BR_EDGE_PUBLIC_URL": f"http://127.0.0.1:{edge_port}",

@@ -33,15 +33,14 @@ class CustomerStack:
 
 
 def base_env(data_dir: Path) -> dict[str, str]:
-    core_port = free_port()
     return {
         "SITOO_BR_DATA_DIR": str(data_dir),
         "SITOO_BR_MASTER_KEY": MasterKey.generate(),
         "SITOO_BR_SERVICE_TOKEN": secrets.token_urlsafe(24),
         "SITOO_BR_ADMIN_TOKEN": secrets.token_urlsafe(24),
-        "SITOO_BR_CORE_LISTEN": f"127.0.0.1:{core_port}",
-        "SITOO_BR_CORE_TARGET": f"127.0.0.1:{core_port}",
-        "SITOO_BR_EDGE_PORT": str(free_port()),
+        # Port 0 for both: they announce what they bound and Stack records it.
+        "SITOO_BR_CORE_LISTEN": "127.0.0.1:0",
+        "SITOO_BR_EDGE_PORT": "0",
         "SITOO_BR_CORE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "SITOO_BR_LOG_LEVEL": "WARNING",
     }
@@ -75,12 +74,11 @@ def integration_args(bloomreach_url: str, *extra: str) -> list[str]:
 def customer_stack(
     work_dir: Path, env: dict[str, str] | None = None, *integration_extra: str
 ) -> Iterator[CustomerStack]:
-    port = free_port()
     full_env = {**base_env(work_dir / "data"), **(env or {})}
     with (
         running(
             "bloomreach",
-            ["-m", "sandbox.bloomreach", "--port", str(port)],
+            ["-m", "sandbox.bloomreach", "--port", "0"],
             {},
             work_dir / "logs",
             BR_READY,
@@ -89,7 +87,7 @@ def customer_stack(
     ):
         s.start_core()
         s.start_edge()
-        url = f"http://127.0.0.1:{port}"
+        url = f"http://127.0.0.1:{emulator.port}"
         created = s.create_integration(INTEGRATION, *integration_args(url, *integration_extra))
         credentials = created["credentials"]
         yield CustomerStack(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -18,12 +19,13 @@ from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEF
 from sandbox.driver.pos_client import PosClient
 from sandbox.driver.scenario import SitooOrdersClient
 from sandbox.driver.webhooks import EventSender, RetrySchedule
-from tests.support.processes import Service, free_port, running, spawn
+from tests.support.processes import Service, running, spawn
 from tests.support.stack import Stack, stack
 
 ACCOUNT = 1500
 SITOO_API_ID, SITOO_PASSWORD = "1500-1", "sandbox-password"
 TOKEN = DEFAULT_PROJECT_TOKEN
+RELOAD_REQUESTED = "relay settings reload requested"
 # Test-speed relay: retries in fractions of a second. The budget (31 attempts, ~9 s) outlasts
 # the tests' random fault rates (e.g. 40% Bloomreach 429s with 30% Sitoo 503s fail an attempt
 # ~60% of the time: 8 attempts would let one message in ~60 die by chance). Permanent failures
@@ -61,6 +63,14 @@ class OrderStack:
         )
         self.relays.append(relay)
         return relay
+
+    def reload_relay_settings(self) -> None:
+        """Make every relay re-read integration settings before its next message (SIGHUP),
+        instead of waiting out its settings cache."""
+        for relay in self.relays:
+            if relay.process.poll() is None:
+                relay.process.send_signal(signal.SIGHUP)
+                relay.wait_for_line(RELOAD_REQUESTED)
 
     def sender(self, **kwargs: Any) -> EventSender:
         kwargs.setdefault("schedule", RetrySchedule.of(*([0.3] * 10 + [1.0] * 30)))
@@ -146,20 +156,19 @@ def order_stack(
     bloomreach_args: tuple[str, ...] = (),
 ) -> Iterator[OrderStack]:
     with ExitStack() as exits:
-        br_port, sitoo_port = free_port(), free_port()
-        exits.enter_context(
+        bloomreach = exits.enter_context(
             running(
                 "bloomreach",
-                ["-m", "sandbox.bloomreach", "--port", str(br_port), *bloomreach_args],
+                ["-m", "sandbox.bloomreach", "--port", "0", *bloomreach_args],
                 {},
                 log_dir,
                 "listening",
             )
         )
-        exits.enter_context(
+        sitoo = exits.enter_context(
             running(
                 "sitoo",
-                ["-m", "sandbox.sitoo_api", "--port", str(sitoo_port), *sitoo_args],
+                ["-m", "sandbox.sitoo_api", "--port", "0", *sitoo_args],
                 {},
                 log_dir,
                 "listening",
@@ -169,7 +178,7 @@ def order_stack(
         s.start_core()
         s.start_edge()
         result = OrderStack(
-            s, f"http://127.0.0.1:{br_port}", f"http://127.0.0.1:{sitoo_port}", database_url
+            s, f"http://127.0.0.1:{bloomreach.port}", f"http://127.0.0.1:{sitoo.port}", database_url
         )
         created = s.create_integration(
             "acme",

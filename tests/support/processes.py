@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import signal
 import socket
 import subprocess
@@ -20,10 +21,25 @@ START_TIMEOUT_S = 30.0
 
 
 def free_port() -> int:
+    """A port free now, for a server that cannot bind port 0 and say which port it got (the
+    relay's metrics listener), or whose port others must know before it starts. Racy: another
+    process may take it before the server binds it. Prefer port 0 and ``announced_port``."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+_ANNOUNCED_PORT = re.compile(r":(\d+)\s*$")
+
+
+def announced_port(line: str) -> int:
+    """The port in a ready line such as ``core listening on 127.0.0.1:41234`` (every server
+    of ours, and both emulators, print the address they bound, so tests can let them bind 0)."""
+    found = _ANNOUNCED_PORT.search(line)
+    if found is None:
+        raise ValueError(f"no port in {line!r}")
+    return int(found.group(1))
 
 
 @dataclass
@@ -35,6 +51,12 @@ class Service:
     lines: queue.Queue[str] = field(default_factory=queue.Queue)
     output: list[str] = field(default_factory=list)
     stderr_path: Path | None = None
+    ready_line: str = ""
+
+    @property
+    def port(self) -> int:
+        """The port the service announced in its ready line."""
+        return announced_port(self.ready_line)
 
     def wait_for_line(self, text: str, timeout: float = START_TIMEOUT_S) -> str:
         deadline = time.monotonic() + timeout
@@ -99,7 +121,7 @@ def spawn(
     threading.Thread(target=_pump, args=(service,), daemon=True).start()
     if ready is not None:
         try:
-            service.wait_for_line(ready)
+            service.ready_line = service.wait_for_line(ready)
         except BaseException:
             service.kill()
             raise

@@ -38,12 +38,20 @@ class Stack:
         self.core = self.exits.enter_context(
             running("core", ["-m", "cli.main", "core"], self.env, self.log_dir, "core listening")
         )
+        host, port = self.env["SITOO_BR_CORE_LISTEN"].rsplit(":", 1)
+        if port == "0":
+            # Bound by the OS; a restart (kill -9 tests) comes back on the same port, where
+            # the edge and the CLI already look for it.
+            self.env["SITOO_BR_CORE_LISTEN"] = f"{host}:{self.core.port}"
+            self.env["SITOO_BR_CORE_TARGET"] = f"127.0.0.1:{self.core.port}"
         return self.core
 
     def start_edge(self) -> Service:
         self.edge = self.exits.enter_context(
             running("edge", ["-m", "cli.main", "edge"], self.env, self.log_dir, "edge listening")
         )
+        if self.env.get("SITOO_BR_EDGE_PORT") == "0":
+            self.env["SITOO_BR_EDGE_PORT"] = str(self.edge.port)
         return self.edge
 
     def create_integration(self, name: str, *extra: str) -> dict[str, Any]:

@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from core_service.adapters.bloomreach import encode
-from core_service.domain.orders import CustomerRule, OrderRef, Purchase, Skip, classify, plan
+from core_service.domain.customer import normalise_field
+from core_service.domain.orders import (
+    CustomerRule,
+    OrderRef,
+    Purchase,
+    Skip,
+    classify,
+    plan,
+    resolve_hard_id,
+)
 from core_service.services.relay import backoff
 from edge.events_body import EventsBodyError, parse_events
 from sandbox.sitoo_api.models import new_order
@@ -129,3 +138,23 @@ def test_edge_validates_field_by_field() -> None:
     ]:
         with pytest.raises(EventsBodyError, match=where):
             parse_events(bad)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "Anna.Svensson@Example.SE",
+        "  anna@example.se\t",
+        "\nÅSA.ÖBERG@EXEMPEL.SE ",
+        "ANNA+POS@EXAMPLE.CO.UK",
+    ],
+)
+def test_an_order_finds_the_customer_the_crm_spi_created(written: str) -> None:
+    """The hard ID the customer path stores (validated) and the one an order names (as Sitoo
+    recorded it, in any case or padding) are the same string: one rule, one home."""
+    created = normalise_field("email", written, "SE")
+    for linked in (
+        {"additionaldata": {"crm-customerid": written}},
+        {"email": written, "additionaldata": {}},
+    ):
+        assert resolve_hard_id(linked, RULE) == created

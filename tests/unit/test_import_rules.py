@@ -1,0 +1,100 @@
+"""The import rules of docs/architecture.md ("Import rules"), checked on the source.
+
+Every ``import`` and ``from … import`` in a package's modules (TYPE_CHECKING blocks and
+function bodies included) is compared with what that package may not import. A rule here is
+one the code keeps today; tighten it as the code moves (e.g. SQLAlchemy out of
+``core_service.services`` once the services have ports).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+IO_LIBRARIES = ("sqlalchemy", "aiohttp", "grpc", "httpx", "asyncpg", "aiosqlite")
+
+# package (dotted prefix) -> modules it must never import (dotted prefixes)
+RULES: dict[str, tuple[str, ...]] = {
+    # The two services talk gRPC only; neither imports the other.
+    "edge": ("core_service", "console", "cli", "sandbox", "tests"),
+    "core_service": ("edge", "console", "cli", "sandbox", "tests"),
+    # The console knows the core only as its AdminService (over runtime's channel).
+    "console": ("core_service", "edge", "cli", "sandbox", "tests"),
+    # Shared by every process: settings, logs, the channel helper.
+    "runtime": ("edge", "core_service", "console", "cli", "sandbox", "tests"),
+    # The emulators and the driver stand in for vendors: they state Sitoo's contract on their
+    # own (sandbox/driver/sitoo_contract.py), so a wrong route in the edge cannot hide.
+    "sandbox": ("edge", "core_service", "console", "cli", "tests"),
+    "cli": ("tests",),
+    "migrations": ("edge", "console", "cli", "sandbox", "tests"),
+    # Inside the core: rules without I/O, adapters that never call upward, services that
+    # know nothing of gRPC.
+    "core_service.domain": (
+        "core_service.adapters",
+        "core_service.services",
+        "core_service.grpc_api",
+        "core_service.bootstrap",
+        *IO_LIBRARIES,
+    ),
+    "core_service.adapters": ("core_service.services", "core_service.grpc_api"),
+    "core_service.services": ("core_service.grpc_api", "core_service.bootstrap", "grpc"),
+}
+
+
+def imported_modules(source: str) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.lineno, node.module
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def violations(package: str, root: Path = ROOT) -> list[str]:
+    """``path:line imports module`` for every import ``package`` may not make."""
+    forbidden = RULES.get(package, ())
+    found = []
+    for path in sorted((root / package.replace(".", "/")).rglob("*.py")):
+        for line, module in imported_modules(path.read_text()):
+            if any(_within(module, f) for f in forbidden):
+                found.append(f"{path.relative_to(root)}:{line} imports {module}")
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_package_keeps_its_import_rules(package: str) -> None:
+    assert (ROOT / package.replace(".", "/")).is_dir(), package
+    assert violations(package) == []
+
+
+def test_a_forbidden_import_is_found_wherever_it_hides(tmp_path: Path) -> None:
+    domain = tmp_path / "core_service" / "domain"
+    domain.mkdir(parents=True)
+    (domain / "rules.py").write_text(
+        "from __future__ import annotations\n"
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from sqlalchemy.orm import Session\n"
+        "def later() -> None:\n"
+        "    import core_service.adapters.db.engine\n"
+        "from core_service.domain.errors import InvalidArgument\n"
+    )
+    assert violations("core_service.domain", tmp_path) == [
+        "core_service/domain/rules.py:4 imports sqlalchemy.orm",
+        "core_service/domain/rules.py:6 imports core_service.adapters.db.engine",
+    ]
+
+
+def test_sandbox_imports_nothing_of_the_edge(tmp_path: Path) -> None:
+    sandbox = tmp_path / "sandbox"
+    sandbox.mkdir()
+    (sandbox / "driver.py").write_text("import json\nfrom edge.spi_contract import EVENTS\n")
+    assert violations("sandbox", tmp_path) == ["sandbox/driver.py:2 imports edge.spi_contract"]
