@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install proto proto-check run demo test lint format bench clean
+.PHONY: install proto proto-check run test lint format bench clean image
 
 install: $(STAMP)
 

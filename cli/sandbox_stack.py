@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from core_service.domain.errors import NotFound
 from core_service.domain.integration import ConsentType
@@ -18,6 +21,7 @@ from core_service.services.integrations import (
 )
 from runtime.settings import Settings
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
+from sandbox.driver.local_run import DRIVER_DEFAULTS_FILE
 from sandbox.sitoo_api.config import SitooAccount
 
 SANDBOX_INTEGRATION = "sandbox"
@@ -134,3 +138,49 @@ def describe(edge_url: str, endpoints: SandboxEndpoints, credentials: IssuedCred
             f"'{base}/customers?key_type=email&key=anna%40example.com'",
         ]
     )
+
+
+def write_driver_defaults(
+    data_dir: Path, edge_url: str, endpoints: SandboxEndpoints, credentials: IssuedCredentials
+) -> Path:
+    """What `sandbox driver store-day` needs to play against this run, with no flags: kept
+    in the data directory (0600, beside the master key), so no password is typed or logged.
+    Rewritten each run, since the credentials are issued anew."""
+    account = SitooAccount()
+    defaults = {
+        "edge_url": edge_url,
+        "integration": SANDBOX_INTEGRATION,
+        "spi_user": credentials.spi_username,
+        "spi_password": credentials.spi_password,
+        "webhook_user": credentials.webhook_username,
+        "webhook_password": credentials.webhook_password,
+        "sitoo_url": endpoints.sitoo_url,
+        "sitoo_account": account.account_id,
+        "sitoo_api_id": account.api_id,
+        "sitoo_api_password": account.password,
+    }
+    path = data_dir / DRIVER_DEFAULTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(defaults, handle, indent=2)
+    partial.replace(path)
+    return path
+
+
+def describe_next_steps(console_url: str, settings: Settings, *, sandbox: bool) -> str:
+    """The first hour after `make run`: where to sign in, and how to play a store day."""
+    if settings.admin_token_file is not None:
+        sign_in = f"cat {settings.admin_token_file.resolve()}"
+    else:
+        sign_in = "the SITOO_BR_ADMIN_TOKEN this process was given"
+    lines = [f"console: {console_url}", f"  sign in with the admin token: {sign_in}"]
+    if sandbox:
+        lines += [
+            "play a store day against this sandbox (another terminal, same directory):",
+            "  .venv/bin/sitoo-bloomreach sandbox driver store-day",
+            f"  then watch it land: {console_url}/integrations/{SANDBOX_INTEGRATION}/operations",
+        ]
+    return "\n".join(lines)

@@ -54,7 +54,7 @@ async def _start_edge(settings: Settings) -> web.AppRunner:
     await runner.setup()
     site = web.TCPSite(runner, settings.edge_host, settings.edge_port)
     await site.start()
-    port = runner.addresses[0][1] if runner.addresses else settings.edge_port
+    port = _port(runner, settings.edge_port)
     _settle_heap()
     _announce(f"edge listening on http://{settings.edge_host}:{port}")
     return runner
@@ -158,12 +158,23 @@ async def serve_all(settings: Settings) -> None:
                     asyncio.wait_for, schedule, settings.shutdown_grace_seconds
                 )
         stack.push_async_callback(stop_relay)
+        edge_url = f"http://{settings.edge_host}:{_port(runner, settings.edge_port)}"
         if endpoints is not None:
             credentials = await sandbox_stack.ensure_sandbox_integration(
                 core.integrations, endpoints
             )
-            edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
             _announce(sandbox_stack.describe(edge_url, endpoints, credentials))
+            sandbox_stack.write_driver_defaults(settings.data_dir, edge_url, endpoints, credentials)
+        # The operator's window onto the same core, on loopback like everything `run` serves.
+        console = await _start_console(edge_settings)
+        stack.push_async_callback(console.cleanup)
+        _announce(
+            sandbox_stack.describe_next_steps(
+                f"http://{settings.console_host}:{_port(console, settings.console_port)}",
+                settings,
+                sandbox=endpoints is not None,
+            )
+        )
         _settle_heap()
         _announce("relay running")
         _announce("ready")
@@ -193,14 +204,29 @@ def run_edge(settings: Settings) -> int:
     return 0
 
 
-async def serve_console(settings: Settings) -> None:
+def _port(runner: web.AppRunner, configured: int) -> int:
+    # The bound port: differs from the setting when that is 0 (tests ask for any free port).
+    port: int = runner.addresses[0][1] if runner.addresses else configured
+    return port
+
+
+async def _start_console(settings: Settings) -> web.AppRunner:
     runner = web.AppRunner(init_console_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.console_host, settings.console_port)
         await site.start()
-        port = runner.addresses[0][1] if runner.addresses else settings.console_port
-        _announce(f"console listening on http://{settings.console_host}:{port}")
+    except BaseException:
+        await runner.cleanup()
+        raise
+    port = _port(runner, settings.console_port)
+    _announce(f"console listening on http://{settings.console_host}:{port}")
+    return runner
+
+
+async def serve_console(settings: Settings) -> None:
+    runner = await _start_console(settings)
+    try:
         await _wait_for_signal()
     finally:
         await runner.cleanup()

@@ -209,6 +209,7 @@ def test_run_starts_everything_on_the_embedded_default(tmp_path: Path) -> None:
         "SITOO_BR_CORE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "SITOO_BR_SANDBOX_BLOOMREACH_PORT": str(free_port()),
         "SITOO_BR_SANDBOX_SITOO_PORT": str(free_port()),
+        "SITOO_BR_CONSOLE_PORT": "0",
     }
     with running("run", ["-m", "cli.main", "run"], env, tmp_path, "ready") as service:
         text = "".join(service.output)
