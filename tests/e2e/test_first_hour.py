@@ -10,9 +10,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from sandbox.bloomreach.config import DEFAULT_PROJECT_TOKEN as SANDBOX_TOKEN
 from tests.support.processes import cli, free_port, running
-
-SANDBOX_TOKEN = "00000000-0000-4000-8000-00000000b10e"  # noqa: S105 - the emulator's project
 
 
 def _get_json(url: str) -> Any:
@@ -44,9 +43,7 @@ def test_sandbox_help_lists_its_tools() -> None:
 
 def test_store_day_without_flags_needs_a_run_here(tmp_path: Path) -> None:
     """No `run` sandbox in the data directory: a usage error that says what to do."""
-    result = cli(
-        ["sandbox", "driver", "store-day"], {"SITOO_BR_DATA_DIR": str(tmp_path / "empty")}
-    )
+    result = cli(["sandbox", "driver", "store-day"], {"SITOO_BR_DATA_DIR": str(tmp_path / "empty")})
     assert result.returncode == 2
     assert "sitoo-bloomreach run" in result.stderr
 
@@ -107,5 +104,6 @@ def test_run_then_store_day_with_no_flags_lands_in_bloomreach(tmp_path: Path) ->
 
 
 def _count_purchases(bloomreach_url: str) -> int:
-    body = _get_json(f"{bloomreach_url}/_sandbox/projects/{SANDBOX_TOKEN}/events?event_type=purchase")
+    events = f"{bloomreach_url}/_sandbox/projects/{SANDBOX_TOKEN}/events"
+    body = _get_json(f"{events}?event_type=purchase")
     return len(body["events"])
