@@ -37,6 +37,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The container image (Containerfile); see docs/deploy.md. BASE_IMAGE=... to build on the
+# public Python image instead of a local Debian one, WITH_SANDBOX=true to keep the emulators.
+image:
+	scripts/build_image.sh $(IMAGE)
+
 bench: $(STAMP)
 	$(PY) -m bench
 

@@ -168,19 +168,3 @@ def write_driver_defaults(
         json.dump(defaults, handle, indent=2)
     partial.replace(path)
     return path
-
-
-def describe_next_steps(console_url: str, settings: Settings, *, sandbox: bool) -> str:
-    """The first hour after `make run`: where to sign in, and how to play a store day."""
-    if settings.admin_token_file is not None:
-        sign_in = f"cat {settings.admin_token_file.resolve()}"
-    else:
-        sign_in = "the SITOO_BR_ADMIN_TOKEN this process was given"
-    lines = [f"console: {console_url}", f"  sign in with the admin token: {sign_in}"]
-    if sandbox:
-        lines += [
-            "play a store day against this sandbox (another terminal, same directory):",
-            "  .venv/bin/sitoo-bloomreach sandbox driver store-day",
-            f"  then watch it land: {console_url}/integrations/{SANDBOX_INTEGRATION}/operations",
-        ]
-    return "\n".join(lines)

@@ -7,10 +7,12 @@ import contextlib
 import gc
 import logging
 import signal
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from cli import migrate, sandbox_stack
+from cli import migrate
 from cli.embedded import with_local_secrets
 from console.app import init_app as init_console_app
 from core_service.bootstrap import Core, build_core, build_relay
@@ -19,7 +21,10 @@ from core_service.server import CoreServer
 from core_service.services import retention
 from core_service.services.reconcile_schedule import run_schedule
 from edge.app import init_app
-from runtime.settings import Settings
+from runtime.settings import ConfigurationError, Settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 log = logging.getLogger("sitoo_bloomreach")
 
@@ -128,10 +133,39 @@ async def serve_relay(settings: Settings) -> None:
         await core.close()
 
 
+def _sandbox_stack() -> ModuleType:
+    # Imported only when wanted: the production image leaves the emulators out.
+    try:
+        from cli import sandbox_stack
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            "this installation has no sandbox emulators (an image built without "
+            "WITH_SANDBOX=true): set SITOO_BR_RUN_SANDBOX=false"
+        ) from exc
+    return sandbox_stack
+
+
+def _next_steps(console_url: str, settings: Settings, *, sandbox: bool) -> str:
+    """The first hour after `make run`: where to sign in, and how to play a store day."""
+    if settings.admin_token_file is not None:
+        sign_in = f"cat {Path(settings.admin_token_file).resolve()}"
+    else:
+        sign_in = "the SITOO_BR_ADMIN_TOKEN this process was given"
+    lines = [f"console: {console_url}", f"  sign in with the admin token: {sign_in}"]
+    if sandbox:
+        lines += [
+            "play a store day against this sandbox (another terminal, same directory):",
+            "  .venv/bin/sitoo-bloomreach sandbox driver store-day",
+            f"  then watch it land: {console_url}/integrations/sandbox/operations",
+        ]
+    return "\n".join(lines)
+
+
 async def serve_all(settings: Settings) -> None:
+    sandbox_stack = _sandbox_stack() if settings.run_sandbox else None
     async with contextlib.AsyncExitStack() as stack:
         endpoints = None
-        if settings.run_sandbox:
+        if sandbox_stack is not None:
             endpoints = await stack.enter_async_context(sandbox_stack.emulators(settings))
         core = await build_core(settings)
         stack.push_async_callback(core.close)
@@ -159,7 +193,7 @@ async def serve_all(settings: Settings) -> None:
                 )
         stack.push_async_callback(stop_relay)
         edge_url = f"http://{settings.edge_host}:{_port(runner, settings.edge_port)}"
-        if endpoints is not None:
+        if sandbox_stack is not None and endpoints is not None:
             credentials = await sandbox_stack.ensure_sandbox_integration(
                 core.integrations, endpoints
             )
@@ -169,7 +203,7 @@ async def serve_all(settings: Settings) -> None:
         console = await _start_console(edge_settings)
         stack.push_async_callback(console.cleanup)
         _announce(
-            sandbox_stack.describe_next_steps(
+            _next_steps(
                 f"http://{settings.console_host}:{_port(console, settings.console_port)}",
                 settings,
                 sandbox=endpoints is not None,
