@@ -161,7 +161,9 @@ class Smoke:
             raise SmokeError(f"{' '.join(args[:2])} failed ({result.returncode}):\n{result.stderr}")
         return result.stdout
 
-    def start(self, name: str, args: list[str], host_command: bool = False) -> Process:
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Process:
+        """A process of the image's, or with `env`, one on the host (args is its command)."""
+        host_command = env is not None
         command = args if host_command else self.buildah_run(self.container(name), args)
         log = self.work / f"{name}.log"
         log.touch()
@@ -172,6 +174,7 @@ class Smoke:
             stdin=subprocess.DEVNULL,
             text=True,
             cwd=ROOT,
+            env=env,
         )
         process = Process(name, popen, log, time.monotonic())
         threading.Thread(target=process.pump, daemon=True).start()
@@ -235,6 +238,31 @@ def image_size(image: str) -> str:
     return size
 
 
+def host_baseline(s: Smoke, venv_python: str) -> dict[str, float]:
+    core_port = free_port()
+    env = {
+        **os.environ,
+        **{k: v.replace(SECRETS_IN_CONTAINER, str(s.secrets)) for k, v in s.env.items()},
+        "SITOO_BR_CORE_LISTEN": f"127.0.0.1:{core_port}",
+        "SITOO_BR_CORE_TARGET": f"127.0.0.1:{core_port}",
+        "SITOO_BR_CORE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
+        "SITOO_BR_RELAY_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
+        "SITOO_BR_EDGE_PORT": str(free_port()),
+    }
+    timings = {}
+    for name, ready in (
+        ("core", "core listening"),
+        ("edge", "edge listening"),
+        ("relay", "relay running"),
+    ):
+        process = s.start(f"host-{name}", [venv_python, "-m", "cli.main", name], env=env)
+        timings[name] = process.wait_for(ready)
+    for process in s.processes[-3:]:
+        if process.stop() != 0:
+            raise SmokeError(f"{process.name} exited with {process.popen.returncode}")
+    return timings
+
+
 def smoke(s: Smoke) -> dict[str, Any]:
     image, work = s.image, s.work
     s.write_secrets()
@@ -287,15 +315,19 @@ def smoke(s: Smoke) -> dict[str, Any]:
     bloomreach = s.start(
         "bloomreach-emulator",
         [venv_python, "-m", "sandbox.bloomreach", "--port", str(br_port)],
-        host_command=True,
+        env=dict(os.environ),
     )
     sitoo = s.start(
         "sitoo-emulator",
         [venv_python, "-m", "sandbox.sitoo_api", "--port", str(sitoo_port)],
-        host_command=True,
+        env=dict(os.environ),
     )
     bloomreach.wait_for("bloomreach emulator listening")
     sitoo.wait_for("sitoo emulator listening")
+
+    # The baseline, in the same run: the same three processes from this checkout's .venv on
+    # the host, with the same settings and database.
+    host_startup = host_baseline(s, venv_python)
 
     # One at a time, so that each start-up time is that process's own (launch through
     # `buildah run` to its ready line), not three sharing two cores.
@@ -428,6 +460,7 @@ def smoke(s: Smoke) -> dict[str, Any]:
         "image_size": image_size(image),
         "migrate_seconds": round(migrate_s, 2),
         "startup_seconds": {k: round(v, 2) for k, v in startup.items()},
+        "host_startup_seconds": {k: round(v, 2) for k, v in host_startup.items()},
         "edge_ready_seconds": round(ready_s, 2),
         "stop_seconds": stopped,
         "purchases_in_bloomreach": len(purchases),
