@@ -123,19 +123,27 @@ async def ensure_sandbox_integration(
     return await integrations.rotate_credentials(SANDBOX_INTEGRATION, spi=True, webhook=True)
 
 
-def describe(edge_url: str, endpoints: SandboxEndpoints, credentials: IssuedCredentials) -> str:
+def describe(
+    edge_url: str,
+    endpoints: SandboxEndpoints,
+    credentials: IssuedCredentials,
+    driver_file: Path,
+) -> str:
+    """What to point at the sandbox. The passwords stay in the 0600 file (terminals and CI
+    logs keep what a process prints); the driver reads them from there."""
     base = f"{edge_url}/sitoo/{SANDBOX_INTEGRATION}"
+    where = f"password in {driver_file.resolve()}"
     return "\n".join(
         [
             f"sandbox integration {SANDBOX_INTEGRATION!r} is ready:",
             f"  CRM SPI base URL:    {base}",
-            f"    user {credentials.spi_username}  password {credentials.spi_password}",
+            f"    user {credentials.spi_username}  ({where}: spi_password)",
             f"  Events SPI webhook:  {base}/events",
-            f"    user {credentials.webhook_username}  password {credentials.webhook_password}",
+            f"    user {credentials.webhook_username}  ({where}: webhook_password)",
             f"  Bloomreach emulator: {endpoints.bloomreach_url}  (inspect: /_sandbox/stats)",
             f"  Sitoo emulator:      {endpoints.sitoo_url}  (inspect: /_sandbox/stats)",
-            "  try: curl -u USER:PASSWORD "
-            f"'{base}/customers?key_type=email&key=anna%40example.com'",
+            "  try a POS search: .venv/bin/sitoo-bloomreach sandbox driver search "
+            "--key-type email --key anna@example.com",
         ]
     )
 

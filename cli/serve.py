@@ -197,8 +197,10 @@ async def serve_all(settings: Settings) -> None:
             credentials = await sandbox_stack.ensure_sandbox_integration(
                 core.integrations, endpoints
             )
-            _announce(sandbox_stack.describe(edge_url, endpoints, credentials))
-            sandbox_stack.write_driver_defaults(settings.data_dir, edge_url, endpoints, credentials)
+            driver_file = sandbox_stack.write_driver_defaults(
+                settings.data_dir, edge_url, endpoints, credentials
+            )
+            _announce(sandbox_stack.describe(edge_url, endpoints, credentials, driver_file))
         # The operator's window onto the same core, on loopback like everything `run` serves.
         console = await _start_console(edge_settings)
         stack.push_async_callback(console.cleanup)

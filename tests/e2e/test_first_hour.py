@@ -74,6 +74,15 @@ def test_run_then_store_day_with_no_flags_lands_in_bloomreach(tmp_path: Path) ->
             v for k, v in json.loads(defaults.read_text()).items() if k.endswith("password")
         ]
         assert len(passwords) == 3
+        assert not any(password in text for password in passwords)
+
+        # The POS search `run` suggests needs no flags either.
+        search = cli(
+            ["sandbox", "driver", "search", "--key-type", "email", "--key", "anna@example.com"],
+            {"SITOO_BR_DATA_DIR": str(data_dir)},
+        )
+        assert search.returncode == 0, search.stderr
+        assert json.loads(search.stdout)["status"] == 200
 
         # Only the data directory is shared with `run`: everything else comes from its file.
         day = cli(
