@@ -252,6 +252,12 @@ async def _start_console(settings: Settings) -> web.AppRunner:
     try:
         site = web.TCPSite(runner, settings.console_host, settings.console_port)
         await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigurationError(
+            f"the console cannot listen on {settings.console_host}:{settings.console_port} "
+            f"({exc.strerror}): set SITOO_BR_CONSOLE_PORT to a free port (0 = any)"
+        ) from exc
     except BaseException:
         await runner.cleanup()
         raise
