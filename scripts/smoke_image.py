@@ -337,6 +337,20 @@ def smoke(s: Smoke) -> dict[str, Any]:
     startup["edge"] = edge.wait_for("edge listening")
     relay = s.start("relay", ["relay"])
     startup["relay"] = relay.wait_for("relay running")
+    # The Kubernetes exec probe of the core (deploy/kubernetes/base/core.yaml), from the image.
+    probe_command = s.buildah_run(s.container("probe-core"), [])[:-1]
+    probe = subprocess.run(
+        [*probe_command, "python3", "-m", "cli.probe", "core"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if probe.returncode != 0 or probe.stdout.strip() != "SERVING":
+        raise SmokeError(
+            f"python3 -m cli.probe core: {probe.returncode} {probe.stdout}{probe.stderr}"
+        )
+
     edge_url = f"http://127.0.0.1:{edge_port}"
     deadline = time.monotonic() + START_TIMEOUT_S
     while http_status(f"{edge_url}/readyz") != 200:
