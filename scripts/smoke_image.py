@@ -135,7 +135,9 @@ class Smoke:
 
     # --- the image's side --------------------------------------------------------------
     def container(self, name: str) -> str:
-        created = run(["buildah", "from", "--name", f"smoke-{name}-{os.getpid()}", self.image])
+        created = run(
+            ["buildah", "from", "--pull=never", "--name", f"smoke-{name}-{os.getpid()}", self.image]
+        )
         container = created.strip().splitlines()[-1]
         self.stack.callback(subprocess.run, ["buildah", "rm", container], capture_output=True)
         return container
