@@ -4,10 +4,10 @@
 #   scripts/build_image.sh [IMAGE]          default: localhost/sitoo-bloomreach:VERSION
 #
 # Environment:
-#   BASE_IMAGE     the base to build on. Unset: a local Debian bookworm + Python 3.11 base is
-#                  made from Debian's packages (scripts/build_base_image.sh), for machines
-#                  that reach no image registry. With a registry at hand, pass the public one:
-#                  BASE_IMAGE=docker.io/library/python:3.11-slim-bookworm
+#   BASE_IMAGE     the base to build on. Unset, with buildah: a local Debian bookworm + Python
+#                  3.11 base made from Debian's packages (scripts/build_base_image.sh), for
+#                  machines that reach no image registry; unset, with docker: the public
+#                  docker.io/library/python:3.11-slim-bookworm (pass it to buildah too, to use it)
 #   WITH_SANDBOX   true: keep the emulators, the driver and the benchmarks (default false)
 #   PIP_INDEX_URL  a package index other than PyPI, for the build only
 #   PIP_CERT       a CA bundle pip must trust (a TLS-inspecting proxy); default: the `cert`
@@ -27,7 +27,10 @@ fi
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 base=${BASE_IMAGE:-}
-if [[ -z "$base" ]]; then
+if [[ -z "$base" ]] && ! command -v buildah >/dev/null; then
+    # docker can pull the public base; the local one needs buildah and mmdebstrap.
+    base=docker.io/library/python:3.11-slim-bookworm
+elif [[ -z "$base" ]]; then
     base=localhost/sitoo-bloomreach-base:bookworm
     scripts/build_base_image.sh "$base"
 fi
