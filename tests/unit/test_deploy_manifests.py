@@ -108,8 +108,10 @@ def test_each_overlay_renders_and_validates_against_the_kubernetes_schemas(overl
             assert resource["apiVersion"] == "monitoring.coreos.com/v1"
             assert resource["spec"]
             continue
-        # Strict: an unknown or misplaced field (a typo) fails, not just a wrong type.
-        kubernetes_validate.validate(resource, KUBERNETES_VERSION, strict=True)
+        # Strict: an unknown or misplaced field (a typo) fails, not just a wrong type. The
+        # oldest supported version and the newest the validator knows (removed APIs).
+        for version in (KUBERNETES_VERSION, kubernetes_validate.latest_version()):
+            kubernetes_validate.validate(resource, version, strict=True)
 
 
 def test_the_validator_rejects_a_misspelt_field() -> None:
