@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install proto proto-check run demo test lint format bench clean
+.PHONY: install proto proto-check run test lint format bench clean image
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The container image (Containerfile); see docs/deploy.md. BASE_IMAGE=... to build on the
+# public Python image instead of a local Debian one, WITH_SANDBOX=true to keep the emulators.
+image:
+	scripts/build_image.sh $(IMAGE)
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -25,6 +25,12 @@ SANDBOX_MODULES = {
     "sitoo": "sandbox.sitoo_api.__main__",
     "driver": "sandbox.driver.__main__",
 }
+SANDBOX_HELP = {
+    "bloomreach": "emulator of the Bloomreach Engagement API (tracking, customers, consents)",
+    "sitoo": "emulator of the Sitoo REST API (orders, the account's sites)",
+    "driver": "plays Sitoo toward the edge: POS calls, webhooks, a whole store day "
+    "(`driver store-day` with no flags plays against `sitoo-bloomreach run` here)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,10 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox",
         help="local emulators of Bloomreach and Sitoo, and a driver playing Sitoo",
-        add_help=False,
+        description="Local stand-ins for Sitoo and Bloomreach (`run` starts both emulators). "
+        "Each tool has its own --help: sitoo-bloomreach sandbox TOOL --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="tools:\n"
+        + "\n".join(f"  {name:<11} {SANDBOX_HELP[name]}" for name in SANDBOX_MODULES),
     )
-    sandbox.add_argument("sandbox_tool", choices=sorted(SANDBOX_MODULES), metavar="TOOL")
-    sandbox.add_argument("sandbox_args", nargs=argparse.REMAINDER)
+    sandbox.add_argument(
+        "sandbox_tool", choices=list(SANDBOX_MODULES), metavar="TOOL", help="one of the tools below"
+    )
+    sandbox.add_argument(
+        "sandbox_args", nargs=argparse.REMAINDER, metavar="ARGS", help="the tool's own arguments"
+    )
     return parser
 
 

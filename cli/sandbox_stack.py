@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from core_service.domain.errors import NotFound
 from core_service.domain.integration import ConsentType
@@ -18,6 +21,7 @@ from core_service.services.integrations import (
 )
 from runtime.settings import Settings
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
+from sandbox.driver.local_run import DRIVER_DEFAULTS_FILE
 from sandbox.sitoo_api.config import SitooAccount
 
 SANDBOX_INTEGRATION = "sandbox"
@@ -119,18 +123,56 @@ async def ensure_sandbox_integration(
     return await integrations.rotate_credentials(SANDBOX_INTEGRATION, spi=True, webhook=True)
 
 
-def describe(edge_url: str, endpoints: SandboxEndpoints, credentials: IssuedCredentials) -> str:
+def describe(
+    edge_url: str,
+    endpoints: SandboxEndpoints,
+    credentials: IssuedCredentials,
+    driver_file: Path,
+) -> str:
+    """What to point at the sandbox. The passwords stay in the 0600 file (terminals and CI
+    logs keep what a process prints); the driver reads them from there."""
     base = f"{edge_url}/sitoo/{SANDBOX_INTEGRATION}"
+    where = f"password in {driver_file.resolve()}"
     return "\n".join(
         [
             f"sandbox integration {SANDBOX_INTEGRATION!r} is ready:",
             f"  CRM SPI base URL:    {base}",
-            f"    user {credentials.spi_username}  password {credentials.spi_password}",
+            f"    user {credentials.spi_username}  ({where}: spi_password)",
             f"  Events SPI webhook:  {base}/events",
-            f"    user {credentials.webhook_username}  password {credentials.webhook_password}",
+            f"    user {credentials.webhook_username}  ({where}: webhook_password)",
             f"  Bloomreach emulator: {endpoints.bloomreach_url}  (inspect: /_sandbox/stats)",
             f"  Sitoo emulator:      {endpoints.sitoo_url}  (inspect: /_sandbox/stats)",
-            "  try: curl -u USER:PASSWORD "
-            f"'{base}/customers?key_type=email&key=anna%40example.com'",
+            "  try a POS search: .venv/bin/sitoo-bloomreach sandbox driver search "
+            "--key-type email --key anna@example.com",
         ]
     )
+
+
+def write_driver_defaults(
+    data_dir: Path, edge_url: str, endpoints: SandboxEndpoints, credentials: IssuedCredentials
+) -> Path:
+    """What `sandbox driver store-day` needs to play against this run, with no flags: kept
+    in the data directory (0600, beside the master key), so no password is typed or logged.
+    Rewritten each run, since the credentials are issued anew."""
+    account = SitooAccount()
+    defaults = {
+        "edge_url": edge_url,
+        "integration": SANDBOX_INTEGRATION,
+        "spi_user": credentials.spi_username,
+        "spi_password": credentials.spi_password,
+        "webhook_user": credentials.webhook_username,
+        "webhook_password": credentials.webhook_password,
+        "sitoo_url": endpoints.sitoo_url,
+        "sitoo_account": account.account_id,
+        "sitoo_api_id": account.api_id,
+        "sitoo_api_password": account.password,
+    }
+    path = data_dir / DRIVER_DEFAULTS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(defaults, handle, indent=2)
+    partial.replace(path)
+    return path

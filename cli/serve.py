@@ -8,10 +8,12 @@ import gc
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from cli import migrate, sandbox_stack
+from cli import migrate
 from cli.embedded import with_local_secrets
 from console.app import init_app as init_console_app
 from core_service.bootstrap import Core, build_core, build_relay
@@ -20,7 +22,10 @@ from core_service.server import CoreServer
 from core_service.services import retention
 from core_service.services.reconcile_schedule import run_schedule
 from edge.app import init_app
-from runtime.settings import Settings
+from runtime.settings import ConfigurationError, Settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 log = logging.getLogger("sitoo_bloomreach")
 
@@ -55,7 +60,7 @@ async def _start_edge(settings: Settings) -> web.AppRunner:
     await runner.setup()
     site = web.TCPSite(runner, settings.edge_host, settings.edge_port)
     await site.start()
-    port = runner.addresses[0][1] if runner.addresses else settings.edge_port
+    port = _port(runner, settings.edge_port)
     _settle_heap()
     _announce(f"edge listening on http://{settings.edge_host}:{port}")
     return runner
@@ -138,10 +143,39 @@ async def serve_relay(settings: Settings) -> None:
         await core.close()
 
 
+def _sandbox_stack() -> ModuleType:
+    # Imported only when wanted: the production image leaves the emulators out.
+    try:
+        from cli import sandbox_stack
+    except ModuleNotFoundError as exc:
+        raise ConfigurationError(
+            "this installation has no sandbox emulators (an image built without "
+            "WITH_SANDBOX=true): set SITOO_BR_RUN_SANDBOX=false"
+        ) from exc
+    return sandbox_stack
+
+
+def _next_steps(console_url: str, settings: Settings, *, sandbox: bool) -> str:
+    """The first hour after `make run`: where to sign in, and how to play a store day."""
+    if settings.admin_token_file is not None:
+        sign_in = f"cat {Path(settings.admin_token_file).resolve()}"
+    else:
+        sign_in = "the SITOO_BR_ADMIN_TOKEN this process was given"
+    lines = [f"console: {console_url}", f"  sign in with the admin token: {sign_in}"]
+    if sandbox:
+        lines += [
+            "play a store day against this sandbox (another terminal, same directory):",
+            "  .venv/bin/sitoo-bloomreach sandbox driver store-day",
+            f"  then watch it land: {console_url}/integrations/sandbox/operations",
+        ]
+    return "\n".join(lines)
+
+
 async def serve_all(settings: Settings) -> None:
+    sandbox_stack = _sandbox_stack() if settings.run_sandbox else None
     async with contextlib.AsyncExitStack() as stack:
         endpoints = None
-        if settings.run_sandbox:
+        if sandbox_stack is not None:
             endpoints = await stack.enter_async_context(sandbox_stack.emulators(settings))
         core = await build_core(settings)
         stack.push_async_callback(core.close)
@@ -168,12 +202,25 @@ async def serve_all(settings: Settings) -> None:
                     asyncio.wait_for, schedule, settings.shutdown_grace_seconds
                 )
         stack.push_async_callback(stop_relay)
-        if endpoints is not None:
+        edge_url = f"http://{settings.edge_host}:{_port(runner, settings.edge_port)}"
+        if sandbox_stack is not None and endpoints is not None:
             credentials = await sandbox_stack.ensure_sandbox_integration(
                 core.integrations, endpoints
             )
-            edge_url = f"http://{settings.edge_host}:{settings.edge_port}"
-            _announce(sandbox_stack.describe(edge_url, endpoints, credentials))
+            driver_file = sandbox_stack.write_driver_defaults(
+                settings.data_dir, edge_url, endpoints, credentials
+            )
+            _announce(sandbox_stack.describe(edge_url, endpoints, credentials, driver_file))
+        # The operator's window onto the same core, on loopback like everything `run` serves.
+        console = await _start_console(edge_settings)
+        stack.push_async_callback(console.cleanup)
+        _announce(
+            _next_steps(
+                f"http://{settings.console_host}:{_port(console, settings.console_port)}",
+                settings,
+                sandbox=endpoints is not None,
+            )
+        )
         _settle_heap()
         _announce("relay running")
         _announce("ready")
@@ -203,14 +250,35 @@ def run_edge(settings: Settings) -> int:
     return 0
 
 
-async def serve_console(settings: Settings) -> None:
+def _port(runner: web.AppRunner, configured: int) -> int:
+    # The bound port: differs from the setting when that is 0 (tests ask for any free port).
+    port: int = runner.addresses[0][1] if runner.addresses else configured
+    return port
+
+
+async def _start_console(settings: Settings) -> web.AppRunner:
     runner = web.AppRunner(init_console_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.console_host, settings.console_port)
         await site.start()
-        port = runner.addresses[0][1] if runner.addresses else settings.console_port
-        _announce(f"console listening on http://{settings.console_host}:{port}")
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigurationError(
+            f"the console cannot listen on {settings.console_host}:{settings.console_port} "
+            f"({exc.strerror}): set SITOO_BR_CONSOLE_PORT to a free port (0 = any)"
+        ) from exc
+    except BaseException:
+        await runner.cleanup()
+        raise
+    port = _port(runner, settings.console_port)
+    _announce(f"console listening on http://{settings.console_host}:{port}")
+    return runner
+
+
+async def serve_console(settings: Settings) -> None:
+    runner = await _start_console(settings)
+    try:
         await _wait_for_signal()
     finally:
         await runner.cleanup()

@@ -8,6 +8,11 @@ Credentials can come from the environment instead of flags: ``SITOO_DRIVER_SPI_U
 ``SITOO_DRIVER_SPI_PASSWORD``, ``SITOO_DRIVER_WEBHOOK_USER``, ``SITOO_DRIVER_WEBHOOK_PASSWORD``,
 ``SITOO_DRIVER_SITOO_API_ID``, ``SITOO_DRIVER_SITOO_API_PASSWORD``; also
 ``SITOO_DRIVER_EDGE_URL``, ``SITOO_DRIVER_INTEGRATION`` and ``SITOO_DRIVER_SITOO_URL``.
+
+With no edge named (no ``--edge-url``, no ``SITOO_DRIVER_EDGE_URL``) the driver plays against
+the sandbox of ``sitoo-bloomreach run`` in this directory: every value not given comes from
+the file that run wrote in its data directory (``sandbox.driver.local_run``), so
+``sitoo-bloomreach sandbox driver store-day`` needs no flags at all.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sandbox.driver.local_run import LocalRunError, defaults_path, load_local_run
 from sandbox.driver.pos_client import POS_TIMEOUT_S, Origin, PosClient, SpiConnectionError
 from sandbox.driver.scenario import (
     ScenarioError,
@@ -43,6 +49,9 @@ from sandbox.driver.webhooks import (
 )
 
 PROG = "sitoo-bloomreach sandbox driver"
+DEFAULT_EDGE_URL = "http://127.0.0.1:8080"
+DEFAULT_SITOO_URL = "http://127.0.0.1:8082"
+DEFAULT_SITOO_ACCOUNT = 1500
 
 
 class UsageError(Exception):
@@ -58,8 +67,10 @@ def _edge_options() -> argparse.ArgumentParser:
     group = parent.add_argument_group("edge")
     group.add_argument(
         "--edge-url",
-        default=_env("EDGE_URL", "http://127.0.0.1:8080"),
-        help="edge root URL (default %(default)s)",
+        default=_env("EDGE_URL"),
+        help="edge root URL (default: the sandbox of `sitoo-bloomreach run` in this directory, "
+        f"whose settings and credentials are read from {defaults_path()}; else "
+        f"{DEFAULT_EDGE_URL})",
     )
     group.add_argument(
         "--integration",
@@ -147,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     day.add_argument("--run-tag", help="makes e-mails unique; fixed tag = repeatable run")
     day.add_argument("--day-start", type=int, help="Unix seconds (default: yesterday 08:00 UTC)")
     day.add_argument("--no-close-events", action="store_true", help="only 'add' events")
-    day.add_argument("--sitoo-url", default=_env("SITOO_URL", "http://127.0.0.1:8082"))
-    day.add_argument("--sitoo-account", type=int, default=1500)
+    day.add_argument("--sitoo-url", default=_env("SITOO_URL"), help=f"default {DEFAULT_SITOO_URL}")
+    day.add_argument("--sitoo-account", type=int, help=f"default {DEFAULT_SITOO_ACCOUNT}")
     day.add_argument("--sitoo-site", type=int, default=1)
     day.add_argument("--sitoo-api-id", default=_env("SITOO_API_ID"))
     day.add_argument("--sitoo-api-password", default=_env("SITOO_API_PASSWORD"))
@@ -158,11 +169,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fill_defaults(args: argparse.Namespace) -> None:
+    """No edge named: play against the local `run` sandbox, if there is one."""
+    if args.edge_url is None:
+        local = load_local_run()
+        if local is not None:
+            for name, value in local.values.items():
+                if hasattr(args, name) and getattr(args, name) is None:
+                    setattr(args, name, value)
+    for name, value in (
+        ("edge_url", DEFAULT_EDGE_URL),
+        ("sitoo_url", DEFAULT_SITOO_URL),
+        ("sitoo_account", DEFAULT_SITOO_ACCOUNT),
+    ):
+        if hasattr(args, name) and getattr(args, name) is None:
+            setattr(args, name, value)
+
+
 def _require(args: argparse.Namespace, *names: str) -> None:
     missing = [n for n in names if getattr(args, n) in (None, "")]
     if missing:
         flags = ", ".join("--" + n.replace("_", "-") for n in missing)
-        raise UsageError(f"missing {flags} (or the SITOO_DRIVER_* environment variable)")
+        raise UsageError(
+            f"missing {flags} (or the SITOO_DRIVER_* environment variable; against the "
+            "sandbox, start `sitoo-bloomreach run` in this directory first)"
+        )
 
 
 def _pos(args: argparse.Namespace) -> PosClient:
@@ -333,8 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
     try:
+        _fill_defaults(args)
         return asyncio.run(_COMMANDS[args.command](args))
-    except UsageError as exc:
+    except (UsageError, LocalRunError) as exc:
         print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except SpiConnectionError as exc:

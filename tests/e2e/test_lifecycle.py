@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
+import json
 import re
 import sqlite3
 import time
@@ -230,12 +231,17 @@ def test_run_starts_everything_on_the_embedded_default(tmp_path: Path) -> None:
         "SITOO_BR_CORE_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "SITOO_BR_SANDBOX_BLOOMREACH_PORT": str(free_port()),
         "SITOO_BR_SANDBOX_SITOO_PORT": str(free_port()),
+        "SITOO_BR_CONSOLE_PORT": "0",
     }
     with running("run", ["-m", "cli.main", "run"], env, tmp_path, "ready") as service:
         text = "".join(service.output)
         assert "sandbox integration 'sandbox' is ready" in text
-        passwords = re.findall(r"user (\S+)  password (\S+)", text)
-        assert [user for user, _ in passwords] == ["sandbox-spi", "sandbox-webhook"]
+        users = re.findall(r"^    user (\S+)  \(password in (\S+): (\w+)\)$", text, re.M)
+        assert [user for user, _, _ in users] == ["sandbox-spi", "sandbox-webhook"]
+        # The passwords are in the 0600 file it names, not on the terminal.
+        defaults = json.loads(Path(users[0][1]).read_text())
+        for _, _, key in users:
+            assert defaults[key] and defaults[key] not in text
         # The CLI finds the core and its admin token without any setting.
         listed = cli(["integration", "show", "sandbox", "--json"], env)
         assert listed.returncode == 0, listed.stderr
