@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from cli import admin, migrate, operations, rekey, serve
 from cli.embedded import with_existing_local_admin_token
 from core_service.adapters.db.engine import SchemaNotCurrentError
+from core_service.adapters.db.startup import DatabaseUnreachableError
 from core_service.crypto import MasterKeyError
 from runtime.logs import configure_logging
 from runtime.settings import ConfigurationError, load_settings
@@ -124,7 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except admin.CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (ConfigurationError, MasterKeyError, SchemaNotCurrentError) as exc:
+    except (
+        ConfigurationError,
+        MasterKeyError,
+        SchemaNotCurrentError,
+        DatabaseUnreachableError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EX_CONFIG
     except KeyboardInterrupt:

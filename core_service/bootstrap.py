@@ -22,6 +22,7 @@ from core_service.adapters.db.key_material import open_secret_box
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.db.retention_repo import RetentionRepository
+from core_service.adapters.db.startup import wait_until_reachable
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, SecretBox
@@ -90,6 +91,7 @@ async def open_database(
     engine = create_engine(settings.resolved_database_url)
     try:
         box = load_secret_box(settings)
+        await wait_until_reachable(engine, settings.database_startup_timeout_seconds)
         await check_schema_current(engine)
         sessions = session_factory(engine)
         return engine, sessions, await open_secret_box(sessions, box)
