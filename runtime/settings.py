@@ -58,6 +58,21 @@ class Settings(BaseSettings):
     service_token_file: Path | None = None
     admin_token: SecretStr | None = None
     admin_token_file: Path | None = None
+    # Named API clients (`sitoo-bloomreach client …`), beside the built-in `edge` (service
+    # token) and `admin` (admin token). A rotated token stays valid this long by default, so
+    # callers switch without downtime (`client revoke-old` ends it sooner).
+    api_client_rotation_grace_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="how long a rotated client token keeps working beside the new one",
+    )
+    # Each core authenticates from an in-memory copy of the client table, re-read this often;
+    # a client changed through another core replica takes effect here within this time.
+    api_client_refresh_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often a core re-reads the API client table",
+    )
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
     # Master-key rotation: the keys data may still be sealed with (comma-separated), kept
