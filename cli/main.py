@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import admin, migrate, operations, rekey, serve
+from cli import admin, clients, migrate, operations, rekey, serve
 from cli.embedded import with_existing_local_admin_token
 from core_service.adapters.db.engine import SchemaNotCurrentError
 from core_service.adapters.db.startup import DatabaseUnreachableError
@@ -58,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     operations.add_validate_parser(admin.add_integration_parser(commands))
     admin.add_outbox_parser(commands)
     admin.add_quarantine_parser(commands)
+    clients.add_client_parser(commands)
     operations.add_operations_parsers(commands)
     sandbox = commands.add_parser(
         "sandbox",
@@ -120,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return admin.outbox_command(settings, args)
         if args.command == "quarantine":
             return admin.quarantine_command(settings, args)
+        if args.command == "client":
+            return clients.client_command(settings, args)
         if args.command == "sandbox":
             return _run_sandbox(args.sandbox_tool, args.sandbox_args)
     except admin.CommandError as exc:
