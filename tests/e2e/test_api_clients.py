@@ -4,20 +4,27 @@ and a log field. The customer calls go to a real core and the Bloomreach emulato
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import grpc
 import pytest
 
+from core_service.domain.api_clients import new_token
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc, customers_pb2, customers_pb2_grpc
 from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
 from tests.support.metrics import sample_value
+from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -226,3 +233,69 @@ async def test_the_old_token_ends_with_its_grace_period(cs: CustomerStack) -> No
     # Refused only once its time was up, and the new token is unaffected.
     assert time.time() >= expires_at
     assert await search(cs, rotated["token"], address) == []
+
+
+def _docs_example() -> str:
+    text = (ROOT / "docs" / "grpc.md").read_text()
+    block = text.split("<!-- example:", 1)[1].split("```python\n", 1)[1]
+    return block.split("```", 1)[0]
+
+
+def _run_example(
+    script: Path, address: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(script), address],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_the_python_example_in_the_docs_works(cs: CustomerStack, tmp_path: Path) -> None:
+    writer = create(cs, "docs-writer", "customers:read", "customers:write")
+    address = email()
+    customer_id = await create_customer(cs, writer, address)
+    script = tmp_path / "find.py"
+    script.write_text(_docs_example())
+    env = {
+        **os.environ,
+        "SBR_CORE_TARGET": cs.stack.env["SITOO_BR_CORE_TARGET"],
+        "SBR_CLIENT_TOKEN": create(cs, "docs-reader", "customers:read"),
+        "SBR_INTEGRATION": INTEGRATION,
+        "SBR_SPI_USER": cs.username,
+        "SBR_SPI_PASSWORD": cs.password,
+    }
+    found = await asyncio.to_thread(_run_example, script, address, env)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split()[:2] == [customer_id, "Ada"]
+    # The same script with a token that is nobody's says so.
+    env["SBR_CLIENT_TOKEN"] = new_token()[0]
+    refused_run = await asyncio.to_thread(_run_example, script, address, env)
+    assert refused_run.returncode == 1
+    assert refused_run.stderr.startswith("UNAUTHENTICATED:")
+
+
+async def _reflected_services(cs: CustomerStack, token: str) -> set[str]:
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    names: set[str] = set()
+    async with grpc.aio.insecure_channel(cs.stack.env["SITOO_BR_CORE_TARGET"]) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        async for response in stub.ServerReflectionInfo(
+            iter([request]), metadata=(("authorization", f"Bearer {token}"),)
+        ):
+            names |= {s.name for s in response.list_services_response.service}
+    return names
+
+
+async def test_reflection_serves_any_known_client(cs: CustomerStack) -> None:
+    # What grpcurl does first (docs/grpc.md): a client with any scope may read the schema.
+    token = create(cs, "schema-reader", "orders:ingest")
+    assert "sitoo_bloomreach.v1.CustomerService" in await _reflected_services(cs, token)
+    nobody = await refused(_reflected_services(cs, new_token()[0]))
+    assert nobody.code() == grpc.StatusCode.UNAUTHENTICATED
