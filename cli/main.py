@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve.run_relay(settings)
         if args.command == "migrate":
             url = settings.resolved_database_url
+            migrate.wait_for_database(url, settings.database_startup_timeout_seconds)
             if args.downgrade:
                 migrate.downgrade(url, args.to)
             else:

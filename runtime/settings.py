@@ -31,8 +31,9 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy async URL; default: SQLite in data_dir"
     )
     log_level: str = "INFO"
-    # A core, relay or `rekey` started while the database is unreachable waits this long for
-    # it (retrying with backoff, logging why), then exits 78 naming this setting. 0 = one try.
+    # A core, relay, `migrate` or `rekey` started while the database is unreachable waits this
+    # long for it (retrying with backoff, logging why), then exits 78 naming this setting.
+    # 0 = one try.
     database_startup_timeout_seconds: float = Field(
         default=60.0,
         ge=0,

@@ -18,6 +18,8 @@ from tests.support.databases import postgres_database
 from tests.support.processes import Service, cli, free_port, running, spawn
 
 SERVICES = (("core", "core listening"), ("relay", "relay running"))
+# `migrate` too: a migration job started beside a database still coming up.
+GIVING_UP = (*SERVICES, ("migrate", "database at revision"))
 PASSWORD = "pw-that-must-not-leak"
 
 
@@ -37,7 +39,7 @@ def _wait_for_stderr(service: Service, text: str, timeout: float = 30.0) -> None
     raise AssertionError(f"{service.name} never logged {text!r}:\n{service.stderr_tail()}")
 
 
-@pytest.mark.parametrize(("command", "_ready"), SERVICES)
+@pytest.mark.parametrize(("command", "_ready"), GIVING_UP)
 def test_gives_up_after_the_window_with_one_line_naming_the_setting(
     command: str, _ready: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -62,27 +64,38 @@ def test_gives_up_after_the_window_with_one_line_naming_the_setting(
     assert f"127.0.0.1:{closed}" in errors[0]
 
 
+def _cut(proxy: Service, port: int) -> None:
+    proxy.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while not _refuses(port):
+        assert time.monotonic() < deadline, "the proxy never stopped listening"
+        time.sleep(0.02)
+
+
 @pytest.mark.postgres
 def test_waits_for_a_database_that_comes_up(service_env: dict[str, str], tmp_path: Path) -> None:
     with postgres_database() as url:
-        assert cli(["migrate"], {**service_env, "SITOO_BR_DATABASE_URL": url}).returncode == 0
-        # The services reach the database only through a proxy that refuses, then forwards.
+        # Everything reaches the database only through a proxy that refuses, then forwards.
         host, database = url.rsplit("/", 1)
         target = int(host.rsplit(":", 1)[1])
         proxy_port = free_port()
         proxy_args = ["-m", "tests.support.tcp_proxy", str(proxy_port), str(target)]
+        env = {
+            **service_env,
+            "SITOO_BR_DATABASE_URL": f"{host.rsplit(':', 1)[0]}:{proxy_port}/{database}",
+            "SITOO_BR_DATABASE_STARTUP_TIMEOUT_SECONDS": "120",
+            "SITOO_BR_RELAY_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
+        }
         with running("proxy", proxy_args, {}, tmp_path, "proxy listening") as proxy:
-            proxy.process.send_signal(signal.SIGUSR1)
-            deadline = time.monotonic() + 10
-            while not _refuses(proxy_port):
-                assert time.monotonic() < deadline, "the proxy never stopped listening"
-                time.sleep(0.02)
-            env = {
-                **service_env,
-                "SITOO_BR_DATABASE_URL": f"{host.rsplit(':', 1)[0]}:{proxy_port}/{database}",
-                "SITOO_BR_DATABASE_STARTUP_TIMEOUT_SECONDS": "120",
-                "SITOO_BR_RELAY_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
-            }
+            # A migration job first, then the services, each started while it is refused.
+            _cut(proxy, proxy_port)
+            migrating = spawn("migrate", ["-m", "cli.main", "migrate"], env, tmp_path, None)
+            _wait_for_stderr(migrating, "database not reachable yet; retrying")
+            proxy.process.send_signal(signal.SIGUSR2)
+            migrating.wait_for_line("database at revision", timeout=60)
+            assert migrating.process.wait(timeout=60) == 0
+
+            _cut(proxy, proxy_port)
             started = [
                 spawn(command, ["-m", "cli.main", command], env, tmp_path, ready=None)
                 for command, _ in SERVICES
@@ -98,7 +111,7 @@ def test_waits_for_a_database_that_comes_up(service_env: dict[str, str], tmp_pat
             finally:
                 codes = [service.terminate() for service in started]
             assert codes == [0, 0]
-            for service in started:
+            for service in (migrating, *started):
                 assert "Traceback" not in service.stderr_tail(500)
 
 
