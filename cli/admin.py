@@ -63,6 +63,12 @@ def call_admin(
                 "SITOO_BR_ADMIN_TOKEN_FILE to the core's admin token",
                 exit_code=77,
             ) from exc
+        if code == grpc.StatusCode.PERMISSION_DENIED and "scope" in (exc.details() or ""):
+            raise CommandError(
+                f"the core refused the call: {exc.details()}; use the admin token or a "
+                "client with the admin scope",
+                exit_code=77,
+            ) from exc
         raise CommandError(f"{code.name.lower()}: {exc.details()}") from exc
 
 

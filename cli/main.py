@@ -12,9 +12,10 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import admin, migrate, operations, rekey, serve
+from cli import admin, clients, migrate, operations, rekey, serve
 from cli.embedded import with_existing_local_admin_token
 from core_service.adapters.db.engine import SchemaNotCurrentError
+from core_service.adapters.db.startup import DatabaseUnreachableError
 from core_service.crypto import MasterKeyError
 from runtime.logs import configure_logging
 from runtime.settings import ConfigurationError, load_settings
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     operations.add_validate_parser(admin.add_integration_parser(commands))
     admin.add_outbox_parser(commands)
     admin.add_quarantine_parser(commands)
+    clients.add_client_parser(commands)
     operations.add_operations_parsers(commands)
     sandbox = commands.add_parser(
         "sandbox",
@@ -108,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve.run_relay(settings)
         if args.command == "migrate":
             url = settings.resolved_database_url
+            migrate.wait_for_database(url, settings.database_startup_timeout_seconds)
             if args.downgrade:
                 migrate.downgrade(url, args.to)
             else:
@@ -133,12 +136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return admin.outbox_command(settings, args)
         if args.command == "quarantine":
             return admin.quarantine_command(settings, args)
+        if args.command == "client":
+            return clients.client_command(settings, args)
         if args.command == "sandbox":
             return _run_sandbox(args.sandbox_tool, args.sandbox_args)
     except admin.CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except (ConfigurationError, MasterKeyError, SchemaNotCurrentError) as exc:
+    except (
+        ConfigurationError,
+        MasterKeyError,
+        SchemaNotCurrentError,
+        DatabaseUnreachableError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EX_CONFIG
     except KeyboardInterrupt:

@@ -10,6 +10,21 @@ from alembic.config import Config
 from sqlalchemy import Connection
 
 from core_service.adapters.db.engine import alembic_config, create_engine
+from core_service.adapters.db.startup import wait_until_reachable
+
+
+def wait_for_database(url: str, timeout_s: float) -> None:
+    """Like the services: a migration job started beside a database that is still coming up
+    waits for it, then fails with one line naming the setting (exit 78)."""
+
+    async def go() -> None:
+        engine = create_engine(url)
+        try:
+            await wait_until_reachable(engine, timeout_s)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
 
 
 def upgrade(url: str, revision: str = "head") -> None:

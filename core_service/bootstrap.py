@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.api_clients_repo import ApiClientRepository
 from core_service.adapters.db.backfill_repo import BackfillRepository
 from core_service.adapters.db.engine import (
     check_schema_current,
@@ -22,10 +23,12 @@ from core_service.adapters.db.key_material import open_secret_box
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.db.retention_repo import RetentionRepository
+from core_service.adapters.db.startup import wait_until_reachable
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, SecretBox
 from core_service.metrics import CoreMetrics
+from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.customers import CustomerService
@@ -52,6 +55,7 @@ class Core:
     backfill: BackfillService
     validation: ValidationService
     retention: RetentionService
+    api_clients: ApiClientService
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
         try:
@@ -90,6 +94,7 @@ async def open_database(
     engine = create_engine(settings.resolved_database_url)
     try:
         box = load_secret_box(settings)
+        await wait_until_reachable(engine, settings.database_startup_timeout_seconds)
         await check_schema_current(engine)
         sessions = session_factory(engine)
         return engine, sessions, await open_secret_box(sessions, box)
@@ -130,6 +135,12 @@ async def build_core(settings: Settings) -> Core:
             customers, ValidationRepository(sessions, box), http, settings, metrics
         ),
         retention=RetentionService(RetentionRepository(sessions), settings, metrics),
+        api_clients=ApiClientService(
+            ApiClientRepository(sessions),
+            box,
+            rotation_grace_s=settings.api_client_rotation_grace_seconds,
+            refresh_s=settings.api_client_refresh_seconds,
+        ),
     )
 
 

@@ -19,6 +19,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from runtime.logs import client_var
+
 LATENCY_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ else:
 class CoreMetrics:
     registry: CollectorRegistry
     grpc_duration: Histogram
+    grpc_auth_refusals: Counter
     sitoo_auth_failures: Counter
     upstream_errors: Counter
     upstream_duration: Histogram
@@ -56,9 +59,16 @@ class CoreMetrics:
             registry=registry,
             grpc_duration=Histogram(
                 "core_grpc_server_handling_seconds",
-                "Time to handle a gRPC call",
-                ("method", "code"),
+                "Time to handle a gRPC call, per method, status and API client",
+                ("method", "code", "client"),
                 buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            grpc_auth_refusals=Counter(
+                "core_grpc_auth_refusals_total",
+                "gRPC calls refused before reaching a handler: no valid client (UNAUTHENTICATED,"
+                " client _unknown_) or a client without the method's scope (PERMISSION_DENIED)",
+                ("method", "code", "client"),
                 registry=registry,
             ),
             sitoo_auth_failures=Counter(
@@ -195,7 +205,9 @@ class MetricsInterceptor(_ServerInterceptor):
                 in_flight.dec()
                 code = context.code() or grpc.StatusCode.OK
                 name = code.name if isinstance(code, grpc.StatusCode) else str(code)
-                histogram.labels(method, name).observe(time.perf_counter() - started)
+                histogram.labels(method, name, client_var.get()).observe(
+                    time.perf_counter() - started
+                )
 
         return grpc.unary_unary_rpc_method_handler(
             measured, handler.request_deserializer, handler.response_serializer

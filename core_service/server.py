@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection
 
 from core_service.bootstrap import Core
 from core_service.grpc_api.admin import AdminServicer
-from core_service.grpc_api.auth import TokenAuthInterceptor
+from core_service.grpc_api.auth import ClientAuthInterceptor
 from core_service.grpc_api.customers import CustomerServicer
 from core_service.grpc_api.order_events import OrderEventServicer
 from core_service.grpc_api.request_context import RequestContextInterceptor
@@ -83,9 +83,11 @@ class CoreServer:
         self._metrics_runner: web.AppRunner | None = None
         self.health = AsyncHealthServicer()
         self.server = grpc.aio.server(
+            # Outermost first: the request id is set before authentication (so refusals are
+            # logged with it), and the client is known before metrics are taken.
             interceptors=[
-                TokenAuthInterceptor(service_token, admin_token),
                 RequestContextInterceptor(),
+                ClientAuthInterceptor(service_token, admin_token, core.api_clients, core.metrics),
                 MetricsInterceptor(core.metrics),
             ],
             options=[
@@ -106,6 +108,7 @@ class CoreServer:
                 core.validation,
                 core.backfill,
                 retention=core.retention,
+                clients=core.api_clients,
             ),
             self.server,
         )

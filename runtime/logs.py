@@ -11,6 +11,9 @@ import time
 from typing import Any
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+# The named API client whose gRPC call is being served (the core sets it once the caller is
+# authenticated), so every line written for a call says who made it.
+client_var: contextvars.ContextVar[str] = contextvars.ContextVar("client", default="")
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 # A phone number: an optional +, then 8+ digits that may be split by spaces, dashes or
@@ -56,6 +59,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["request_id"] = request_id
+        client = client_var.get()
+        if client:
+            entry["client"] = client
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = _masked(value)

@@ -31,6 +31,14 @@ class Settings(BaseSettings):
         default=None, description="SQLAlchemy async URL; default: SQLite in data_dir"
     )
     log_level: str = "INFO"
+    # A core, relay, `migrate` or `rekey` started while the database is unreachable waits this
+    # long for it (retrying with backoff, logging why), then exits 78 naming this setting.
+    # 0 = one try.
+    database_startup_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="how long a starting service waits for an unreachable database",
+    )
 
     # gRPC listener of the core. Loopback by default: it serves the edge, internal services
     # and ops, never the internet.
@@ -51,6 +59,21 @@ class Settings(BaseSettings):
     service_token_file: Path | None = None
     admin_token: SecretStr | None = None
     admin_token_file: Path | None = None
+    # Named API clients (`sitoo-bloomreach client …`), beside the built-in `edge` (service
+    # token) and `admin` (admin token). A rotated token stays valid this long by default, so
+    # callers switch without downtime (`client revoke-old` ends it sooner).
+    api_client_rotation_grace_seconds: float = Field(
+        default=86400.0,
+        ge=0,
+        description="how long a rotated client token keeps working beside the new one",
+    )
+    # Each core authenticates from an in-memory copy of the client table, re-read this often;
+    # a client changed through another core replica takes effect here within this time.
+    api_client_refresh_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="how often a core re-reads the API client table",
+    )
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
     # Master-key rotation: the keys data may still be sealed with (comma-separated), kept

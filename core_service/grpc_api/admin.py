@@ -10,6 +10,7 @@ import grpc
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.domain import errors
 from core_service.domain.validation import Report
+from core_service.grpc_api.admin_clients import ClientAdminMixin
 from core_service.grpc_api.admin_convert import (
     credentials_to_proto,
     integration_to_proto,
@@ -18,6 +19,7 @@ from core_service.grpc_api.admin_convert import (
     settings_from_proto,
 )
 from core_service.grpc_api.calls import rpc, status_for
+from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService, Progress
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
 from core_service.services.integrations import IntegrationService
@@ -30,7 +32,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 MAX_PAGE = 1000
 
 
-class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
+class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
     def __init__(
         self,
         integrations: IntegrationService,
@@ -39,6 +41,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         backfill: BackfillService | None = None,
         bloomreach_access: BloomreachAccessService | None = None,
         retention: RetentionService | None = None,
+        clients: ApiClientService | None = None,
     ) -> None:
         self._integrations = integrations
         self._outbox = outbox
@@ -46,6 +49,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self._backfill = backfill
         self._access = bloomreach_access or BloomreachAccessService(integrations)
         self._retention = retention
+        self._clients = clients
 
     @rpc
     async def CreateIntegration(

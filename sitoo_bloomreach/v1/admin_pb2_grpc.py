@@ -124,6 +124,31 @@ class AdminServiceStub:
                 request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesRequest.SerializeToString,
                 response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesResponse.FromString,
                 _registered_method=True)
+        self.CreateClient = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/CreateClient',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CreateClientRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.IssuedClientToken.FromString,
+                _registered_method=True)
+        self.ListClients = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/ListClients',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListClientsRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListClientsResponse.FromString,
+                _registered_method=True)
+        self.RotateClientToken = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/RotateClientToken',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.RotateClientTokenRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.IssuedClientToken.FromString,
+                _registered_method=True)
+        self.RevokeOldClientTokens = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/RevokeOldClientTokens',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.RevokeOldClientTokensRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ApiClient.FromString,
+                _registered_method=True)
+        self.DeleteClient = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/DeleteClient',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -241,6 +266,40 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateClient(self, request, context):
+        """API clients: each internal caller of the gRPC API gets its own identity and scopes.
+        A token is returned once, by CreateClient and RotateClientToken; only a keyed hash is
+        stored. Rotation keeps the previous token valid until its grace period ends or
+        RevokeOldClientTokens is called, so callers can switch without downtime.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListClients(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateClientToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeOldClientTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteClient(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -333,6 +392,31 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListConsentCategories,
                     request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesRequest.FromString,
                     response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesResponse.SerializeToString,
+            ),
+            'CreateClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateClient,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CreateClientRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.IssuedClientToken.SerializeToString,
+            ),
+            'ListClients': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListClients,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListClientsRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ListClientsResponse.SerializeToString,
+            ),
+            'RotateClientToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateClientToken,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.RotateClientTokenRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.IssuedClientToken.SerializeToString,
+            ),
+            'RevokeOldClientTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeOldClientTokens,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.RevokeOldClientTokensRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.ApiClient.SerializeToString,
+            ),
+            'DeleteClient': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteClient,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -821,6 +905,141 @@ class AdminService:
             '/sitoo_bloomreach.v1.AdminService/ListConsentCategories',
             sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesRequest.SerializeToString,
             sitoo__bloomreach_dot_v1_dot_admin__pb2.ListConsentCategoriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/CreateClient',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.CreateClientRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.IssuedClientToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListClients(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/ListClients',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.ListClientsRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.ListClientsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateClientToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/RotateClientToken',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.RotateClientTokenRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.IssuedClientToken.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeOldClientTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/RevokeOldClientTokens',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.RevokeOldClientTokensRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.ApiClient.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteClient(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/DeleteClient',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientResponse.FromString,
             options,
             channel_credentials,
             insecure,

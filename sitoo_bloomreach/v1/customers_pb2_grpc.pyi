@@ -5,7 +5,8 @@ The Sitoo CRM SPI v2 as the edge forwards it to the core. Field names follow the
 customer object (spec: sitoo-crm-spi-v2.md §5, §6) so the edge's translation is mechanical.
 
 Every call carries, in gRPC metadata (never in the message, so that messages can be logged):
-  authorization        "Bearer <service token>"          (the edge's own credential)
+  authorization        "Bearer <client token>"           (the caller's own credential: the
+                       edge's service token, or a token from `sitoo-bloomreach client create`)
   x-sitoo-authorization the POS's "Basic ..." header      (checked against the integration)
   x-request-id, x-sitoo-store-id, x-sitoo-staff-id, x-sitoo-register-id (URL-decoded)
 """

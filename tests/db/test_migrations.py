@@ -61,9 +61,14 @@ def test_stairway(database_url: str) -> None:
         migrate.downgrade(database_url, previous)
         migrate.upgrade(database_url, revision)
         previous = revision
-    assert {"integrations", "inbox_events", "outbox_messages", "quarantine"} <= _tables(
-        database_url
-    )
+    assert {
+        "integrations",
+        "inbox_events",
+        "outbox_messages",
+        "quarantine",
+        "api_clients",
+        "api_client_tokens",
+    } <= _tables(database_url)
     migrate.downgrade(database_url, "base")
     assert _tables(database_url) <= {"alembic_version"}
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import grpc
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_SECRET
 from sandbox.driver.webhooks import EventSender, order_event
 from sandbox.sitoo_api.orders import OrderLine, sale_order
+from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc
 from tests.support.order_stack import (
     ACCOUNT,
     SITOO_API_ID,
@@ -134,6 +136,20 @@ def basic(username: str, password: str) -> str:
     return aiohttp.encode_basic_auth(username, password)
 
 
+async def refused_grpc_calls(o: OrderStack) -> None:
+    """A caller the core does not know, and a known API client without the scope it needs."""
+    reader = o.s.cli_json("client", "create", "obs-reader", "--scope", "customers:read")
+    async with grpc.aio.insecure_channel(o.s.env["SITOO_BR_CORE_TARGET"]) as channel:
+        stub = admin_pb2_grpc.AdminServiceStub(channel)
+        for token in ("nobody", reader["token"]):
+            with pytest.raises(grpc.aio.AioRpcError):
+                await stub.ListIntegrations(
+                    admin_pb2.ListIntegrationsRequest(),
+                    metadata=(("authorization", f"Bearer {token}"),),
+                    timeout=10,
+                )
+
+
 async def traffic(o: OrderStack) -> str:
     """A bit of everything; returns the edge request id of a call Bloomreach refused."""
     good = create(o, "obs", DEFAULT_SECRET)
@@ -185,6 +201,7 @@ async def traffic(o: OrderStack) -> str:
     await o.settle()
     validated = o.s.cli("integration", "validate", "obs", "--skip-round-trip")
     assert validated.returncode == 0, validated.stdout
+    await refused_grpc_calls(o)
     return refused_request_id
 
 

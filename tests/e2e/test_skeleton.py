@@ -259,15 +259,20 @@ async def test_grpc_requires_the_right_token(running_stack: Stack) -> None:
         admin_stub = admin_pb2_grpc.AdminServiceStub(channel)
         customers = customers_pb2_grpc.CustomerServiceStub(channel)
         listing = admin_pb2.ListIntegrationsRequest()
-        for metadata in ((), service, (("authorization", "Bearer nope"),)):
+        for metadata in ((), (("authorization", "Bearer nope"),)):
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await admin_stub.ListIntegrations(listing, metadata=metadata, timeout=5)
             assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # The service token is the built-in `edge` client: known, but without the admin scope.
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await admin_stub.ListIntegrations(listing, metadata=service, timeout=5)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "'edge' lacks the 'admin' scope" in (info.value.details() or "")
         assert (await admin_stub.ListIntegrations(listing, metadata=admin, timeout=5)) is not None
         search = customers_pb2.SearchCustomersRequest(integration="x", key_type="email", key="k")
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await customers.SearchCustomers(search, metadata=admin, timeout=5)
-        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
         # The service token passes the door; the missing Sitoo credential is refused inside.
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await customers.SearchCustomers(search, metadata=service, timeout=5)

@@ -229,3 +229,35 @@ class ValidationRun(Base):
     # [{name, passed, skipped, detail, remedy}] — details and remedies name settings, never
     # secrets (the checks are written that way; validation's tests check it).
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class ApiClientRow(Base):
+    """A named caller of the gRPC API (an internal service) and the scopes it holds. The
+    built-in `edge` and `admin` clients come from process settings and have no row."""
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(200))  # space-separated
+    # Common name of the client certificate mapped to this client (mTLS); NULL = tokens only.
+    tls_subject: Mapped[str | None] = mapped_column(String(255), unique=True, nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class ApiClientTokenRow(Base):
+    """One bearer token of a client: the public key id it starts with, and a keyed
+    HMAC-SHA256 verifier of the whole token (never the token). A client has one current
+    token and, during a rotation, the previous one until ``expires_at``."""
+
+    __tablename__ = "api_client_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("api_clients.id", ondelete="CASCADE"), index=True
+    )
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    verifier: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float | None] = mapped_column(Double, nullable=True)
