@@ -60,10 +60,10 @@ def _body(marker: str, size: int) -> bytes:
 async def _kept(database_url: str, integration: str) -> list[str]:
     rows = await query_rows(
         database_url,
-        "SELECT q.raw_body FROM quarantine q JOIN integrations i ON i.id = q.integration_id"
-        f" WHERE i.name = '{integration}' ORDER BY q.id",
+        "SELECT i.name, q.raw_body FROM quarantine q"
+        " JOIN integrations i ON i.id = q.integration_id ORDER BY q.id",
     )
-    return [bytes(row[0]).split(b"#")[0].decode() for row in rows]
+    return [bytes(body).split(b"#")[0].decode() for name, body in rows if name == integration]
 
 
 def test_quarantine_is_capped_and_rate_limited_per_integration(
