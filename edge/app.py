@@ -10,7 +10,7 @@ from edge import openapi, spi_contract
 from edge.core_client import CoreClient
 from edge.keys import CORE, METRICS, SETTINGS
 from edge.metrics import EdgeMetrics
-from edge.middlewares import request_context
+from edge.middlewares import request_context, webhook_never_500
 from edge.views import customers, events, probes
 from runtime.settings import Settings
 
@@ -32,7 +32,8 @@ async def _core_channel(app: web.Application) -> AsyncIterator[None]:
 
 def init_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[request_context], client_max_size=settings.edge_max_body_bytes
+        middlewares=[request_context, webhook_never_500],
+        client_max_size=settings.edge_max_body_bytes,
     )
     app[SETTINGS] = settings
     app[METRICS] = EdgeMetrics.create()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -62,10 +61,9 @@ class CoreClient:
         for header, key in ORIGIN_HEADERS.items():
             value = (headers or {}).get(header)
             if value:
-                # Sitoo URL-encodes these (documented); gRPC metadata must be printable ASCII,
-                # so non-ASCII origins travel percent-encoded and the core decodes them.
-                decoded = unquote(value)
-                pairs.append((key, value if not decoded.isascii() else decoded))
+                # Already printable ASCII, percent-encoded where needed (edge.input_guard);
+                # the core decodes them.
+                pairs.append((key, value))
         return tuple(pairs)
 
     async def is_serving(self, timeout: float = 1.0) -> bool:

@@ -7,11 +7,11 @@ has grown over time); wrong types, oversize values and broken JSON are a 400.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from edge import spi_contract as spi
+from edge.input_guard import InputRejected, parse_json, proto_text
 from sitoo_bloomreach.v1 import customers_pb2 as pb
 
 _SCALARS = (
@@ -33,9 +33,9 @@ class InputError(ValueError):
 
 def parse_object(raw: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError("", f"request body is not valid JSON ({exc})") from exc
+        data = parse_json(raw)
+    except InputRejected as exc:
+        raise InputError("", f"request body: {exc}") from exc
     if not isinstance(data, dict):
         raise InputError("", "request body must be a JSON object (a customer)")
     return data
@@ -51,7 +51,10 @@ def _text(value: Any, field: str) -> str | None:
         raise InputError(field, f"is longer than {limit} characters")
     if "\x00" in value:
         raise InputError(field, "must not contain NUL characters")
-    return value
+    try:
+        return proto_text(value, field)
+    except InputRejected as exc:
+        raise InputError("", str(exc)) from exc
 
 
 def _strings(value: Any, field: str) -> list[str]:

@@ -11,6 +11,7 @@ import json
 import re
 from typing import Any, Final
 
+from edge.input_guard import InputRejected, parse_json, proto_text
 from edge.spi_contract import MAX_EVENTS_PER_BATCH
 from sitoo_bloomreach.v1 import order_events_pb2 as pb
 
@@ -35,7 +36,10 @@ def _int(value: Any, where: str, *, minimum: int = 0) -> int:
 def _str(value: Any, where: str, *, max_length: int = 40) -> str:
     if not isinstance(value, str) or not value or len(value) > max_length:
         raise EventsBodyError(f"{where} must be a string of 1-{max_length} characters")
-    return value
+    try:
+        return proto_text(value, where)
+    except InputRejected as exc:
+        raise EventsBodyError(str(exc)) from exc
 
 
 def _order_data(data: dict[str, Any], where: str) -> pb.OrderEventData:
@@ -82,9 +86,9 @@ def _event(item: Any, index: int) -> pb.SitooEvent:
 
 def parse_events(raw: bytes) -> list[pb.SitooEvent]:
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise EventsBodyError("the body is not JSON") from exc
+        body = parse_json(raw)
+    except InputRejected as exc:
+        raise EventsBodyError(str(exc)) from exc
     if not isinstance(body, list):
         raise EventsBodyError("the body must be a JSON array of events")
     if not 1 <= len(body) <= MAX_EVENTS_PER_BATCH:

@@ -160,3 +160,17 @@ LOOKUP_OMITS_CUSTOMER_ID: Final = True
 CONSENT_KEYS: Final = ("consent_id", "name", "description", "value")
 # [inferred] Transactions (spec §5.6): newest first, no paging; `limit` query caps the count.
 TRANSACTIONS_MAX_LIMIT: Final = 100
+
+# ---- Input bounds at the edge (edge/input_guard.py) -------------------------------------
+# [inferred] Sitoo documents none of these; they are far above anything a POS or the Events
+# SPI sends and far below what could hurt a parser or the core. Exceeding one is a 400.
+# JSON nesting: a customer is 3 levels deep, an event batch 3 plus its `data` object.
+MAX_JSON_DEPTH: Final = 32
+# Characters of one JSON number: 64-bit ids have 19 digits; anything longer is not data.
+MAX_JSON_NUMBER_LENGTH: Final = 40
+# The Authorization header: `Basic ` and base64 of a name (<= 63) and a generated password.
+MAX_AUTHORIZATION_LENGTH: Final = 1024
+# Store-ID / Staff-ID / Register-ID after URL-decoding (documented as URL-encoded ids).
+MAX_ORIGIN_HEADER_LENGTH: Final = 200
+# Digits of an integer query parameter (e.g. transactions' `limit`), ASCII 0-9 only.
+MAX_QUERY_INT_DIGITS: Final = 6

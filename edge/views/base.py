@@ -10,7 +10,8 @@ from typing import TypeVar
 import grpc
 from aiohttp import web
 
-from edge.core_client import Metadata
+from edge import input_guard
+from edge.core_client import ORIGIN_HEADERS, Metadata
 from edge.errors import error_response, grpc_error_response
 from edge.keys import CORE, METRICS
 from edge.middlewares import request_id_of
@@ -24,7 +25,7 @@ class SpiView(web.View):
 
     @property
     def integration(self) -> str:
-        return self.request.match_info["integration"]
+        return input_guard.proto_text(self.request.match_info["integration"], "integration")
 
     @property
     def request_id(self) -> str:
@@ -39,11 +40,13 @@ class SpiView(web.View):
         self.request.app[METRICS].auth_failures.labels(route).inc()
 
     def metadata(self) -> Metadata:
+        """What the core is told besides the message; raises InputRejected (a 400)."""
+        headers = self.request.headers
         core = self.request.app[CORE]
         return core.metadata(
             self.request_id,
-            self.request.headers.get("Authorization", ""),
-            dict(self.request.headers),
+            input_guard.authorization(headers),
+            {name: input_guard.origin_header(headers, name) for name in ORIGIN_HEADERS},
         )
 
     async def call_core(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from edge import customer_json, spi_contract
+from edge import customer_json, input_guard, spi_contract
 from edge.core_client import Metadata
 from edge.keys import CORE
 from edge.views.base import SpiView
@@ -17,6 +17,10 @@ def _render_customer(customer: pb.Customer) -> web.StreamResponse:
 
 
 class CustomerSpiView(SpiView):
+    @property
+    def customer_id(self) -> str:
+        return input_guard.proto_text(self.request.match_info["customer_id"], "customer_id")
+
     def search_key(self, *, key_type_required: bool = True) -> tuple[str, str] | web.Response:
         """``key_type`` and ``key`` from the query, or the 400 naming what is wrong."""
         query = self.request.query
@@ -34,7 +38,7 @@ class CustomerSpiView(SpiView):
             return self.fail(400, "query parameter key is required")
         if len(key) > spi_contract.MAX_KEY_LENGTH:
             return self.fail(400, f"key is longer than {spi_contract.MAX_KEY_LENGTH} characters")
-        return key_type, key
+        return key_type, input_guard.proto_text(key, "key")
 
     async def customer_body(self) -> pb.CustomerInput | web.Response:
         try:
@@ -81,10 +85,6 @@ class CustomersView(CustomerSpiView):
 class CustomerView(CustomerSpiView):
     """``GET|PUT|PATCH /customers/{customer_id}``."""
 
-    @property
-    def customer_id(self) -> str:
-        return self.request.match_info["customer_id"]
-
     async def get(self) -> web.StreamResponse:
         stub = self.request.app[CORE].customers
         request = pb.GetCustomerRequest(integration=self.integration, customer_id=self.customer_id)
@@ -114,16 +114,12 @@ class CustomerView(CustomerSpiView):
 
 class CustomerTransactionsView(CustomerSpiView):
     async def get(self) -> web.StreamResponse:
-        raw_limit = self.request.query.get("limit", "0")
-        if not raw_limit.isdigit() or int(raw_limit) > spi_contract.TRANSACTIONS_MAX_LIMIT:
-            return self.fail(
-                400, f"limit must be an integer from 0 to {spi_contract.TRANSACTIONS_MAX_LIMIT}"
-            )
+        limit = input_guard.query_int(
+            self.request.query, "limit", default=0, maximum=spi_contract.TRANSACTIONS_MAX_LIMIT
+        )
         stub = self.request.app[CORE].customers
         request = pb.GetPurchaseHistoryRequest(
-            integration=self.integration,
-            customer_id=self.request.match_info["customer_id"],
-            limit=int(raw_limit),
+            integration=self.integration, customer_id=self.customer_id, limit=limit
         )
 
         async def call(metadata: Metadata, timeout: float) -> pb.GetPurchaseHistoryResponse:

@@ -26,6 +26,8 @@ class CustomerStack:
     bloomreach_url: str
     username: str
     password: str
+    # The Events SPI credential of the same integration.
+    webhook: tuple[str, str] = ("", "")
 
     @property
     def edge_url(self) -> str:
@@ -91,5 +93,10 @@ def customer_stack(
         created = s.create_integration(INTEGRATION, *integration_args(url, *integration_extra))
         credentials = created["credentials"]
         yield CustomerStack(
-            s, emulator, url, credentials["spi_username"], credentials["spi_password"]
+            s,
+            emulator,
+            url,
+            credentials["spi_username"],
+            credentials["spi_password"],
+            (credentials["webhook_username"], credentials["webhook_password"]),
         )
