@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -265,8 +266,24 @@ def host_baseline(s: Smoke, venv_python: str) -> dict[str, float]:
     return timings
 
 
+def check_labels(image: str) -> dict[str, str]:
+    """The OCI labels name this checkout's version and commit."""
+    inspected = json.loads(run(["buildah", "inspect", "--type", "image", image]))
+    labels: dict[str, str] = inspected["OCIv1"]["config"].get("Labels") or {}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    head = run(["git", "-C", str(ROOT), "rev-parse", "HEAD"]).strip()
+    if labels.get("org.opencontainers.image.version") != project["version"]:
+        raise SmokeError(f"image version label {labels} != {project['version']}")
+    if not labels.get("org.opencontainers.image.revision", "").startswith(head):
+        raise SmokeError(f"image revision label {labels} is not HEAD {head}")
+    if inspected["OCIv1"]["config"].get("User") != "10001:10001":
+        raise SmokeError("the image does not run as 10001:10001")
+    return labels
+
+
 def smoke(s: Smoke) -> dict[str, Any]:
     image, work = s.image, s.work
+    labels = check_labels(image)
     s.write_secrets()
     database_url = s.stack.enter_context(postgres_database())
     core_port, edge_port = free_port(), free_port()
@@ -474,6 +491,7 @@ def smoke(s: Smoke) -> dict[str, Any]:
     return {
         "image": image,
         "image_size": image_size(image),
+        "revision": labels["org.opencontainers.image.revision"],
         "migrate_seconds": round(migrate_s, 2),
         "startup_seconds": {k: round(v, 2) for k, v in startup.items()},
         "host_startup_seconds": {k: round(v, 2) for k, v in host_startup.items()},
