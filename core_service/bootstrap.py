@@ -16,7 +16,7 @@ from core_service.adapters.db.engine import (
     is_sqlite,
     session_factory,
 )
-from core_service.adapters.db.inbox_repo import InboxRepository
+from core_service.adapters.db.inbox_repo import InboxRepository, QuarantineCaps
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.key_material import open_secret_box
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
@@ -31,6 +31,7 @@ from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
+from core_service.services.quarantine_limit import MalformedBatchLimiter
 from core_service.services.relay import Relay
 from core_service.services.retention import RetentionService
 from core_service.services.validation import ValidationService
@@ -120,6 +121,12 @@ async def build_core(settings: Settings) -> Core:
             metrics,
             max_group_events=settings.ingest_max_group_events,
             writers=1 if is_sqlite(settings.resolved_database_url) else settings.ingest_writers,
+            quarantine_caps=QuarantineCaps(
+                settings.quarantine_max_bodies, settings.quarantine_max_bytes
+            ),
+            quarantine_limiter=MalformedBatchLimiter(
+                settings.quarantine_batches_per_minute, settings.quarantine_burst
+            ),
         ),
         outbox_admin=OutboxAdminRepository(sessions, box),
         http=http,

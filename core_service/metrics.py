@@ -47,6 +47,9 @@ class CoreMetrics:
     validation_checks: Counter
     retention_deleted_rows: Counter
     retention_runs: Counter
+    quarantine_dropped: Counter
+    quarantine_dropped_bytes: Counter
+    quarantine_rate_limited: Counter
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -155,6 +158,25 @@ class CoreMetrics:
                 "core_retention_runs_total",
                 "Retention purges (not dry runs) by outcome: done, stopped (shutdown), failed",
                 ("outcome",),
+                registry=registry,
+            ),
+            # Unlabelled, so that they are exported at 0 from the start (an alert can tell
+            # "none yet" from "not scraped"); the log line names the integration.
+            quarantine_dropped=Counter(
+                "core_quarantine_dropped_total",
+                "Quarantined webhook bodies deleted to keep an integration within "
+                "quarantine_max_bodies / quarantine_max_bytes (oldest first)",
+                registry=registry,
+            ),
+            quarantine_dropped_bytes=Counter(
+                "core_quarantine_dropped_bytes_total",
+                "Bytes of the quarantined webhook bodies deleted to keep the caps",
+                registry=registry,
+            ),
+            quarantine_rate_limited=Counter(
+                "core_webhook_malformed_rate_limited_total",
+                "Malformed webhook batches answered 429 (not stored): an integration was over "
+                "quarantine_batches_per_minute",
                 registry=registry,
             ),
         )

@@ -46,6 +46,9 @@ GRPC_TO_HTTP: Final[dict[grpc.StatusCode, int]] = {
 }
 
 ERROR_REASON = "x-error-reason"
+# Seconds to wait before a retry (the core's choice), as trailing metadata; becomes Retry-After.
+RETRY_AFTER = "x-retry-after"
+MAX_RETRY_AFTER_S: Final = 3600
 REASON_TO_HTTP: Final[dict[str, int]] = {
     "upstream-misconfigured": 502,
     "upstream-rejected": 502,
@@ -98,14 +101,27 @@ def grpc_error_response(
         }.get(status, "internal error")
     else:
         message = error.details() or code.name.lower()
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    headers = {"Retry-After": _retry_after(error)} if status in (429, 503) else None
     return error_response(status, message, request_id, headers)
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str:
+def _trailing(error: grpc.aio.AioRpcError, wanted: str) -> str:
     # grpc.aio yields (key, value) tuples; the stubs describe an older metadatum class.
     pairs = cast("Iterable[tuple[str, str | bytes]]", error.trailing_metadata() or ())
     for key, value in pairs:
-        if key == ERROR_REASON and isinstance(value, str):
+        if key == wanted and isinstance(value, str):
             return value
     return ""
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    return _trailing(error, ERROR_REASON)
+
+
+def _retry_after(error: grpc.aio.AioRpcError) -> str:
+    """Whole seconds from the core (``x-retry-after``) when it said, else 1; bounded so a
+    bug cannot tell Sitoo to wait for a day."""
+    value = _trailing(error, RETRY_AFTER)
+    if value.isascii() and value.isdigit() and 1 <= len(value) <= 4:
+        return str(min(int(value), MAX_RETRY_AFTER_S))
+    return "1"

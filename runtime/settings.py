@@ -162,6 +162,18 @@ class Settings(BaseSettings):
     # relays may purge at once: on PostgreSQL each takes rows the others have not locked.
     retention_interval_seconds: float = Field(default=3600.0, ge=0)
 
+    # Quarantine bounds, per integration: a webhook credential must not buy unbounded storage
+    # (a malformed body may be up to edge_max_body_bytes). Past either cap the oldest bodies
+    # are deleted (the newest is always kept) and counted in core_quarantine_dropped_total.
+    quarantine_max_bodies: int = Field(default=1000, ge=1)
+    quarantine_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    # Malformed batches one integration may have quarantined: a token bucket refilling at
+    # this rate, holding `quarantine_burst`. Beyond it the webhook answers 429 with
+    # Retry-After and stores nothing; Sitoo retries a 429, so a malformed batch is delayed,
+    # not lost. Per core process.
+    quarantine_batches_per_minute: float = Field(default=30.0, gt=0)
+    quarantine_burst: int = Field(default=20, ge=1)
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:

@@ -48,6 +48,14 @@ class UpstreamRateLimited(DomainError):
         self.retry_after_s = retry_after_s
 
 
+class TooManyRequests(DomainError):
+    """The caller itself is over a limit of ours (not an upstream's); retry after a while."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class UpstreamTimeout(DomainError):
     pass
 

@@ -18,12 +18,18 @@ from enum import StrEnum
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
-from core_service.adapters.db.inbox_repo import InboxEntry, InboxRepository, InboxWrite
-from core_service.domain.errors import InvalidArgument, UpstreamUnavailable
+from core_service.adapters.db.inbox_repo import (
+    InboxEntry,
+    InboxRepository,
+    InboxWrite,
+    QuarantineCaps,
+)
+from core_service.domain.errors import InvalidArgument, TooManyRequests, UpstreamUnavailable
 from core_service.domain.integration import Integration
 from core_service.domain.orders import OrderRef
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
+from core_service.services.quarantine_limit import MalformedBatchLimiter
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +80,14 @@ class IngestService:
         clock: Callable[[], float] = time.time,
         max_group_events: int = 500,
         writers: int = 1,
+        quarantine_caps: QuarantineCaps | None = None,
+        quarantine_limiter: MalformedBatchLimiter | None = None,
     ) -> None:
         self._repo = repository
         self._metrics = metrics
         self._clock = clock
+        self._caps = quarantine_caps or QuarantineCaps(max_bodies=1000, max_bytes=64 << 20)
+        self._limiter = quarantine_limiter or MalformedBatchLimiter(per_minute=30.0, burst=20)
         self._writes: Batcher[InboxWrite, set[str] | Exception] = Batcher(
             self._write_group,
             max_weight=max_group_events,
@@ -157,14 +167,37 @@ class IngestService:
     async def _quarantine(
         self, integration: Integration, reason: str, raw_body: bytes, request_id: str
     ) -> None:
+        wait = self._limiter.take(integration.id)
+        if wait > 0:
+            # Not stored and not a 400: Sitoo retries a 429 later (a 400 it would drop), so a
+            # burst of malformed batches is slowed down, never lost unseen.
+            self._metrics.quarantine_rate_limited.inc()
+            log.warning(
+                "malformed webhook batch rate limited",
+                extra={"integration": integration.name, "retry_after_s": round(wait, 1)},
+            )
+            raise TooManyRequests(
+                "too many malformed batches from this integration, retry later", wait
+            )
         try:
-            payload_id = await self._repo.quarantine(
-                integration.id, reason, raw_body, request_id, self._clock()
+            stored = await self._repo.quarantine(
+                integration.id, reason, raw_body, request_id, self._clock(), self._caps
             )
         except (SQLAlchemyError, OSError) as exc:
             # Without the quarantine row a 400 would lose the body for good: ask for a retry.
             raise UpstreamUnavailable("the database is unavailable, retry later") from exc
         log.warning(
             "webhook batch quarantined",
-            extra={"integration": integration.name, "quarantine_id": payload_id, "reason": reason},
+            extra={"integration": integration.name, "quarantine_id": stored.id, "reason": reason},
         )
+        if stored.dropped:
+            self._metrics.quarantine_dropped.inc(stored.dropped)
+            self._metrics.quarantine_dropped_bytes.inc(stored.dropped_bytes)
+            log.warning(
+                "quarantine full: oldest bodies dropped",
+                extra={
+                    "integration": integration.name,
+                    "dropped": stored.dropped,
+                    "dropped_bytes": stored.dropped_bytes,
+                },
+            )

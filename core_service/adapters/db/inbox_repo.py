@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert
@@ -16,6 +16,7 @@ from core_service.domain.orders import OrderRef
 OPEN_STATES_SQL = "state IN ('pending', 'in_flight')"
 _INBOX: Table = InboxEvent.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_QUARANTINE: Table = QuarantinedPayload.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,21 @@ class InboxEntry:
     @property
     def outcome(self) -> str:
         return "accepted" if self.order is not None else "ignored"
+
+
+@dataclass(frozen=True)
+class QuarantineCaps:
+    """Per integration: at most this many bodies, of at most this many bytes in all."""
+
+    max_bodies: int
+    max_bytes: int
+
+
+@dataclass(frozen=True)
+class QuarantineResult:
+    id: int
+    dropped: int  # older bodies deleted to stay within the caps
+    dropped_bytes: int
 
 
 @dataclass(frozen=True)
@@ -155,8 +171,16 @@ class InboxRepository:
         await session.execute(_statements(session).enqueue, rows)
 
     async def quarantine(
-        self, integration_id: int, reason: str, raw_body: bytes, request_id: str, now: float
-    ) -> int:
+        self,
+        integration_id: int,
+        reason: str,
+        raw_body: bytes,
+        request_id: str,
+        now: float,
+        caps: QuarantineCaps,
+    ) -> QuarantineResult:
+        """Keep one malformed body and, in the same transaction, delete the integration's
+        oldest ones beyond ``caps`` (the new body is always kept)."""
         async with self._sessions.begin() as session:
             row = QuarantinedPayload(
                 integration_id=integration_id,
@@ -167,4 +191,33 @@ class InboxRepository:
             )
             session.add(row)
             await session.flush()
-            return row.id
+            dropped, dropped_bytes = await self._trim(session, integration_id, caps)
+            return QuarantineResult(row.id, dropped, dropped_bytes)
+
+    async def _trim(
+        self, session: AsyncSession, integration_id: int, caps: QuarantineCaps
+    ) -> tuple[int, int]:
+        # Newest first, sizes only (length() reads no blob on SQLite or PostgreSQL): the
+        # first row that would break a cap, and every older one, go.
+        sizes = (
+            await session.execute(
+                select(_QUARANTINE.c.id, func.length(_QUARANTINE.c.raw_body))
+                .where(_QUARANTINE.c.integration_id == integration_id)
+                .order_by(_QUARANTINE.c.id.desc())
+                .limit(caps.max_bodies + 1)
+            )
+        ).all()
+        kept_bytes = 0
+        cut: int | None = None
+        for kept, (row_id, size) in enumerate(sizes):
+            if kept and (kept >= caps.max_bodies or kept_bytes + int(size or 0) > caps.max_bytes):
+                cut = row_id
+                break
+            kept_bytes += int(size or 0)
+        if cut is None:
+            return 0, 0
+        older = (_QUARANTINE.c.integration_id == integration_id) & (_QUARANTINE.c.id <= cut)
+        total_bytes = func.coalesce(func.sum(func.length(_QUARANTINE.c.raw_body)), 0)
+        count, total = (await session.execute(select(func.count(), total_bytes).where(older))).one()
+        await session.execute(delete(_QUARANTINE).where(older))
+        return int(count), int(total)
