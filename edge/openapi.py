@@ -185,7 +185,11 @@ _INTEGRATION = _param(
 )
 _CUSTOMER_ID = _param("customer_id", "path", required=True, schema=_STR)
 _ORIGIN = [
-    _param(h, "header", required=False, schema=_STR)
+    {
+        **_param(h, "header", required=False, schema=_STR),
+        "description": "URL-encoded (documented); after decoding at most "
+        f"{spi.MAX_ORIGIN_HEADER_LENGTH} characters, no control characters, else a 400.",
+    }
     for h in (spi.STORE_ID_HEADER, spi.STAFF_ID_HEADER, spi.REGISTER_ID_HEADER)
 ]
 _KEY = _param("key", "query", required=True, schema={"type": "string", "minLength": 1})
