@@ -73,7 +73,7 @@ def test_quarantine_is_capped_and_rate_limited_per_integration(
         s.start_core()
         s.start_edge()
         hooks = {}
-        for name in ("alpha", "beta"):
+        for name in ("alpha", "beta", "gamma"):
             created = s.create_integration(name, *integration_args("http://127.0.0.1:9"))
             credentials = created["credentials"]
             hooks[name] = (credentials["webhook_username"], credentials["webhook_password"])
@@ -113,10 +113,16 @@ def test_quarantine_is_capped_and_rate_limited_per_integration(
             assert good.status == 200, good.body
             assert (await _post(s, "beta", hooks["beta"], _body("b7", 20))).status == 400
             assert await _kept(database_url, "beta") == ["b4", "b5", "b6", "b7"]
+            # gamma: seven at once; concurrent writes still leave exactly the cap.
+            answers = await asyncio.gather(
+                *(_post(s, "gamma", hooks["gamma"], _body(f"g{i}", 20)) for i in range(7))
+            )
+            assert [a.status for a in answers] == [400] * 7
+            assert len(await _kept(database_url, "gamma")) == 4
 
         asyncio.run(scenario())
         assert _metrics(s) == {
-            "core_quarantine_dropped_total": 4 + 3,
-            "core_quarantine_dropped_bytes_total": 4 * 1000 + 3 * 20,
+            "core_quarantine_dropped_total": 4 + 3 + 3,
+            "core_quarantine_dropped_bytes_total": 4 * 1000 + 3 * 20 + 3 * 20,
             "core_webhook_malformed_rate_limited_total": 1,
         }

@@ -10,7 +10,12 @@ from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert
-from core_service.adapters.db.models import InboxEvent, OutboxMessage, QuarantinedPayload
+from core_service.adapters.db.models import (
+    InboxEvent,
+    IntegrationRow,
+    OutboxMessage,
+    QuarantinedPayload,
+)
 from core_service.domain.orders import OrderRef
 
 OPEN_STATES_SQL = "state IN ('pending', 'in_flight')"
@@ -182,6 +187,15 @@ class InboxRepository:
         """Keep one malformed body and, in the same transaction, delete the integration's
         oldest ones beyond ``caps`` (the new body is always kept)."""
         async with self._sessions.begin() as session:
+            # One quarantine write per integration at a time, so each trim sees the bodies
+            # the others stored and the caps hold exactly. NO KEY UPDATE (PostgreSQL; SQLite
+            # has one writer anyway) does not conflict with the key-share locks of the
+            # webhook's inbox inserts, so well-formed batches never wait on this.
+            await session.execute(
+                select(IntegrationRow.id)
+                .where(IntegrationRow.id == integration_id)
+                .with_for_update(key_share=True)
+            )
             row = QuarantinedPayload(
                 integration_id=integration_id,
                 received_at=now,
@@ -217,7 +231,10 @@ class InboxRepository:
         if cut is None:
             return 0, 0
         older = (_QUARANTINE.c.integration_id == integration_id) & (_QUARANTINE.c.id <= cut)
-        total_bytes = func.coalesce(func.sum(func.length(_QUARANTINE.c.raw_body)), 0)
-        count, total = (await session.execute(select(func.count(), total_bytes).where(older))).one()
-        await session.execute(delete(_QUARANTINE).where(older))
-        return int(count), int(total)
+        # What this transaction itself deleted (a concurrent trim may have taken some first).
+        deleted = (
+            await session.execute(
+                delete(_QUARANTINE).where(older).returning(func.length(_QUARANTINE.c.raw_body))
+            )
+        ).all()
+        return len(deleted), sum(int(size or 0) for (size,) in deleted)
