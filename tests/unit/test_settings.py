@@ -76,3 +76,22 @@ def test_retention_defaults_and_their_floors(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ConfigurationError, match="reconcile_window_hours"):
         load_settings(retention_finished_days=3, reconcile_window_hours=72)
     assert load_settings(retention_finished_days=4, reconcile_window_hours=72)
+
+
+def test_quarantine_bounds_defaults_and_floors() -> None:
+    settings = load_settings()
+    assert (
+        settings.quarantine_max_bodies,
+        settings.quarantine_max_bytes,
+        settings.quarantine_batches_per_minute,
+        settings.quarantine_burst,
+    ) == (1000, 64 * 1024 * 1024, 30.0, 20)
+    # A bound of 0 would be no quarantine at all (or no malformed batch ever taken).
+    for name in (
+        "quarantine_max_bodies",
+        "quarantine_max_bytes",
+        "quarantine_batches_per_minute",
+        "quarantine_burst",
+    ):
+        with pytest.raises(ConfigurationError, match=name):
+            load_settings(**{name: 0})
