@@ -100,9 +100,15 @@ async def open_database(
 
 async def build_core(settings: Settings) -> Core:
     engine, sessions, box = await open_database(settings)
-    integrations = IntegrationService(IntegrationRepository(sessions, box), box)
-    http = HttpClients()
     metrics = CoreMetrics.create()
+    integrations = IntegrationService(
+        IntegrationRepository(sessions, box),
+        box,
+        cache_seconds=settings.sitoo_credential_cache_seconds,
+        cache_max_unknown=settings.sitoo_credential_cache_max_unknown,
+        metrics=metrics,
+    )
+    http = HttpClients()
     customers = CustomerService(
         BloomreachClients(http),
         metrics,

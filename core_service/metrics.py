@@ -47,6 +47,11 @@ class CoreMetrics:
     validation_checks: Counter
     retention_deleted_rows: Counter
     retention_runs: Counter
+    # Issue 11: the tenant-name oracle and congestion collapse.
+    sitoo_credential_lookups: Counter
+    sitoo_credential_checks: Counter
+    bloomreach_shed: Counter
+    bloomreach_latency_estimate: Gauge
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -155,6 +160,33 @@ class CoreMetrics:
                 "core_retention_runs_total",
                 "Retention purges (not dry runs) by outcome: done, stopped (shutdown), failed",
                 ("outcome",),
+                registry=registry,
+            ),
+            sitoo_credential_lookups=Counter(
+                "core_sitoo_credential_lookups_total",
+                "Database reads of an integration's Sitoo credential verifier (not in the "
+                "cache), by result: found, missing (unknown integration name)",
+                ("result",),
+                registry=registry,
+            ),
+            sitoo_credential_checks=Counter(
+                "core_sitoo_credential_checks_total",
+                "Sitoo Basic credentials verified; an unknown integration is checked against a "
+                "dummy verifier, so this counts every authentication attempt",
+                registry=registry,
+            ),
+            bloomreach_shed=Counter(
+                "core_bloomreach_shed_total",
+                "Customer-path Bloomreach calls not started because they could not finish "
+                "within the caller's deadline (reason: queue_full, no_time)",
+                ("integration", "reason"),
+                registry=registry,
+            ),
+            bloomreach_latency_estimate=Gauge(
+                "core_bloomreach_latency_estimate_seconds",
+                "The core's running estimate of one customer-path Bloomreach call, per "
+                "integration (what admission plans with)",
+                ("integration",),
                 registry=registry,
             ),
         )

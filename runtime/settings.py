@@ -162,6 +162,15 @@ class Settings(BaseSettings):
     # relays may purge at once: on PostgreSQL each takes rows the others have not locked.
     retention_interval_seconds: float = Field(default=3600.0, ge=0)
 
+    # Sitoo's Basic credentials (issue 11): how long the core trusts its copy of an
+    # integration's verifier, and remembers that a name is unknown, so repeated requests with
+    # a made-up integration name do not reach the database each time and cost what a wrong
+    # password costs (no timing oracle for tenant names). Also how long a rotated credential
+    # or a disabled integration may still be seen by another core replica.
+    sitoo_credential_cache_seconds: float = Field(default=5.0, gt=0, le=300)
+    # At most this many unknown names are remembered (least recently seen dropped first).
+    sitoo_credential_cache_max_unknown: int = Field(default=10_000, ge=1)
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
