@@ -28,6 +28,7 @@ from core_service.crypto import MasterKey, SecretBox
 from core_service.metrics import CoreMetrics
 from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
+from core_service.services.call_gate import CallGates
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
@@ -52,6 +53,7 @@ class Core:
     backfill: BackfillService
     validation: ValidationService
     retention: RetentionService
+    customer_http: HttpClients | None = None
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
         try:
@@ -64,6 +66,8 @@ class Core:
     async def close(self) -> None:
         await self.ingest.close()
         await self.http.close()
+        if self.customer_http is not None:
+            await self.customer_http.close()
         await self.engine.dispose()
 
 
@@ -109,11 +113,15 @@ async def build_core(settings: Settings) -> Core:
         metrics=metrics,
     )
     http = HttpClients()
+    # The POS path's own pools, one per integration and as large as its call slots, apart
+    # from the relay's and backfill's (issue 11: no waiting for a connection unseen).
+    customer_http = HttpClients(connections_per_host=settings.bloomreach_call_slots)
     customers = CustomerService(
-        BloomreachClients(http),
+        BloomreachClients(customer_http),
         metrics,
         bloomreach_timeout_s=settings.bloomreach_timeout_seconds,
         history_limit=settings.purchase_history_limit,
+        gates=CallGates(settings.bloomreach_call_slots, settings.bloomreach_max_queued, metrics),
     )
     return Core(
         settings=settings,
@@ -136,6 +144,7 @@ async def build_core(settings: Settings) -> Core:
             customers, ValidationRepository(sessions, box), http, settings, metrics
         ),
         retention=RetentionService(RetentionRepository(sessions), settings, metrics),
+        customer_http=customer_http,
     )
 
 

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from edge import openapi, spi_contract
+from edge.admission import IntegrationAdmission
 from edge.core_client import CoreClient
-from edge.keys import CORE, METRICS, SETTINGS
+from edge.keys import ADMISSION, CORE, METRICS, SETTINGS
 from edge.metrics import EdgeMetrics
 from edge.middlewares import request_context
 from edge.views import customers, events, probes
@@ -36,6 +37,7 @@ def init_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = EdgeMetrics.create()
+    app[ADMISSION] = IntegrationAdmission(settings.edge_integration_max_in_flight)
     app.cleanup_ctx.append(_core_channel)
     # One resource per path: several SPI routes (search and add) share a path and a view.
     seen: set[str] = set()

@@ -46,6 +46,10 @@ GRPC_TO_HTTP: Final[dict[grpc.StatusCode, int]] = {
 }
 
 ERROR_REASON = "x-error-reason"
+# The core's "try again in N seconds" (Bloomreach's Retry-After, or when a shed request's
+# slot would be free), passed on as Retry-After on 429 and 503.
+RETRY_AFTER = "x-retry-after"
+MAX_RETRY_AFTER_S = 60
 REASON_TO_HTTP: Final[dict[str, int]] = {
     "upstream-misconfigured": 502,
     "upstream-rejected": 502,
@@ -98,14 +102,24 @@ def grpc_error_response(
         }.get(status, "internal error")
     else:
         message = error.details() or code.name.lower()
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    headers = {"Retry-After": _retry_after(error)} if status in (429, 503) else None
     return error_response(status, message, request_id, headers)
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str:
+def _trailing(error: grpc.aio.AioRpcError, wanted: str) -> str:
     # grpc.aio yields (key, value) tuples; the stubs describe an older metadatum class.
     pairs = cast("Iterable[tuple[str, str | bytes]]", error.trailing_metadata() or ())
     for key, value in pairs:
-        if key == ERROR_REASON and isinstance(value, str):
+        if key == wanted and isinstance(value, str):
             return value
     return ""
+
+
+def _reason(error: grpc.aio.AioRpcError) -> str:
+    return _trailing(error, ERROR_REASON)
+
+
+def _retry_after(error: grpc.aio.AioRpcError) -> str:
+    """The core's hint (whole seconds, capped) or 1."""
+    hint = _trailing(error, RETRY_AFTER)
+    return str(min(int(hint), MAX_RETRY_AFTER_S)) if hint.isdigit() and int(hint) > 0 else "1"

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     edge_port: int = 8080
     edge_max_body_bytes: int = 1_048_576
     # Edge -> core deadline; Sitoo's POS gives up after 10 s, so stay well inside it.
-    edge_core_deadline_seconds: float = 8.0
+    edge_core_deadline_seconds: float = Field(default=8.0, gt=0, le=9.5)
     shutdown_grace_seconds: float = 10.0
     # The edge as Sitoo reaches it (e.g. https://sitoo.example.com): the console shows the SPI
     # URLs from it (default: http://{edge_host}:{edge_port}); validation checks that it answers
@@ -170,6 +170,19 @@ class Settings(BaseSettings):
     sitoo_credential_cache_seconds: float = Field(default=5.0, gt=0, le=300)
     # At most this many unknown names are remembered (least recently seen dropped first).
     sitoo_credential_cache_max_unknown: int = Field(default=10_000, ge=1)
+
+    # Congestion control of the customer path (issue 11). Per integration, at most
+    # `bloomreach_call_slots` Bloomreach calls are in flight (its own connection pool has that
+    # many connections) and at most `bloomreach_max_queued` requests wait for a slot. A request
+    # waits only if, by the running estimate of that integration's Bloomreach latency, it can
+    # still get a slot and finish within the edge's deadline; otherwise it is answered 503 with
+    # Retry-After at once instead of starting a call it cannot finish.
+    bloomreach_call_slots: int = Field(default=64, ge=1)
+    bloomreach_max_queued: int = Field(default=256, ge=0)
+    # Per edge process and integration: customer requests in flight to the core. More are
+    # answered 503 with Retry-After at once, so one tenant's flood (or slow project) cannot
+    # take the edge and core from the others' tills.
+    edge_integration_max_in_flight: int = Field(default=256, ge=1)
 
     @field_validator("log_level")
     @classmethod

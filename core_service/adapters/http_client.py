@@ -20,6 +20,8 @@ class HttpClients:
         self._lock = asyncio.Lock()
 
     def session(self, base_url: str) -> aiohttp.ClientSession:
+        """The pooled session for ``base_url``, or for any other pool key: callers send
+        absolute URLs, so a key may also be e.g. one integration's own pool."""
         session = self._sessions.get(base_url)
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -33,6 +34,7 @@ _STATUS: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     errors.UpstreamUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.Overloaded: grpc.StatusCode.UNAVAILABLE,
     errors.UpstreamRateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
     # Our side's fault, not the caller's: INTERNAL, refined by the reason below into Sitoo's
@@ -43,6 +45,8 @@ _STATUS: dict[type[errors.DomainError], grpc.StatusCode] = {
 
 # Trailing-metadata key carrying a machine-readable reason (like google.rpc.ErrorInfo.reason).
 ERROR_REASON = "x-error-reason"
+# When to try again, in whole seconds (like google.rpc.RetryInfo), for the edge's Retry-After.
+RETRY_AFTER = "x-retry-after"
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,10 @@ def rpc(
         except errors.DomainError as exc:
             code = _STATUS.get(type(exc), grpc.StatusCode.INTERNAL)
             reason = getattr(exc, "reason", "")
-            trailing = ((ERROR_REASON, reason),) if reason else ()
+            trailing: tuple[tuple[str, str], ...] = ((ERROR_REASON, reason),) if reason else ()
+            retry_after = getattr(exc, "retry_after_s", None)
+            if isinstance(retry_after, int | float):
+                trailing += ((RETRY_AFTER, str(max(1, math.ceil(retry_after)))),)
             await context.abort(code, str(exc), trailing_metadata=trailing)
         except TimeoutError:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
