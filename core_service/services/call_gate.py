@@ -87,6 +87,9 @@ class CallGate:
         self._slots = slots
         self._max_queued = max_queued
         self._busy = 0
+        # When each call in flight started, to predict when slots free up: with calls of
+        # similar length they free up in the order they started, not evenly spread.
+        self._starts: dict[object, float] = {}
         self._waiters: deque[_Waiter] = deque()
         self._on_shed = on_shed
         self._on_estimate = on_estimate
@@ -103,10 +106,20 @@ class CallGate:
     def _fits(self, deadline: Deadline, cap: float, wait: float = 0.0) -> bool:
         return wait + self.estimate.needed <= min(cap, deadline.left())
 
+    def _wait_for_slot(self, ahead: int) -> float:
+        """Expected wait for a slot with ``ahead`` requests queued in front: the slot of the
+        (ahead+1)-th oldest call frees first, later rounds a mean call each."""
+        mean = self.estimate.mean
+        starts = sorted(self._starts.values())
+        if not starts:
+            return mean * (ahead + 1) / self._slots
+        rounds, index = divmod(ahead, len(starts))
+        return max(0.0, starts[index] + mean * (rounds + 1) - time.monotonic())
+
     def _shed(self, reason: str) -> Overloaded:
         self._on_shed(reason)
         # Roughly when a slot would be free for a newcomer.
-        wait = self.estimate.mean * (len(self._waiters) + 1) / self._slots
+        wait = self._wait_for_slot(len(self._waiters))
         retry_after = min(MAX_RETRY_AFTER_S, max(1, math.ceil(wait)))
         return Overloaded(
             "Bloomreach is answering too slowly for this request to finish in time; retry later",
@@ -123,8 +136,7 @@ class CallGate:
             return
         if len(self._waiters) >= self._max_queued:
             raise self._shed("queue_full")
-        wait = self.estimate.mean * (len(self._waiters) + 1) / self._slots
-        if not self._fits(deadline, cap, wait):
+        if not self._fits(deadline, cap, self._wait_for_slot(len(self._waiters))):
             raise self._shed("queue_full")
         waiter = _Waiter(deadline)
         self._waiters.append(waiter)
@@ -174,9 +186,12 @@ class CallGate:
         """Hold a slot for one upstream call; yields its timeout (at most ``cap``)."""
         await self._admit(deadline, cap)
         started = time.monotonic()
+        token = object()
+        self._starts[token] = started
         try:
             timeout = deadline.timeout(cap)
         except BaseException:
+            del self._starts[token]
             self._release()
             raise
         try:
@@ -192,6 +207,7 @@ class CallGate:
         else:
             self._observe(time.monotonic() - started)
         finally:
+            del self._starts[token]
             self._release()
 
     def _observe(self, seconds: float) -> None:

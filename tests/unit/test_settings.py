@@ -76,3 +76,13 @@ def test_retention_defaults_and_their_floors(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(ConfigurationError, match="reconcile_window_hours"):
         load_settings(retention_finished_days=3, reconcile_window_hours=72)
     assert load_settings(retention_finished_days=4, reconcile_window_hours=72)
+
+
+def test_every_answer_stays_inside_the_pos_timeout() -> None:
+    # Sitoo's POS gives up after 10 s; the edge's deadline for the core must end before.
+    assert load_settings().edge_core_deadline_seconds == 8.0
+    assert load_settings(edge_core_deadline_seconds=9.5).edge_core_deadline_seconds == 9.5
+    with pytest.raises(ConfigurationError, match="edge_core_deadline_seconds"):
+        load_settings(edge_core_deadline_seconds=10)
+    with pytest.raises(ConfigurationError, match="bloomreach_call_slots"):
+        load_settings(bloomreach_call_slots=0)
