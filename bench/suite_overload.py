@@ -183,7 +183,7 @@ async def run(quick: bool) -> str:
         *(_row(cell, ideal, slots) for cell, ideal in cells),
         "",
         "- Targets: >= 90% of the ideal at 1 s and 4 s; 0 answers slower than 9 s.",
-        "- \"Slots busy with successes\" = goodput x the mean Bloomreach call time the core "
+        '- "Slots busy with successes" = goodput x the mean Bloomreach call time the core '
         "measured / slots: the share of the pool doing useful work, whatever the emulator's "
         "actual latency on a busy machine. Above 100% of the ideal is the window catching one "
         "more wave of answers (calls of one fixed latency finish in waves).",
