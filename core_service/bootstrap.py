@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.backfill_repo import BackfillRepository
+from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
 from core_service.adapters.db.engine import (
     check_schema_current,
     create_engine,
@@ -108,8 +109,8 @@ async def build_core(settings: Settings) -> Core:
     integrations = IntegrationService(
         IntegrationRepository(sessions, box),
         box,
+        verifiers=CredentialVerifiersRepository(sessions),
         cache_seconds=settings.sitoo_credential_cache_seconds,
-        cache_max_unknown=settings.sitoo_credential_cache_max_unknown,
         metrics=metrics,
     )
     http = HttpClients()

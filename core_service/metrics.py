@@ -163,10 +163,9 @@ class CoreMetrics:
                 registry=registry,
             ),
             sitoo_credential_lookups=Counter(
-                "core_sitoo_credential_lookups_total",
-                "Database reads of an integration's Sitoo credential verifier (not in the "
-                "cache), by result: found, missing (unknown integration name)",
-                ("result",),
+                "core_sitoo_credential_directory_loads_total",
+                "Database reads of the Sitoo credential verifiers of all integrations (at most "
+                "one per SITOO_BR_SITOO_CREDENTIAL_CACHE_SECONDS, whatever names are asked for)",
                 registry=registry,
             ),
             sitoo_credential_checks=Counter(

@@ -162,14 +162,12 @@ class Settings(BaseSettings):
     # relays may purge at once: on PostgreSQL each takes rows the others have not locked.
     retention_interval_seconds: float = Field(default=3600.0, ge=0)
 
-    # Sitoo's Basic credentials (issue 11): how long the core trusts its copy of an
-    # integration's verifier, and remembers that a name is unknown, so repeated requests with
-    # a made-up integration name do not reach the database each time and cost what a wrong
-    # password costs (no timing oracle for tenant names). Also how long a rotated credential
-    # or a disabled integration may still be seen by another core replica.
+    # Sitoo's Basic credentials (issue 11): the core reads the credential verifiers of all
+    # integrations in one query and trusts that copy this long, so a made-up integration name
+    # never reaches the database per request and costs what a wrong password costs (no timing
+    # oracle for tenant names). Also how long another core replica may still accept a rotated
+    # credential or a disabled integration, or refuse a just-created one.
     sitoo_credential_cache_seconds: float = Field(default=5.0, gt=0, le=300)
-    # At most this many unknown names are remembered (least recently seen dropped first).
-    sitoo_credential_cache_max_unknown: int = Field(default=10_000, ge=1)
 
     # Congestion control of the customer path (issue 11). Per integration, at most
     # `bloomreach_call_slots` Bloomreach calls are in flight (its own connection pool has that

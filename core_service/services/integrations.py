@@ -8,10 +8,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.models import IntegrationRow
 from core_service.crypto import SecretBox, generate_password
-from core_service.domain.errors import Unauthenticated, UnknownIntegration
+from core_service.domain.errors import NotFound, Unauthenticated, UnknownIntegration
 from core_service.domain.integration import (
     DEFAULT_FIELD_MAPPINGS,
     ConsentType,
@@ -105,16 +106,19 @@ class IntegrationService:
         repository: IntegrationRepository,
         box: SecretBox,
         *,
+        verifiers: CredentialVerifiersRepository,
         cache_seconds: float = 5.0,
-        cache_max_unknown: int = 10_000,
         clock: Callable[[], float] = time.time,
         metrics: CoreMetrics | None = None,
     ) -> None:
         self._repo = repository
         self._box = box
         self._credentials = CredentialDirectory(
-            repository.get, box, ttl=cache_seconds, max_misses=cache_max_unknown, metrics=metrics
+            verifiers.all, box, ttl=cache_seconds, metrics=metrics
         )
+        # Authenticated integrations only (so bounded by the real ones), for cache_seconds.
+        self._cache_seconds = cache_seconds
+        self._loaded: dict[str, tuple[float, Integration]] = {}
         self._clock = clock
 
     # ---- administration ----
@@ -155,7 +159,7 @@ class IntegrationService:
         for column, value in self._columns(name, settings, current=None).items():
             setattr(row, column, value)
         stored = await self._repo.add(row)
-        self._credentials.forget(name)
+        self._forget(name)
         credentials = IssuedCredentials(
             row.spi_username, spi_password, row.webhook_username, webhook_password
         )
@@ -172,7 +176,7 @@ class IntegrationService:
         changes = self._columns(name, settings, current=current)
         changes["updated_at"] = self._clock()
         stored = await self._repo.modify(name, changes)
-        self._credentials.forget(name)
+        self._forget(name)
         return stored.integration
 
     async def rotate_credentials(self, name: str, *, spi: bool, webhook: bool) -> IssuedCredentials:
@@ -184,7 +188,7 @@ class IntegrationService:
         if webhook_password is not None:
             changes["webhook_password_hash"] = self._box.credential_hash(webhook_password)
         stored = await self._repo.modify(name, changes)
-        self._credentials.forget(name)
+        self._forget(name)
         integration = stored.integration
         return IssuedCredentials(
             integration.spi_username, spi_password, integration.webhook_username, webhook_password
@@ -192,7 +196,7 @@ class IntegrationService:
 
     async def delete(self, name: str) -> None:
         await self._repo.delete(name)
-        self._credentials.forget(name)
+        self._forget(name)
 
     def _columns(
         self, name: str, settings: IntegrationSettings, current: Integration | None
@@ -237,6 +241,23 @@ class IntegrationService:
 
     # ---- authentication of Sitoo's calls ----
 
+    def _forget(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._credentials.forget()
+
+    async def _integration(self, name: str) -> Integration:
+        now = time.monotonic()
+        cached = self._loaded.get(name)
+        if cached is not None and now - cached[0] < self._cache_seconds:
+            return cached[1]
+        try:
+            integration = (await self._repo.get(name)).integration
+        except NotFound:
+            # Deleted since the verifiers were read: as unknown as any other name.
+            raise UnknownIntegration("invalid credentials") from None
+        self._loaded[name] = (now, integration)
+        return integration
+
     async def authenticate(
         self, name: str, kind: CredentialKind, authorization: str
     ) -> Integration:
@@ -246,13 +267,13 @@ class IntegrationService:
         another's data. Unknown names and wrong credentials fail alike and take the same work.
         """
         username, password = parse_basic(authorization)
-        stored = await self._credentials.find(name)
+        verifiers = await self._credentials.find(name)
         # Checked even when the name is unknown (against a dummy), so the work is the same.
-        ok = self._credentials.check(stored, kind, username, password)
-        if stored is None:
+        ok = self._credentials.check(verifiers, kind, username, password)
+        if verifiers is None:
             raise UnknownIntegration("invalid credentials")
         if not ok:
             raise Unauthenticated("invalid credentials")
-        if not stored.integration.enabled:
+        if not verifiers.enabled:
             raise Unauthenticated("integration is disabled")
-        return stored.integration
+        return await self._integration(name)
