@@ -11,6 +11,7 @@ integration, 5 s call timeout, 8 s edge deadline)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -137,6 +138,7 @@ def _row(cell: Cell, ideal: float | None, slots: int) -> str:
 
 async def run(quick: bool) -> str:
     seconds = 8.0 if quick else 15.0
+    load_before = os.getloadavg()[0]
     defaults = Settings()
     slots = defaults.bloomreach_call_slots
     call_timeout = defaults.bloomreach_timeout_seconds
@@ -190,4 +192,9 @@ async def run(quick: bool) -> str:
         "- Before the fix (issue 11, same pool of 64): at 4 s, 100 tills got 94 searches "
         "through in 15 s (6.3/s, 39% of the ideal 16/s) and 500 tills 64 of 2,000.",
     ]
+    lines.append(
+        f"- Machine load (1-min load average) {load_before:.1f} at the start and "
+        f"{os.getloadavg()[0]:.1f} at the end of this suite, on {os.cpu_count()} cores: "
+        "above the core count means other work shared the machine and the numbers are noisy."
+    )
     return "\n".join(lines)
