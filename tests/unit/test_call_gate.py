@@ -16,8 +16,10 @@ from core_service.services.deadline import Deadline
 CAP = 5.0
 
 
-async def _hold(gate: CallGate, deadline: Deadline, release: asyncio.Event) -> float:
-    async with gate.call(deadline, CAP) as timeout:
+async def _hold(
+    gate: CallGate, deadline: Deadline, release: asyncio.Event, cap: float = CAP
+) -> float:
+    async with gate.call(deadline, cap) as timeout:
         await release.wait()
         return timeout
 
@@ -123,3 +125,27 @@ async def test_a_timed_out_call_counts_as_longer_than_its_timeout() -> None:
             raise UpstreamTimeout("Bloomreach did not answer in time")
     assert gate.estimate.mean >= 0.015
     assert gate.busy == 0
+
+
+async def test_no_queueing_behind_calls_that_free_up_too_late() -> None:
+    gate = CallGate(slots=1, max_queued=10)
+    for _ in range(10):
+        gate.estimate.observe(10.0)
+    release = asyncio.Event()
+    holder = asyncio.create_task(_hold(gate, Deadline.after(60), release))
+    await _until(lambda: gate.busy == 1)
+    # The slot frees in about 10 s and the call then needs about 11 s: 15 s is not enough.
+    with pytest.raises(Overloaded) as refused:
+        async with gate.call(Deadline.after(15), CAP * 10):
+            pass
+    assert refused.value.retry_after_s is not None and refused.value.retry_after_s >= 9
+    assert gate.queued == 0
+    # With 60 s it may wait.
+    waiter = asyncio.create_task(_hold(gate, Deadline.after(60), asyncio.Event(), CAP * 10))
+    await _until(lambda: gate.queued == 1)
+    waiter.cancel()
+    release.set()
+    await holder
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert (gate.busy, gate.queued) == (0, 0)
