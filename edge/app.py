@@ -47,6 +47,8 @@ def init_app(settings: Settings) -> web.Application:
         seen.add(route.path)
         view = _VIEWS[route.name]
         app.router.add_view(spi_contract.INTEGRATION_PREFIX + route.path, view, name=route.name)
+        if route.name != spi_contract.EVENTS.name:  # exported at 0 before the first shed
+            app[METRICS].shed.labels(spi_contract.INTEGRATION_PREFIX + route.path)
     app.router.add_get("/healthz", probes.healthz, name="healthz")
     app.router.add_get("/readyz", probes.readyz, name="readyz")
     app.router.add_get("/metrics", probes.metrics, name="metrics")

@@ -236,6 +236,8 @@ class CallGates:
                 gate = CallGate(self._slots, self._max_queued)
             else:
                 shed = metrics.bloomreach_shed
+                for reason in ("queue_full", "no_time"):  # exported at 0 until the first shed
+                    shed.labels(name, reason)
                 estimate = metrics.bloomreach_latency_estimate.labels(name)
                 gate = CallGate(
                     self._slots,
