@@ -177,7 +177,7 @@ class CoreMetrics:
             bloomreach_shed=Counter(
                 "core_bloomreach_shed_total",
                 "Customer-path Bloomreach calls not started because they could not finish "
-                "within the caller's deadline (reason: queue_full, no_time)",
+                "within the caller's deadline (reason: no_time) or the queue was full (queue_full)",
                 ("integration", "reason"),
                 registry=registry,
             ),

@@ -137,7 +137,7 @@ class CallGate:
         if len(self._waiters) >= self._max_queued:
             raise self._shed("queue_full")
         if not self._fits(deadline, cap, self._wait_for_slot(len(self._waiters))):
-            raise self._shed("queue_full")
+            raise self._shed("no_time")
         waiter = _Waiter(deadline)
         self._waiters.append(waiter)
         try:
