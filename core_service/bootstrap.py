@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.api_clients_repo import ApiClientRepository
 from core_service.adapters.db.backfill_repo import BackfillRepository
+from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
 from core_service.adapters.db.engine import (
     check_schema_current,
     create_engine,
@@ -31,6 +32,7 @@ from core_service.metrics import CoreMetrics
 from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
+from core_service.services.call_gate import CallGates
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
@@ -57,6 +59,7 @@ class Core:
     validation: ValidationService
     retention: RetentionService
     api_clients: ApiClientService
+    customer_http: HttpClients | None = None
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
         try:
@@ -69,6 +72,8 @@ class Core:
     async def close(self) -> None:
         await self.ingest.close()
         await self.http.close()
+        if self.customer_http is not None:
+            await self.customer_http.close()
         await self.engine.dispose()
 
 
@@ -106,14 +111,24 @@ async def open_database(
 
 async def build_core(settings: Settings) -> Core:
     engine, sessions, box = await open_database(settings)
-    integrations = IntegrationService(IntegrationRepository(sessions, box), box)
-    http = HttpClients()
     metrics = CoreMetrics.create()
+    integrations = IntegrationService(
+        IntegrationRepository(sessions, box),
+        box,
+        verifiers=CredentialVerifiersRepository(sessions),
+        cache_seconds=settings.sitoo_credential_cache_seconds,
+        metrics=metrics,
+    )
+    http = HttpClients()
+    # The POS path's own pools, one per integration and as large as its call slots, apart
+    # from the relay's and backfill's (issue 11: no waiting for a connection unseen).
+    customer_http = HttpClients(connections_per_host=settings.bloomreach_call_slots)
     customers = CustomerService(
-        BloomreachClients(http),
+        BloomreachClients(customer_http),
         metrics,
         bloomreach_timeout_s=settings.bloomreach_timeout_seconds,
         history_limit=settings.purchase_history_limit,
+        gates=CallGates(settings.bloomreach_call_slots, settings.bloomreach_max_queued, metrics),
     )
     return Core(
         settings=settings,
@@ -148,6 +163,7 @@ async def build_core(settings: Settings) -> Core:
             rotation_grace_s=settings.api_client_rotation_grace_seconds,
             refresh_s=settings.api_client_refresh_seconds,
         ),
+        customer_http=customer_http,
     )
 
 

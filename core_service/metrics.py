@@ -54,6 +54,11 @@ class CoreMetrics:
     quarantine_dropped: Counter
     quarantine_dropped_bytes: Counter
     quarantine_rate_limited: Counter
+    # Issue 11: the tenant-name oracle and congestion collapse.
+    sitoo_credential_lookups: Counter
+    sitoo_credential_checks: Counter
+    bloomreach_shed: Counter
+    bloomreach_latency_estimate: Gauge
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -194,6 +199,32 @@ class CoreMetrics:
                 "core_webhook_malformed_rate_limited_total",
                 "Malformed webhook batches answered 429 (not stored): an integration was over "
                 "quarantine_batches_per_minute",
+                registry=registry,
+            ),
+            sitoo_credential_lookups=Counter(
+                "core_sitoo_credential_directory_loads_total",
+                "Database reads of the Sitoo credential verifiers of all integrations (at most "
+                "one per SITOO_BR_SITOO_CREDENTIAL_CACHE_SECONDS, whatever names are asked for)",
+                registry=registry,
+            ),
+            sitoo_credential_checks=Counter(
+                "core_sitoo_credential_checks_total",
+                "Sitoo Basic credentials verified; an unknown integration is checked against a "
+                "dummy verifier, so this counts every authentication attempt",
+                registry=registry,
+            ),
+            bloomreach_shed=Counter(
+                "core_bloomreach_shed_total",
+                "Customer-path Bloomreach calls not started because they could not finish "
+                "within the caller's deadline (reason: no_time) or the queue was full (queue_full)",
+                ("integration", "reason"),
+                registry=registry,
+            ),
+            bloomreach_latency_estimate=Gauge(
+                "core_bloomreach_latency_estimate_seconds",
+                "The core's running estimate of one customer-path Bloomreach call, per "
+                "integration (what admission plans with)",
+                ("integration",),
                 registry=registry,
             ),
         )

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from edge import openapi, spi_contract
+from edge.admission import IntegrationAdmission
 from edge.core_client import CoreClient
-from edge.keys import CORE, METRICS, SETTINGS
+from edge.keys import ADMISSION, CORE, METRICS, SETTINGS
 from edge.metrics import EdgeMetrics
 from edge.middlewares import request_context, webhook_never_500
 from edge.views import customers, events, probes
@@ -37,6 +38,7 @@ def init_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[METRICS] = EdgeMetrics.create()
+    app[ADMISSION] = IntegrationAdmission(settings.edge_integration_max_in_flight)
     app.cleanup_ctx.append(_core_channel)
     # One resource per path: several SPI routes (search and add) share a path and a view.
     seen: set[str] = set()
@@ -46,6 +48,8 @@ def init_app(settings: Settings) -> web.Application:
         seen.add(route.path)
         view = _VIEWS[route.name]
         app.router.add_view(spi_contract.INTEGRATION_PREFIX + route.path, view, name=route.name)
+        if route.name != spi_contract.EVENTS.name:  # exported at 0 before the first shed
+            app[METRICS].shed.labels(spi_contract.INTEGRATION_PREFIX + route.path)
     app.router.add_get("/healthz", probes.healthz, name="healthz")
     app.router.add_get("/readyz", probes.readyz, name="readyz")
     app.router.add_get("/metrics", probes.metrics, name="metrics")

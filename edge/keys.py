@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from edge.admission import IntegrationAdmission
 from edge.core_client import CoreClient
 from edge.metrics import EdgeMetrics
 from runtime.settings import Settings
@@ -11,3 +12,4 @@ from runtime.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 CORE = web.AppKey("core", CoreClient)
 METRICS = web.AppKey("metrics", EdgeMetrics)
+ADMISSION = web.AppKey("admission", IntegrationAdmission)

@@ -18,6 +18,7 @@ class EdgeMetrics:
     core_call_duration: Histogram
     auth_failures: Counter
     core_ready: Gauge
+    shed: Counter
 
     @classmethod
     def create(cls) -> EdgeMetrics:
@@ -56,6 +57,14 @@ class EdgeMetrics:
                 "edge_core_ready",
                 "1 when the edge's last readiness check (on /readyz and on every scrape) found "
                 "the core serving, else 0",
+                registry=registry,
+            ),
+            shed=Counter(
+                "edge_shed_total",
+                # No integration label, as above; the core counts its sheds per integration.
+                "Customer requests answered 503 at once: their integration had "
+                "SITOO_BR_EDGE_INTEGRATION_MAX_IN_FLIGHT requests in flight",
+                ("route",),
                 registry=registry,
             ),
         )

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     edge_port: int = 8080
     edge_max_body_bytes: int = 1_048_576
     # Edge -> core deadline; Sitoo's POS gives up after 10 s, so stay well inside it.
-    edge_core_deadline_seconds: float = 8.0
+    edge_core_deadline_seconds: float = Field(default=8.0, gt=0, le=9.5)
     shutdown_grace_seconds: float = 10.0
     # The edge as Sitoo reaches it (e.g. https://sitoo.example.com): the console shows the SPI
     # URLs from it (default: http://{edge_host}:{edge_port}); validation checks that it answers
@@ -196,6 +196,26 @@ class Settings(BaseSettings):
     # not lost. Per core process.
     quarantine_batches_per_minute: float = Field(default=30.0, gt=0)
     quarantine_burst: int = Field(default=20, ge=1)
+
+    # Sitoo's Basic credentials (issue 11): the core reads the credential verifiers of all
+    # integrations in one query and trusts that copy this long, so a made-up integration name
+    # never reaches the database per request and costs what a wrong password costs (no timing
+    # oracle for tenant names). Also how long another core replica may still accept a rotated
+    # credential or a disabled integration, or refuse a just-created one.
+    sitoo_credential_cache_seconds: float = Field(default=5.0, gt=0, le=300)
+
+    # Congestion control of the customer path (issue 11). Per integration, at most
+    # `bloomreach_call_slots` Bloomreach calls are in flight (its own connection pool has that
+    # many connections) and at most `bloomreach_max_queued` requests wait for a slot. A request
+    # waits only if, by the running estimate of that integration's Bloomreach latency, it can
+    # still get a slot and finish within the edge's deadline; otherwise it is answered 503 with
+    # Retry-After at once instead of starting a call it cannot finish.
+    bloomreach_call_slots: int = Field(default=64, ge=1)
+    bloomreach_max_queued: int = Field(default=256, ge=0)
+    # Per edge process and integration: customer requests in flight to the core. More are
+    # answered 503 with Retry-After at once, so one tenant's flood (or slow project) cannot
+    # take the edge and core from the others' tills.
+    edge_integration_max_in_flight: int = Field(default=256, ge=1)
 
     @field_validator("log_level")
     @classmethod

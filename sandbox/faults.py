@@ -1,7 +1,8 @@
 """Fault injection and rate limiting shared by the sandbox emulators.
 
 Each emulator mounts :func:`fault_middleware` and the admin routes from :func:`add_fault_routes`.
-Faults are configured per endpoint name (the aiohttp route name, or ``"*"`` for every route) at
+Faults are configured per endpoint name (the aiohttp route name, or ``"*"`` for every route;
+``NAME@TOKEN`` / ``*@TOKEN`` for one project's requests only) at
 start-up and at run time through ``PUT /_sandbox/faults``; tests use them to make an emulator
 misbehave on purpose.  The rate limiter answers ``429`` and *drops* the request's data, as both
 vendors document.
@@ -81,7 +82,13 @@ class FaultState:
     rng: random.Random = field(default_factory=random.Random)
     counters: dict[str, int] = field(default_factory=dict)
 
-    def for_endpoint(self, name: str | None) -> Fault | None:
+    def for_endpoint(self, name: str | None, project: str | None = None) -> Fault | None:
+        """``NAME@PROJECT`` and ``*@PROJECT`` (the ``{token}`` in the path, e.g. one
+        Bloomreach project) come before ``NAME`` and ``*``: one tenant can be made slow."""
+        if project is not None:
+            for key in (f"{name}@{project}", f"*@{project}"):
+                if key in self.faults:
+                    return self.faults[key]
         if name is not None and name in self.faults:
             return self.faults[name]
         return self.faults.get("*")
@@ -105,7 +112,7 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     state = request.app[FAULT_STATE]
     error_body = request.app[ERROR_BODY]
-    fault = state.for_endpoint(_route_name(request))
+    fault = state.for_endpoint(_route_name(request), request.match_info.get("token"))
     if not state.limiter.allow(request.remote or "unknown"):
         state.count("rate_limited")
         return error_body(429, "Too many requests")

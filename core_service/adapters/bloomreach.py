@@ -120,8 +120,11 @@ class CommandResult:
 
 
 class BloomreachClient:
-    def __init__(self, http: HttpClients, project: BloomreachProject) -> None:
-        self._session = http.session(project.base_url)
+    def __init__(
+        self, http: HttpClients, project: BloomreachProject, *, pool: str | None = None
+    ) -> None:
+        # ``pool`` names the connection pool to use (default: one per base URL).
+        self._session = http.session(pool or project.base_url)
         self._project = project
         self._authorization = aiohttp.encode_basic_auth(project.key_id, project.secret)
         base = project.base_url.rstrip("/")

@@ -20,10 +20,17 @@ class HttpClients:
         self._lock = asyncio.Lock()
 
     def session(self, base_url: str) -> aiohttp.ClientSession:
+        """The pooled session for ``base_url``, or for any other pool key: callers send
+        absolute URLs, so a key may also be e.g. one integration's own pool."""
         session = self._sessions.get(base_url)
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(
-                limit_per_host=self._limit, ttl_dns_cache=300, keepalive_timeout=30
+                # aiohttp's own total cap (100) must not undercut the per-host one: a request
+                # waiting inside the connector is invisible to the callers' deadlines.
+                limit=max(100, self._limit),
+                limit_per_host=self._limit,
+                ttl_dns_cache=300,
+                keepalive_timeout=30,
             )
             session = aiohttp.ClientSession(
                 connector=connector,

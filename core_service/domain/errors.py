@@ -42,6 +42,17 @@ class UpstreamUnavailable(DomainError):
     """Bloomreach, Sitoo or the database did not answer usefully; the caller may retry."""
 
 
+class Overloaded(UpstreamUnavailable):
+    """Shed before calling upstream: the call could not finish within the caller's deadline
+    (issue 11). Retryable after ``retry_after_s``."""
+
+    reason = "overloaded"
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class UpstreamRateLimited(DomainError):
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)

@@ -34,6 +34,7 @@ _STATUS: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     errors.UpstreamUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.Overloaded: grpc.StatusCode.UNAVAILABLE,
     errors.UpstreamRateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.TooManyRequests: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -100,7 +101,7 @@ def rpc(
             trailing: tuple[tuple[str, str], ...] = ((ERROR_REASON, reason),) if reason else ()
             retry_after = getattr(exc, "retry_after_s", None)
             if isinstance(retry_after, int | float) and retry_after > 0:
-                trailing += ((RETRY_AFTER, str(math.ceil(retry_after))),)
+                trailing += ((RETRY_AFTER, str(max(1, math.ceil(retry_after)))),)
             await context.abort(code, str(exc), trailing_metadata=trailing)
         except TimeoutError:
             await context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")

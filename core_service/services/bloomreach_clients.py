@@ -1,6 +1,9 @@
-"""One Bloomreach client per integration, built from its configuration, on the shared pool.
+"""One Bloomreach client per integration, built from its configuration.
 
-The HTTP sessions are pooled per base URL by ``HttpClients``; this factory only remembers which
+Each integration has a connection pool of its own (``HttpClients`` keyed by the integration),
+so one tenant's slow project cannot hold the connections another tenant's tills need; the
+pool's size equals the integration's call slots (``CallGates``), so no request ever waits
+inside the HTTP client, where no deadline could see it. This factory also remembers which
 credentials each integration uses, so that a changed secret takes effect on the next call.
 """
 
@@ -40,6 +43,6 @@ class BloomreachClients:
         cached = self._clients.get(integration.name)
         if cached is not None and cached[0] == project:
             return cached[1]
-        client = BloomreachClient(self._http, project)
+        client = BloomreachClient(self._http, project, pool=f"integration:{integration.name}")
         self._clients[integration.name] = (project, client)
         return client

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from core_service.adapters.bloomreach import (
     BloomreachAuthFailed,
@@ -36,6 +36,7 @@ from core_service.domain.integration import ConsentType, Integration
 from core_service.domain.mapping import AttributeAnswer, CustomerMapping, Snapshot
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
+from core_service.services.call_gate import CallGates
 from core_service.services.deadline import Deadline
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,11 @@ class CustomerService:
         *,
         bloomreach_timeout_s: float,
         history_limit: int,
+        gates: CallGates,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._clients = clients
+        self._gates = gates
         self._metrics = metrics
         self._timeout = bloomreach_timeout_s
         self._history_limit = history_limit
@@ -136,11 +139,14 @@ class CustomerService:
         mapping = self.mapping(integration)
         limit = limit if limit > 0 else self._history_limit
         client = self._client(integration)
-        async with self._upstream(integration, "export_events"):
+        async with (
+            self._slot(integration, deadline) as timeout,
+            self._upstream(integration, "export_events"),
+        ):
             events = await client.export_events(
                 mapping.customer_ids(customer_id),
                 purchase_history.EVENT_TYPES,
-                deadline.timeout(self._timeout),
+                timeout,
                 order="desc",
                 limit=purchase_history.events_to_fetch(limit),
             )
@@ -177,10 +183,11 @@ class CustomerService:
         deadline: Deadline,
     ) -> Snapshot | None:
         client = self._client(integration)
-        async with self._upstream(integration, "attributes"):
-            results = await client.attributes(
-                customer_ids, mapping.attributes, deadline.timeout(self._timeout)
-            )
+        async with (
+            self._slot(integration, deadline) as timeout,
+            self._upstream(integration, "attributes"),
+        ):
+            results = await client.attributes(customer_ids, mapping.attributes, timeout)
         if results is None:
             return None
         snap = mapping.snapshot([AttributeAnswer(r.success, r.value) for r in results])
@@ -190,8 +197,11 @@ class CustomerService:
         self, integration: Integration, commands: tuple[dict[str, object], ...], deadline: Deadline
     ) -> None:
         client = self._client(integration)
-        async with self._upstream(integration, "batch"):
-            results = await client.batch(commands, deadline.timeout(self._timeout))
+        async with (
+            self._slot(integration, deadline) as timeout,
+            self._upstream(integration, "batch"),
+        ):
+            results = await client.batch(commands, timeout)
         failed = [r for r in results if not r.success]
         if failed:
             self._count(integration, "rejected")
@@ -200,6 +210,12 @@ class CustomerService:
                 f"Bloomreach refused command {first.command_id!r}: "
                 f"{'; '.join(first.errors) or 'no reason given'}"
             )
+
+    def _slot(
+        self, integration: Integration, deadline: Deadline
+    ) -> AbstractAsyncContextManager[float]:
+        """A call slot of the integration, if its call can finish in time; the call's timeout."""
+        return self._gates.for_integration(integration.name).call(deadline, self._timeout)
 
     def _count(self, integration: Integration, error_class: str) -> None:
         self._metrics.upstream_errors.labels("bloomreach", integration.name, error_class).inc()

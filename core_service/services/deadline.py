@@ -19,10 +19,14 @@ class Deadline:
     def after(cls, seconds: float | None) -> Deadline:
         return cls(time.monotonic() + (seconds if seconds is not None else 3600.0))
 
+    def left(self) -> float:
+        """Seconds an upstream call may still take (the answer margin kept back)."""
+        return self.expires_at - time.monotonic() - ANSWER_MARGIN_S
+
     def timeout(self, cap: float) -> float:
         """The timeout for the next upstream call: at most ``cap``, and never past the
         caller's deadline minus the answer margin."""
-        left = self.expires_at - time.monotonic() - ANSWER_MARGIN_S
+        left = self.left()
         if left <= 0:
             raise UpstreamTimeout("no time left to call Bloomreach within the caller's deadline")
         return min(cap, left)

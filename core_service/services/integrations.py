@@ -6,12 +6,12 @@ import base64
 import binascii
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
-from core_service.adapters.db.integrations_repo import IntegrationRepository, StoredIntegration
+from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
+from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.models import IntegrationRow
-from core_service.crypto import SecretBox, constant_time_equals, generate_password
+from core_service.crypto import SecretBox, generate_password
 from core_service.domain.errors import NotFound, Unauthenticated, UnknownIntegration
 from core_service.domain.integration import (
     DEFAULT_FIELD_MAPPINGS,
@@ -28,8 +28,8 @@ from core_service.domain.integration import (
     validate_name,
     validate_url,
 )
-
-CredentialKind = Literal["spi", "webhook"]
+from core_service.metrics import CoreMetrics
+from core_service.services.credential_directory import CredentialDirectory, CredentialKind
 
 
 @dataclass
@@ -63,18 +63,6 @@ class IssuedCredentials:
     spi_password: str | None
     webhook_username: str
     webhook_password: str | None
-
-
-@dataclass
-class _CacheEntry:
-    stored: StoredIntegration
-    loaded_at: float
-
-
-@dataclass
-class _Cache:
-    ttl: float
-    entries: dict[str, _CacheEntry] = field(default_factory=dict)
 
 
 _PLAIN_COLUMNS = (
@@ -118,12 +106,19 @@ class IntegrationService:
         repository: IntegrationRepository,
         box: SecretBox,
         *,
+        verifiers: CredentialVerifiersRepository,
         cache_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
+        metrics: CoreMetrics | None = None,
     ) -> None:
         self._repo = repository
         self._box = box
-        self._cache = _Cache(ttl=cache_seconds)
+        self._credentials = CredentialDirectory(
+            verifiers.all, box, ttl=cache_seconds, metrics=metrics
+        )
+        # Authenticated integrations only (so bounded by the real ones), for cache_seconds.
+        self._cache_seconds = cache_seconds
+        self._loaded: dict[str, tuple[float, Integration]] = {}
         self._clock = clock
 
     # ---- administration ----
@@ -164,6 +159,7 @@ class IntegrationService:
         for column, value in self._columns(name, settings, current=None).items():
             setattr(row, column, value)
         stored = await self._repo.add(row)
+        self._forget(name)
         credentials = IssuedCredentials(
             row.spi_username, spi_password, row.webhook_username, webhook_password
         )
@@ -180,7 +176,7 @@ class IntegrationService:
         changes = self._columns(name, settings, current=current)
         changes["updated_at"] = self._clock()
         stored = await self._repo.modify(name, changes)
-        self._cache.entries.pop(name, None)
+        self._forget(name)
         return stored.integration
 
     async def rotate_credentials(self, name: str, *, spi: bool, webhook: bool) -> IssuedCredentials:
@@ -192,7 +188,7 @@ class IntegrationService:
         if webhook_password is not None:
             changes["webhook_password_hash"] = self._box.credential_hash(webhook_password)
         stored = await self._repo.modify(name, changes)
-        self._cache.entries.pop(name, None)
+        self._forget(name)
         integration = stored.integration
         return IssuedCredentials(
             integration.spi_username, spi_password, integration.webhook_username, webhook_password
@@ -200,7 +196,7 @@ class IntegrationService:
 
     async def delete(self, name: str) -> None:
         await self._repo.delete(name)
-        self._cache.entries.pop(name, None)
+        self._forget(name)
 
     def _columns(
         self, name: str, settings: IntegrationSettings, current: Integration | None
@@ -245,18 +241,22 @@ class IntegrationService:
 
     # ---- authentication of Sitoo's calls ----
 
-    async def _load(self, name: str) -> StoredIntegration | None:
-        now = self._clock()
-        entry = self._cache.entries.get(name)
-        if entry is not None and now - entry.loaded_at < self._cache.ttl:
-            return entry.stored
+    def _forget(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._credentials.forget()
+
+    async def _integration(self, name: str) -> Integration:
+        now = time.monotonic()
+        cached = self._loaded.get(name)
+        if cached is not None and now - cached[0] < self._cache_seconds:
+            return cached[1]
         try:
-            stored = await self._repo.get(name)
+            integration = (await self._repo.get(name)).integration
         except NotFound:
-            self._cache.entries.pop(name, None)
-            return None
-        self._cache.entries[name] = _CacheEntry(stored, now)
-        return stored
+            # Deleted since the verifiers were read: as unknown as any other name.
+            raise UnknownIntegration("invalid credentials") from None
+        self._loaded[name] = (now, integration)
+        return integration
 
     async def authenticate(
         self, name: str, kind: CredentialKind, authorization: str
@@ -267,23 +267,13 @@ class IntegrationService:
         another's data. Unknown names and wrong credentials fail alike and take the same work.
         """
         username, password = parse_basic(authorization)
-        stored = await self._load(name)
-        if stored is None:
-            # Same work as a real check, so timing does not reveal which names exist.
-            self._box.verify_credential(password, "0" * 64)
+        verifiers = await self._credentials.find(name)
+        # Checked even when the name is unknown (against a dummy), so the work is the same.
+        ok = self._credentials.check(verifiers, kind, username, password)
+        if verifiers is None:
             raise UnknownIntegration("invalid credentials")
-        integration = stored.integration
-        if kind == "spi":
-            expected_user, expected_hash = integration.spi_username, stored.spi_password_hash
-        else:
-            expected_user, expected_hash = (
-                integration.webhook_username,
-                stored.webhook_password_hash,
-            )
-        user_ok = constant_time_equals(username, expected_user)
-        password_ok = self._box.verify_credential(password, expected_hash)
-        if not (user_ok and password_ok):
+        if not ok:
             raise Unauthenticated("invalid credentials")
-        if not integration.enabled:
+        if not verifiers.enabled:
             raise Unauthenticated("integration is disabled")
-        return integration
+        return await self._integration(name)

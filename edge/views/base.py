@@ -13,7 +13,7 @@ from aiohttp import web
 from edge import input_guard
 from edge.core_client import ORIGIN_HEADERS, Metadata
 from edge.errors import error_response, grpc_error_response
-from edge.keys import CORE, METRICS
+from edge.keys import ADMISSION, CORE, METRICS
 from edge.middlewares import request_id_of
 
 T = TypeVar("T")
@@ -59,6 +59,9 @@ class SpiView(web.View):
         if "Authorization" not in self.request.headers:
             self._count_auth_failure()
             return self.fail(401, "HTTP Basic credentials required")
+        admission = None if self.webhook else self.request.app[ADMISSION]
+        if admission is not None and not admission.try_enter(self.integration):
+            return self._shed()
         core = self.request.app[CORE]
         started = time.perf_counter()
         code = grpc.StatusCode.OK
@@ -70,7 +73,20 @@ class SpiView(web.View):
                 self._count_auth_failure()
             return grpc_error_response(exc, self.request_id, webhook=self.webhook)
         finally:
+            if admission is not None:
+                admission.leave(self.integration)
             self.request.app[METRICS].core_call_duration.labels(method, code.name).observe(
                 time.perf_counter() - started
             )
         return render(result)
+
+    def _shed(self) -> web.Response:
+        resource = self.request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        self.request.app[METRICS].shed.labels(route).inc()
+        return error_response(
+            503,
+            "too many requests for this integration in flight, retry later",
+            self.request_id,
+            {"Retry-After": "1"},
+        )

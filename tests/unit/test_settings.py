@@ -95,3 +95,13 @@ def test_quarantine_bounds_defaults_and_floors() -> None:
     ):
         with pytest.raises(ConfigurationError, match=name):
             load_settings(**{name: 0})
+
+
+def test_every_answer_stays_inside_the_pos_timeout() -> None:
+    # Sitoo's POS gives up after 10 s; the edge's deadline for the core must end before.
+    assert load_settings().edge_core_deadline_seconds == 8.0
+    assert load_settings(edge_core_deadline_seconds=9.5).edge_core_deadline_seconds == 9.5
+    with pytest.raises(ConfigurationError, match="edge_core_deadline_seconds"):
+        load_settings(edge_core_deadline_seconds=10)
+    with pytest.raises(ConfigurationError, match="bloomreach_call_slots"):
+        load_settings(bloomreach_call_slots=0)

@@ -8,6 +8,7 @@ import aiohttp
 import pytest
 
 from sandbox.bloomreach import ROUTE_NAMES
+from sandbox.bloomreach.testing import BR
 from sandbox.faults import Fault
 
 IDS = {"registered": "anna@example.com"}
@@ -187,3 +188,23 @@ async def test_rate_limit_retry_after_when_configured(start):
     br = await start(requests_per_second=1, rate_limit_retry_after_s=1.5)
     reply = await _hit_limit(br)
     assert reply.headers["Retry-After"] == "1.5"
+
+
+async def test_a_fault_can_target_one_project(start):
+    slow, fast = "project-slow", "project-fast"
+    br = await start(
+        project_tokens=(slow, fast),
+        faults={"customers@" + slow: Fault(error_rate=1.0, error_status=503)},
+    )
+    hit = BR(br.session, br.base, slow)
+    spared = BR(br.session, br.base, fast)
+    assert (await hit.update({"registered": "a"}, {"n": 1})).status == 503
+    assert (await spared.update({"registered": "a"}, {"n": 1})).status == 200
+    # "*@project" covers every route of that project and wins over a general fault.
+    await br.sandbox(
+        "PUT",
+        "faults",
+        {"faults": {"*": {"error_rate": 1.0, "error_status": 502}, f"*@{fast}": {}}},
+    )
+    assert (await hit.update({"registered": "b"}, {"n": 1})).status == 502
+    assert (await spared.update({"registered": "b"}, {"n": 1})).status == 200
