@@ -250,6 +250,7 @@ def add_validate_parser(integration_actions: Any) -> None:
         action="store_true",
         help="only read-only checks: no test customer, no test order, nothing written",
     )
+    validate.set_defaults(handler=validate_command)
 
 
 def add_operations_parsers(commands: Any) -> None:
@@ -264,6 +265,7 @@ def add_operations_parsers(commands: Any) -> None:
     backfill.add_argument("--to", dest="date_to", help="exclusive; default now")
     backfill.add_argument("--dry-run", action="store_true", help="count only, enqueue nothing")
     backfill.add_argument("--json", action="store_true", help="no progress bar; JSON summary")
+    backfill.set_defaults(handler=backfill_command)
     reconcile = commands.add_parser(
         "reconcile", help="find and enqueue recent orders whose webhooks never arrived"
     )
@@ -272,6 +274,7 @@ def add_operations_parsers(commands: Any) -> None:
     reconcile.add_argument("--until", help="end of the window (default: now)")
     reconcile.add_argument("--dry-run", action="store_true", help="report only, enqueue nothing")
     reconcile.add_argument("--json", action="store_true")
+    reconcile.set_defaults(handler=reconcile_command)
     retention = commands.add_parser(
         "retention",
         help="delete old inbox events, finished outbox messages and quarantined bodies "
@@ -285,3 +288,4 @@ def add_operations_parsers(commands: Any) -> None:
     )
     run.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
     run.add_argument("--json", action="store_true", help="machine-readable summary")
+    run.set_defaults(handler=retention_command)
