@@ -23,9 +23,9 @@ from core_service.domain.integration import (
     SitooAccess,
 )
 from core_service.domain.mapping import CustomerMapping
+from harness.customer_stack import INTEGRATION, customer_stack
+from harness.processes import free_port, running
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
-from tests.support.customer_stack import INTEGRATION, customer_stack
-from tests.support.processes import free_port, running
 
 EMAIL = "bench.customer@example.se"
 CONCURRENCY = 50

@@ -1,6 +1,6 @@
 """Order path benchmarks: webhook ingest (vs plain durable inserts), relay throughput end to
 end with 1/2/4 relays on PostgreSQL (emulators at zero and at realistic latency), and relay
-memory over a large backlog. Real processes throughout (tests/support starts them)."""
+memory over a large backlog. Real processes throughout (harness/ starts them)."""
 
 from __future__ import annotations
 
@@ -24,12 +24,12 @@ from sqlalchemy import text
 from bench.harness import closed_loop, open_loop, rss_mb
 from core_service.adapters.db.engine import create_engine
 from core_service.crypto import MasterKey
+from harness.databases import postgres_database as _pg
+from harness.databases import sqlite_url
+from harness.metrics import sample_value
+from harness.order_stack import OrderStack, order_stack
+from harness.processes import free_port
 from sandbox.sitoo_api.orders import OrderLine, sale_order
-from tests.support.databases import postgres_database as _pg
-from tests.support.databases import sqlite_url
-from tests.support.metrics import sample_value
-from tests.support.order_stack import OrderStack, order_stack
-from tests.support.processes import free_port
 
 BATCH = 10
 SENDERS = 50
@@ -53,7 +53,7 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """tests.support's helper runs its own event loop; here one is running, so use a thread."""
+    """harness's helper runs its own event loop; here one is running, so use a thread."""
     holder: dict[str, Any] = {}
     manager = _pg()
     holder["url"] = _in_thread(manager.__enter__)

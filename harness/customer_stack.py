@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core_service.crypto import MasterKey
+from harness.databases import sqlite_url
+from harness.processes import Service, free_port, running
+from harness.stack import Stack, stack
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
-from tests.support.databases import sqlite_url
-from tests.support.processes import Service, free_port, running
-from tests.support.stack import Stack, stack
 
 INTEGRATION = "shop"
 BR_READY = "bloomreach emulator listening on http://"

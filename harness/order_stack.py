@@ -15,12 +15,12 @@ import aiohttp
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from harness.processes import Service, running, spawn
+from harness.stack import Stack, stack
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
 from sandbox.driver.pos_client import PosClient
 from sandbox.driver.scenario import SitooOrdersClient
 from sandbox.driver.webhooks import EventSender, RetrySchedule
-from tests.support.processes import Service, running, spawn
-from tests.support.stack import Stack, stack
 
 ACCOUNT = 1500
 SITOO_API_ID, SITOO_PASSWORD = "1500-1", "sandbox-password"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.processes import Service, cli, running
+from harness.processes import Service, cli, running
 
 
 @dataclass

@@ -299,13 +299,14 @@ def smoke(s: Smoke) -> dict[str, Any]:
             *s.buildah_run(s.container("nosandbox"), [])[:-1],
             "python3",
             "-c",
-            "import importlib.util as u; print(u.find_spec('sandbox'), u.find_spec('bench'))",
+            "import importlib.util as u; "
+            "print(u.find_spec('sandbox'), u.find_spec('bench'), u.find_spec('harness'))",
         ],
         capture_output=True,
         text=True,
         check=False,
     )
-    if python.stdout.strip() != "None None":
+    if python.stdout.strip() != "None None None":
         raise SmokeError(f"the production image carries the emulators: {python.stdout}")
 
     started = time.monotonic()

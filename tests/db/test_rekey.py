@@ -18,8 +18,8 @@ from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.bootstrap import build_core
 from core_service.crypto import MasterKey, MasterKeyError
 from core_service.services.integrations import IntegrationSettings
+from harness.databases import query_rows
 from runtime.settings import Settings
-from tests.support.databases import query_rows
 
 OLD, NEW = MasterKey.generate(), MasterKey.generate()
 PURCHASE = {"commands": [{"customer_ids": {"registered": "anna@example.se"}}], "purchase": {}}

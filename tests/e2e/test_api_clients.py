@@ -21,10 +21,10 @@ import grpc
 import pytest
 
 from core_service.domain.api_clients import new_token
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
+from harness.metrics import sample_value
+from harness.processes import ROOT
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc, customers_pb2, customers_pb2_grpc
-from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
-from tests.support.metrics import sample_value
-from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.slow
 

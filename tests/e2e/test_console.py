@@ -22,6 +22,9 @@ import httpx
 import pytest
 
 from core_service.crypto import MasterKey
+from harness.order_stack import RELOAD_REQUESTED
+from harness.processes import ROOT, Service, cli, free_port, running
+from harness.stack import Stack, stack
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
 from sandbox.driver.pos_client import PosClient
 from sandbox.driver.scenario import (
@@ -31,9 +34,6 @@ from sandbox.driver.scenario import (
     run_store_day,
 )
 from sandbox.driver.webhooks import EventSender, RetrySchedule
-from tests.support.order_stack import RELOAD_REQUESTED
-from tests.support.processes import ROOT, Service, cli, free_port, running
-from tests.support.stack import Stack, stack
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 Page = playwright_api.Page

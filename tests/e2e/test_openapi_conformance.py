@@ -20,8 +20,8 @@ from schemathesis.checks import (
 )
 from schemathesis.generation.case import Case
 
-from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
-from tests.support.metrics import sample_value
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
+from harness.metrics import sample_value
 
 pytestmark = pytest.mark.slow
 

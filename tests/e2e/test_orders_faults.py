@@ -15,13 +15,13 @@ import pytest
 
 from core_service.adapters.db.sealed_commands import seal_commands
 from core_service.crypto import MasterKey, SecretBox
+from harness.databases import postgres_database
+from harness.metrics import sample_value
+from harness.order_stack import ACCOUNT, OrderStack, order_stack
+from harness.processes import free_port
 from sandbox.driver.scenario import StoreDayConfig
 from tests.e2e.test_orders import assert_landed_exactly, play_day, seed_customers
-from tests.support.databases import postgres_database
 from tests.support.eventually import eventually
-from tests.support.metrics import sample_value
-from tests.support.order_stack import ACCOUNT, OrderStack, order_stack
-from tests.support.processes import free_port
 
 
 @pytest.fixture

@@ -16,10 +16,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from harness.metrics import sample_value
+from harness.processes import cli
+from harness.stack import Stack, stack
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc, customers_pb2, customers_pb2_grpc
-from tests.support.metrics import sample_value
-from tests.support.processes import cli
-from tests.support.stack import Stack, stack
 
 BR_SECRET = "br-secret-Zq81x"
 SITOO_PASSWORD = "sitoo-pass-Qm27y"

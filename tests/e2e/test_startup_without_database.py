@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.databases import postgres_database
-from tests.support.processes import Service, cli, free_port, running, spawn
+from harness.databases import postgres_database
+from harness.processes import Service, cli, free_port, running, spawn
 
 SERVICES = (("core", "core listening"), ("relay", "relay running"))
 # `migrate` too: a migration job started beside a database still coming up.
