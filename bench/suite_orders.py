@@ -5,7 +5,6 @@ memory over a large backlog. Real processes throughout (harness/ starts them).""
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import itertools
 import secrets
@@ -114,7 +113,7 @@ class IngestResult:
 
 async def _ingest(o: OrderStack, seconds: float, metrics_url: str) -> IngestResult:
     user, password = o.webhook
-    auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    auth = aiohttp.BasicAuth(user, password).encode()
     url = f"{o.s.edge_url}/sitoo/acme/events"
     counter = itertools.count(1)
     connector = aiohttp.TCPConnector(limit=SENDERS)

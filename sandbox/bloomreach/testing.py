@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import base64
 import json as jsonlib
 from dataclasses import dataclass
 from typing import Any
@@ -20,12 +19,12 @@ from sandbox.bloomreach.config import (
 )
 
 TOKEN = DEFAULT_PROJECT_TOKEN
-PRIVATE = "Basic " + base64.b64encode(f"{DEFAULT_KEY_ID}:{DEFAULT_SECRET}".encode()).decode()
+PRIVATE = aiohttp.BasicAuth(DEFAULT_KEY_ID, DEFAULT_SECRET).encode()
 PUBLIC = f"Token {DEFAULT_PUBLIC_TOKEN}"
 
 
 def basic(key_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()
+    return aiohttp.BasicAuth(key_id, secret).encode()
 
 
 @dataclass

@@ -5,9 +5,9 @@ Sitoo already holds keep working (their verifier key is not re-derived from the 
 from __future__ import annotations
 
 import asyncio
-import base64
 from pathlib import Path
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 
@@ -35,7 +35,7 @@ def _settings(url: str, tmp: Path, key: str, previous: str | None = None) -> Set
 
 
 def _basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return aiohttp.BasicAuth(user, password).encode()
 
 
 async def _set_up(settings: Settings) -> tuple[str, str]:

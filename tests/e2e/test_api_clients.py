@@ -5,7 +5,6 @@ and a log field. The customer calls go to a real core and the Bloomreach emulato
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import subprocess
@@ -55,8 +54,8 @@ def create(cs: CustomerStack, name: str, *scopes: str) -> str:
 
 
 def metadata(cs: CustomerStack, token: str) -> Metadata:
-    basic = base64.b64encode(f"{cs.username}:{cs.password}".encode()).decode()
-    return (("authorization", f"Bearer {token}"), ("x-sitoo-authorization", f"Basic {basic}"))
+    basic = aiohttp.BasicAuth(cs.username, cs.password).encode()
+    return (("authorization", f"Bearer {token}"), ("x-sitoo-authorization", basic))
 
 
 async def search(cs: CustomerStack, token: str, email: str) -> list[str]:

@@ -4,7 +4,6 @@ quarantine. Real processes throughout."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import random
 from collections.abc import Iterator
@@ -184,7 +183,7 @@ async def test_prepared_commands_that_do_not_open_go_dead_untouched(orders: Orde
 
 async def test_malformed_batches_are_quarantined(orders: OrderStack) -> None:
     user, password = orders.webhook
-    auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    auth = aiohttp.BasicAuth(user, password).encode()
     url = f"{orders.s.edge_url}/sitoo/acme/events"
     bad = b'[{"event_id": "x", "event_type": "order", "data": {}}]'
     async with aiohttp.ClientSession() as session:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ def running_stack(
 
 
 def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return aiohttp.BasicAuth(user, password).encode()
 
 
 async def http(

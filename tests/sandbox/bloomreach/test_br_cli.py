@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import signal
@@ -57,7 +56,7 @@ async def test_subprocess_serves_and_exits_cleanly(sig, tmp_path):
         'export_one={"error_rate": 1, "error_status": 503}',
     )
     try:
-        auth = "Basic " + base64.b64encode(b"kid:sec").decode()
+        auth = aiohttp.BasicAuth("kid", "sec").encode()
         headers = {"Authorization": auth}
         async with aiohttp.ClientSession(headers=headers) as session:
             async with session.post(
