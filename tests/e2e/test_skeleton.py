@@ -40,7 +40,7 @@ def basic(user: str, password: str) -> str:
 
 async def http(
     method: str, url: str, *, auth: str | None = None, **kwargs: Any
-) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+) -> tuple[int, Any, dict[str, str]]:
     headers = dict(kwargs.pop("headers", {}))
     if auth is not None:
         headers["Authorization"] = auth

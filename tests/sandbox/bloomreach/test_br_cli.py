@@ -39,7 +39,7 @@ async def _launch(*args: str) -> tuple[asyncio.subprocess.Process, str]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_subprocess_serves_and_exits_cleanly(sig, tmp_path):
+async def test_subprocess_serves_and_exits_cleanly(sig: int, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     proc, base = await _launch(
         "--project-token",
@@ -82,7 +82,7 @@ async def test_subprocess_serves_and_exits_cleanly(sig, tmp_path):
     assert saved["projects"]["proj-1"]["customers"][0]["hard_ids"] == {"registered": "a"}
 
 
-def test_config_from_args():
+def test_config_from_args() -> None:
     args = _parser().parse_args(
         [
             "--project-token",
@@ -142,6 +142,6 @@ def test_config_from_args():
         ["--permissions", 'k={"unknown": true}'],
     ],
 )
-def test_bad_arguments_exit_2(argv, capsys):
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "error:" in capsys.readouterr().err
