@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +124,7 @@ async def _ingest(o: OrderStack, seconds: float, metrics_url: str) -> IngestResu
             async with session.post(
                 url, json=_batch(counter), headers={"Authorization": auth}
             ) as response:
-                if response.status != 200:
+                if response.status != HTTPStatus.OK:
                     raise RuntimeError(str(response.status))
 
         before = await _group_sizes(session, metrics_url)

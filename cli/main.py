@@ -118,7 +118,7 @@ def _run_sandbox(tool: str, args: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["sandbox"] and len(argv) >= 2 and argv[1] in SANDBOX_MODULES:
+    if argv[:1] == ["sandbox"] and argv[1:2] and argv[1] in SANDBOX_MODULES:
         # The emulators own their flags (and their --help).
         return _run_sandbox(argv[1], argv[2:])
     parser = build_parser()

@@ -117,7 +117,7 @@ def backfill_command(settings: Settings, args: argparse.Namespace) -> int:
         integration=args.integration, from_date=date_from, to_date=date_to, dry_run=args.dry_run
     )
     final, _ = _stream(settings, request, "backfill", args.json)
-    return _summary(final, args, "backfill", date_from, date_to, None)
+    return _summary(final, args, "backfill", window=(date_from, date_to), missed=None)
 
 
 def reconcile_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -133,17 +133,18 @@ def reconcile_command(settings: Settings, args: argparse.Namespace) -> int:
         reconcile=True,
     )
     final, missed = _stream(settings, request, "reconcile", args.json)
-    return _summary(final, args, "reconcile", date_from, date_to, missed)
+    return _summary(final, args, "reconcile", window=(date_from, date_to), missed=missed)
 
 
 def _summary(
     final: pb.BackfillProgress,
     args: argparse.Namespace,
     kind: str,
-    date_from: int,
-    date_to: int,
+    *,
+    window: tuple[int, int],
     missed: list[int] | None,
 ) -> int:
+    date_from, date_to = window
     if not final.done:
         raise CommandError(f"{kind} ended before it was done; run it again to continue")
     verb = "would enqueue" if args.dry_run else "enqueued"

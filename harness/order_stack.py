@@ -125,7 +125,7 @@ class OrderStack:
             aiohttp.ClientSession() as session,
             session.request(method, base + path, json=body) as response,
         ):
-            assert response.status < 300, await response.text()
+            assert response.ok, await response.text()
             return await response.json(content_type=None)
 
     async def bloomreach_events(self, event_type: str) -> list[dict[str, Any]]:

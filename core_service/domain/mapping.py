@@ -100,7 +100,7 @@ class CustomerMapping:
 
         ``prefer_soft`` (lookup) reads the hard-ID field through its soft ID when one is
         mapped, which also finds profiles Bloomreach knows without the hard ID."""
-        is_hard = key_type == CUSTOMER_ID_KEY or key_type == self.hard_source
+        is_hard = key_type in (CUSTOMER_ID_KEY, self.hard_source)
         if is_hard and not prefer_soft:
             return {self.hard_id_name: self.normalise(self.hard_source, key, "key")}
         field_name = self.hard_source if key_type == CUSTOMER_ID_KEY else key_type

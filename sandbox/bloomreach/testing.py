@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json as jsonlib
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -80,14 +81,14 @@ class BR:
 
     async def customers(self, **query: str) -> list[dict[str, Any]]:
         reply = await self.sandbox("GET", f"projects/{self.token}/customers", params=query)
-        assert reply.status == 200
+        assert reply.status == HTTPStatus.OK
         result: list[dict[str, Any]] = reply.body["customers"]
         return result
 
     async def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         params = {"event_type": event_type} if event_type else None
         reply = await self.sandbox("GET", f"projects/{self.token}/events", params=params)
-        assert reply.status == 200
+        assert reply.status == HTTPStatus.OK
         result: list[dict[str, Any]] = reply.body["events"]
         return result
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from sandbox.driver.expected import (
@@ -73,7 +74,7 @@ async def create_customer(
         await asyncio.sleep(0.05 * 2**attempt)
     assert result is not None
     customer_id = result.body.get("customer_id") if isinstance(result.body, dict) else None
-    if result.status != 200 or not isinstance(customer_id, str):
+    if result.status != HTTPStatus.OK or not isinstance(customer_id, str):
         raise ScenarioError(
             f"add customer {body.get('email')!r} failed: status {result.status}, "
             f"body {result.text[:300]!r}"

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -99,13 +100,13 @@ class SitooOrdersClient:
             except (TimeoutError, aiohttp.ClientError) as exc:
                 last = f"{exc.__class__.__name__}: {exc}"
             else:
-                if status == 200:
+                if status == HTTPStatus.OK:
                     order = json.loads(text)
                     if not isinstance(order, dict):
                         raise ScenarioError(f"Sitoo API: order {orderid} is not an object")
                     return order
                 last = f"{status} {text[:300]}"
-                if status not in (404, 429) and status < 500:
+                if status not in (404, 429) and status < HTTPStatus.INTERNAL_SERVER_ERROR:
                     break
             await asyncio.sleep(min(0.05 * 2**attempt, GET_ORDER_MAX_DELAY_S))
         raise ScenarioError(f"Sitoo API: get order {orderid} failed: {last}")
@@ -129,7 +130,7 @@ class SitooOrdersClient:
                 last = f"{exc.__class__.__name__}: {exc}"
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
-            if status == 200:
+            if status == HTTPStatus.OK:
                 try:
                     orderid = json.loads(text)
                 except ValueError:
@@ -138,7 +139,7 @@ class SitooOrdersClient:
                     return orderid
                 raise ScenarioError(f"Sitoo API: add order answered 200 with {text!r}")
             last = f"{status} {text[:300]}"
-            if status != 429 and status < 500:
+            if status != HTTPStatus.TOO_MANY_REQUESTS and status < HTTPStatus.INTERNAL_SERVER_ERROR:
                 break
             delay = 0.05 * 2**attempt
             if retry_after is not None:

@@ -18,6 +18,9 @@ from sandbox.sitoo_api.orders import Voucher
 OrderKind = Literal["sale", "refund", "anonymous"]
 
 _CENT = Decimal("0.01")
+WHOLE_REFUND_SHARE = 0.5  # refunds returning every line of the sale, not some
+MANUAL_ONLY_SHARE = 0.3
+MANUAL_DISCOUNT_SHARE = 0.6
 
 
 class ScenarioError(Exception):
@@ -289,7 +292,7 @@ def plan_store_day(config: StoreDayConfig) -> StoreDayPlan:
     targets = [sequence[i] for i in rng.sample(sale_slots, config.refunds)]
     for original in targets:
         orig_lines: tuple[PlannedLine, ...] = original["lines"]
-        if rng.random() < 0.5:
+        if rng.random() < WHOLE_REFUND_SHARE:
             chosen = list(enumerate(orig_lines))
             quantities = [line.quantity for _, line in chosen]
         else:
@@ -353,9 +356,10 @@ def _with_discount(line: PlannedLine, rng: random.Random, config: StoreDayConfig
         return line
     roll = rng.random()
     manual = Decimal(0)
-    if roll < 0.6:  # 10-30 % off by hand, in whole kronor
+    # Of the discounted lines: 30 % a manual discount only, 30 % both, 40 % a voucher only.
+    if roll < MANUAL_DISCOUNT_SHARE:  # 10-30 % off by hand, in whole kronor
         manual = (line.gross_before * rng.choice([10, 20, 30]) / 100).quantize(Decimal(1))
-    voucher = rng.choice(VOUCHERS) if roll >= 0.3 else None
+    voucher = rng.choice(VOUCHERS) if roll >= MANUAL_ONLY_SHARE else None
     return PlannedLine(line.product, line.quantity, manual_discount=manual, voucher=voucher)
 
 

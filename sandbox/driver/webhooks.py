@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Final
 
@@ -71,13 +72,16 @@ def classify(status: int | None, rule: RetryRule = RetryRule.CURRENT) -> Outcome
     """What Sitoo does with a batch after an answer (``None`` = timeout / no answer)."""
     if status is None:
         return Outcome.RETRIED
-    if status == 200:
+    if status == HTTPStatus.OK:
         return Outcome.DELIVERED
     if status in ALWAYS_DISCARD_STATUSES:
         return Outcome.DROPPED
     if rule is RetryRule.CURRENT:
         return Outcome.RETRIED if status in CURRENT_RETRY_STATUSES else Outcome.DROPPED
-    if 400 <= status < 500 and status != 429:
+    if (
+        HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR
+        and status != HTTPStatus.TOO_MANY_REQUESTS
+    ):
         return Outcome.DROPPED
     return Outcome.RETRIED
 
