@@ -30,7 +30,7 @@ def _identity(data: bytes) -> bytes:
 async def back(grpc_port: int, target: str, body: bytes) -> None:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=64))
     url = f"{target}/data/v2/projects/{DEFAULT_PROJECT_TOKEN}/customers/attributes"
-    auth = aiohttp.BasicAuth(DEFAULT_KEY_ID, DEFAULT_SECRET).encode()
+    auth = aiohttp.encode_basic_auth(DEFAULT_KEY_ID, DEFAULT_SECRET)
     headers = {"Authorization": auth, "Content-Type": "application/json"}
 
     async def call(_request: bytes, _context: Any) -> bytes:

@@ -78,7 +78,7 @@ def _row(name: str, throughput: LoadResult, latency: LoadResult) -> str:
 # The suite's measurements in the order BENCHMARKS.md reports them, one after another.
 async def run(quick: bool) -> str:  # noqa: PLR0915
     body = json.dumps(_attributes_body())
-    auth = aiohttp.BasicAuth(DEFAULT_KEY_ID, DEFAULT_SECRET).encode()
+    auth = aiohttp.encode_basic_auth(DEFAULT_KEY_ID, DEFAULT_SECRET)
     results: list[tuple[str, LoadResult, LoadResult]] = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         work = Path(tmp)

@@ -114,7 +114,7 @@ class IngestResult:
 
 async def _ingest(o: OrderStack, seconds: float, metrics_url: str) -> IngestResult:
     user, password = o.webhook
-    auth = aiohttp.BasicAuth(user, password).encode()
+    auth = aiohttp.encode_basic_auth(user, password)
     url = f"{o.s.edge_url}/sitoo/acme/events"
     counter = itertools.count(1)
     connector = aiohttp.TCPConnector(limit=SENDERS)

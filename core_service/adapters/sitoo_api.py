@@ -133,7 +133,7 @@ def _authorization(api_id: str, password: str) -> str:
         return api_id
     if not password and ":" in api_id:
         api_id, password = api_id.split(":", 1)
-    return aiohttp.BasicAuth(api_id, password).encode()
+    return aiohttp.encode_basic_auth(api_id, password)
 
 
 @dataclass(frozen=True)

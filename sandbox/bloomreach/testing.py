@@ -20,12 +20,12 @@ from sandbox.bloomreach.config import (
 )
 
 TOKEN = DEFAULT_PROJECT_TOKEN
-PRIVATE = aiohttp.BasicAuth(DEFAULT_KEY_ID, DEFAULT_SECRET).encode()
+PRIVATE = aiohttp.encode_basic_auth(DEFAULT_KEY_ID, DEFAULT_SECRET)
 PUBLIC = f"Token {DEFAULT_PUBLIC_TOKEN}"
 
 
 def basic(key_id: str, secret: str) -> str:
-    return aiohttp.BasicAuth(key_id, secret).encode()
+    return aiohttp.encode_basic_auth(key_id, secret)
 
 
 @dataclass

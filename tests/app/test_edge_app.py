@@ -28,7 +28,7 @@ from sitoo_bloomreach.v1 import order_events_pb2 as epb
 from tests.support.fake_core import Failure, FakeCore, fake_core
 
 Client = TestClient[web.Request, web.Application]
-BASIC = aiohttp.BasicAuth("pos", "secret").encode()
+BASIC = aiohttp.encode_basic_auth("pos", "secret")
 AUTH = {"Authorization": BASIC}
 BASE = "/sitoo/shop"
 MAX_BODY = 8192

@@ -35,7 +35,7 @@ def _settings(url: str, tmp: Path, key: str, previous: str | None = None) -> Set
 
 
 def _basic(user: str, password: str) -> str:
-    return aiohttp.BasicAuth(user, password).encode()
+    return aiohttp.encode_basic_auth(user, password)
 
 
 async def _set_up(settings: Settings) -> tuple[str, str]:

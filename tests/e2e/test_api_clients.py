@@ -54,7 +54,7 @@ def create(cs: CustomerStack, name: str, *scopes: str) -> str:
 
 
 def metadata(cs: CustomerStack, token: str) -> Metadata:
-    basic = aiohttp.BasicAuth(cs.username, cs.password).encode()
+    basic = aiohttp.encode_basic_auth(cs.username, cs.password)
     return (("authorization", f"Bearer {token}"), ("x-sitoo-authorization", basic))
 
 

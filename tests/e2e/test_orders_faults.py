@@ -183,7 +183,7 @@ async def test_prepared_commands_that_do_not_open_go_dead_untouched(orders: Orde
 
 async def test_malformed_batches_are_quarantined(orders: OrderStack) -> None:
     user, password = orders.webhook
-    auth = aiohttp.BasicAuth(user, password).encode()
+    auth = aiohttp.encode_basic_auth(user, password)
     url = f"{orders.s.edge_url}/sitoo/acme/events"
     bad = b'[{"event_id": "x", "event_type": "order", "data": {}}]'
     async with aiohttp.ClientSession() as session:

@@ -35,7 +35,7 @@ def running_stack(
 
 
 def basic(user: str, password: str) -> str:
-    return aiohttp.BasicAuth(user, password).encode()
+    return aiohttp.encode_basic_auth(user, password)
 
 
 async def http(

@@ -37,7 +37,7 @@ class RawResponse:
 
 
 def basic(username: str, password: str) -> bytes:
-    return aiohttp.BasicAuth(username, password, encoding="utf-8").encode().encode()
+    return aiohttp.encode_basic_auth(username, password).encode()
 
 
 async def send(host: str, port: int, request: RawRequest, timeout: float = 30.0) -> RawResponse:

@@ -56,7 +56,7 @@ async def test_subprocess_serves_and_exits_cleanly(sig: int, tmp_path: Path) -> 
         'export_one={"error_rate": 1, "error_status": 503}',
     )
     try:
-        auth = aiohttp.BasicAuth("kid", "sec").encode()
+        auth = aiohttp.encode_basic_auth("kid", "sec")
         headers = {"Authorization": auth}
         async with aiohttp.ClientSession(headers=headers) as session:
             async with session.post(
