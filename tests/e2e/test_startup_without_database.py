@@ -118,7 +118,15 @@ def test_waits_for_a_database_that_comes_up(service_env: dict[str, str], tmp_pat
 async def test_edge_starts_without_the_core_and_turns_ready_with_it(
     sqlite_database_url: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**service_env, "SITOO_BR_DATABASE_URL": sqlite_database_url}
+    # The edge starts first, so it must know the core's address before the core exists:
+    # a fixed port here, not the port 0 the other tests give the core.
+    core = f"127.0.0.1:{free_port()}"
+    env = {
+        **service_env,
+        "SITOO_BR_DATABASE_URL": sqlite_database_url,
+        "SITOO_BR_CORE_LISTEN": core,
+        "SITOO_BR_CORE_TARGET": core,
+    }
     assert cli(["migrate"], env).returncode == 0
     readyz = f"http://127.0.0.1:{env['SITOO_BR_EDGE_PORT']}/readyz"
 
