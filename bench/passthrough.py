@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
 import signal
 from typing import Any
@@ -31,7 +30,7 @@ def _identity(data: bytes) -> bytes:
 async def back(grpc_port: int, target: str, body: bytes) -> None:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit_per_host=64))
     url = f"{target}/data/v2/projects/{DEFAULT_PROJECT_TOKEN}/customers/attributes"
-    auth = "Basic " + base64.b64encode(f"{DEFAULT_KEY_ID}:{DEFAULT_SECRET}".encode()).decode()
+    auth = aiohttp.encode_basic_auth(DEFAULT_KEY_ID, DEFAULT_SECRET)
     headers = {"Authorization": auth, "Content-Type": "application/json"}
 
     async def call(_request: bytes, _context: Any) -> bytes:

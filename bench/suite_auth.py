@@ -11,11 +11,12 @@ import secrets
 import statistics
 import tempfile
 import time
+from http import HTTPStatus
 from pathlib import Path
 
 import aiohttp
 
-from tests.support.customer_stack import INTEGRATION, customer_stack
+from harness.customer_stack import INTEGRATION, customer_stack
 
 TRIES = 1000
 QUICK_TRIES = 200
@@ -25,7 +26,7 @@ async def _refused(session: aiohttp.ClientSession, url: str, auth: str) -> float
     started = time.perf_counter()
     async with session.get(url, headers={"Authorization": auth}) as response:
         await response.read()
-        if response.status != 401:
+        if response.status != HTTPStatus.UNAUTHORIZED:
             raise RuntimeError(f"expected 401, got {response.status}")
     return time.perf_counter() - started
 

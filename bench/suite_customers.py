@@ -9,6 +9,7 @@ import json
 import tempfile
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
+from http import HTTPStatus
 from pathlib import Path
 
 import aiohttp
@@ -23,9 +24,9 @@ from core_service.domain.integration import (
     SitooAccess,
 )
 from core_service.domain.mapping import CustomerMapping
+from harness.customer_stack import INTEGRATION, customer_stack
+from harness.processes import free_port, running
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
-from tests.support.customer_stack import INTEGRATION, customer_stack
-from tests.support.processes import free_port, running
 
 EMAIL = "bench.customer@example.se"
 CONCURRENCY = 50
@@ -74,9 +75,10 @@ def _row(name: str, throughput: LoadResult, latency: LoadResult) -> str:
     )
 
 
-async def run(quick: bool) -> str:
+# The suite's measurements in the order BENCHMARKS.md reports them, one after another.
+async def run(quick: bool) -> str:  # noqa: PLR0915
     body = json.dumps(_attributes_body())
-    auth = aiohttp.BasicAuth(DEFAULT_KEY_ID, DEFAULT_SECRET).encode()
+    auth = aiohttp.encode_basic_auth(DEFAULT_KEY_ID, DEFAULT_SECRET)
     results: list[tuple[str, LoadResult, LoadResult]] = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         work = Path(tmp)
@@ -125,11 +127,11 @@ async def run(quick: bool) -> str:
             async with session.post(
                 f"{base}/customers", json={"email": EMAIL, "name_first": "Bench"}, auth=spi
             ) as created:
-                assert created.status == 200, await created.text()
+                assert created.status == HTTPStatus.OK, await created.text()
 
             async def expect(response: aiohttp.ClientResponse) -> None:
                 await response.read()
-                if response.status != 200:
+                if response.status != HTTPStatus.OK:
                     raise RuntimeError(f"status {response.status}")
 
             async def emulator() -> None:

@@ -1,11 +1,10 @@
 """Order path benchmarks: webhook ingest (vs plain durable inserts), relay throughput end to
 end with 1/2/4 relays on PostgreSQL (emulators at zero and at realistic latency), and relay
-memory over a large backlog. Real processes throughout (tests/support starts them)."""
+memory over a large backlog. Real processes throughout (harness/ starts them)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import itertools
 import secrets
@@ -15,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,12 @@ from sqlalchemy import text
 from bench.harness import closed_loop, open_loop, rss_mb
 from core_service.adapters.db.engine import create_engine
 from core_service.crypto import MasterKey
+from harness.databases import postgres_database as _pg
+from harness.databases import sqlite_url
+from harness.metrics import sample_value
+from harness.order_stack import OrderStack, order_stack
+from harness.processes import free_port
 from sandbox.sitoo_api.orders import OrderLine, sale_order
-from tests.support.databases import postgres_database as _pg
-from tests.support.databases import sqlite_url
-from tests.support.metrics import sample_value
-from tests.support.order_stack import OrderStack, order_stack
-from tests.support.processes import free_port
 
 BATCH = 10
 SENDERS = 50
@@ -53,7 +53,7 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    """tests.support's helper runs its own event loop; here one is running, so use a thread."""
+    """harness's helper runs its own event loop; here one is running, so use a thread."""
     holder: dict[str, Any] = {}
     manager = _pg()
     holder["url"] = _in_thread(manager.__enter__)
@@ -114,7 +114,7 @@ class IngestResult:
 
 async def _ingest(o: OrderStack, seconds: float, metrics_url: str) -> IngestResult:
     user, password = o.webhook
-    auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    auth = aiohttp.encode_basic_auth(user, password)
     url = f"{o.s.edge_url}/sitoo/acme/events"
     counter = itertools.count(1)
     connector = aiohttp.TCPConnector(limit=SENDERS)
@@ -124,7 +124,7 @@ async def _ingest(o: OrderStack, seconds: float, metrics_url: str) -> IngestResu
             async with session.post(
                 url, json=_batch(counter), headers={"Authorization": auth}
             ) as response:
-                if response.status != 200:
+                if response.status != HTTPStatus.OK:
                     raise RuntimeError(str(response.status))
 
         before = await _group_sizes(session, metrics_url)

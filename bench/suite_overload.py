@@ -17,13 +17,14 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 
 import aiohttp
 
+from harness.customer_stack import INTEGRATION, customer_stack
+from harness.metrics import sample_value
 from runtime.settings import Settings
-from tests.support.customer_stack import INTEGRATION, customer_stack
-from tests.support.metrics import sample_value
 
 LATENCIES_S = (0.0, 1.0, 4.0, 7.0)
 CONCURRENCY = (100, 500)
@@ -79,7 +80,7 @@ async def _cell(
                 ) as response:
                     await response.read()
                     status = response.status
-                    if status == 503:
+                    if status == HTTPStatus.SERVICE_UNAVAILABLE:
                         retry_after = float(response.headers.get("Retry-After", "1"))
             except (TimeoutError, aiohttp.ClientError):
                 status = 0
@@ -89,7 +90,7 @@ async def _cell(
             cell.slowest_s = max(cell.slowest_s, took)
             if took > SLOW_ANSWER_S:
                 cell.late += 1
-            if status == 200 and window_start <= finished <= end:
+            if status == HTTPStatus.OK and window_start <= finished <= end:
                 cell.good += 1
                 cell.latencies.append(took)
             if retry_after:
@@ -155,7 +156,7 @@ async def run(quick: bool) -> str:
                     async with session.put(
                         f"{cs.bloomreach_url}/_sandbox/faults", json={"faults": faults}
                     ) as response:
-                        assert response.status == 200, await response.text()
+                        assert response.status == HTTPStatus.OK, await response.text()
                     for concurrency in CONCURRENCY:
                         cell = Cell(latency, concurrency)
                         calls_before = await _calls(session, metrics_url)

@@ -17,6 +17,7 @@ from sitoo_bloomreach.v1 import admin_pb2 as pb
 SCOPES = ("customers:read", "customers:write", "orders:ingest", "admin")
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DEADLINE = ADMIN_DEADLINE_SECONDS
 
 
 def parse_grace(value: str) -> int:
@@ -58,62 +59,63 @@ def _issued(issued: pb.IssuedClientToken, as_json: bool, what: str) -> None:
     print(issued.token)
 
 
-def client_command(settings: Settings, args: argparse.Namespace) -> int:
-    action = args.client_action
-    deadline = ADMIN_DEADLINE_SECONDS
-    if action == "create":
-        create = pb.CreateClientRequest(
-            name=args.name, scopes=args.scope, tls_subject=args.tls_subject or ""
+def create(settings: Settings, args: argparse.Namespace) -> int:
+    request = pb.CreateClientRequest(
+        name=args.name, scopes=args.scope, tls_subject=args.tls_subject or ""
+    )
+    issued = call_admin(
+        settings, lambda stub, md: stub.CreateClient(request, metadata=md, timeout=_DEADLINE)
+    )
+    _issued(issued, args.json, "Token")
+    return 0
+
+
+def list_(settings: Settings, args: argparse.Namespace) -> int:
+    request = pb.ListClientsRequest()
+    listed = call_admin(
+        settings, lambda stub, md: stub.ListClients(request, metadata=md, timeout=_DEADLINE)
+    )
+    if args.json:
+        data: dict[str, Any] = MessageToDict(listed, preserving_proto_field_name=True)
+        print(json.dumps(data, indent=2))
+    else:
+        print("\n".join(_client_text(c) for c in listed.clients))
+    return 0
+
+
+def rotate(settings: Settings, args: argparse.Namespace) -> int:
+    request = pb.RotateClientTokenRequest(
+        name=args.name, grace_seconds=parse_grace(args.grace) if args.grace else 0
+    )
+    issued = call_admin(
+        settings, lambda stub, md: stub.RotateClientToken(request, metadata=md, timeout=_DEADLINE)
+    )
+    _issued(issued, args.json, "New token (the previous one works until the time above)")
+    return 0
+
+
+def revoke_old(settings: Settings, args: argparse.Namespace) -> int:
+    request = pb.RevokeOldClientTokensRequest(name=args.name)
+    client = call_admin(
+        settings,
+        lambda stub, md: stub.RevokeOldClientTokens(request, metadata=md, timeout=_DEADLINE),
+    )
+    print(_client_text(client))
+    return 0
+
+
+def delete(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise CommandError(
+            f"deleting client {args.name!r} refuses its tokens at once; add --yes to confirm",
+            2,
         )
-        issued = call_admin(
-            settings, lambda stub, md: stub.CreateClient(create, metadata=md, timeout=deadline)
-        )
-        _issued(issued, args.json, "Token")
-        return 0
-    if action == "list":
-        listed = call_admin(
-            settings,
-            lambda stub, md: stub.ListClients(
-                pb.ListClientsRequest(), metadata=md, timeout=deadline
-            ),
-        )
-        if args.json:
-            data: dict[str, Any] = MessageToDict(listed, preserving_proto_field_name=True)
-            print(json.dumps(data, indent=2))
-        else:
-            print("\n".join(_client_text(c) for c in listed.clients))
-        return 0
-    if action == "rotate":
-        rotate = pb.RotateClientTokenRequest(
-            name=args.name, grace_seconds=parse_grace(args.grace) if args.grace else 0
-        )
-        issued = call_admin(
-            settings,
-            lambda stub, md: stub.RotateClientToken(rotate, metadata=md, timeout=deadline),
-        )
-        _issued(issued, args.json, "New token (the previous one works until the time above)")
-        return 0
-    if action == "revoke-old":
-        revoke = pb.RevokeOldClientTokensRequest(name=args.name)
-        client = call_admin(
-            settings,
-            lambda stub, md: stub.RevokeOldClientTokens(revoke, metadata=md, timeout=deadline),
-        )
-        print(_client_text(client))
-        return 0
-    if action == "delete":
-        if not args.yes:
-            raise CommandError(
-                f"deleting client {args.name!r} refuses its tokens at once; add --yes to confirm",
-                2,
-            )
-        delete = pb.DeleteClientRequest(name=args.name)
-        call_admin(
-            settings, lambda stub, md: stub.DeleteClient(delete, metadata=md, timeout=deadline)
-        )
-        print(f"deleted client {args.name}")
-        return 0
-    raise CommandError(f"unknown client action {action!r}", 2)
+    request = pb.DeleteClientRequest(name=args.name)
+    call_admin(
+        settings, lambda stub, md: stub.DeleteClient(request, metadata=md, timeout=_DEADLINE)
+    )
+    print(f"deleted client {args.name}")
+    return 0
 
 
 def add_client_parser(commands: Any) -> None:
@@ -121,26 +123,26 @@ def add_client_parser(commands: Any) -> None:
         "client", help="callers of the core's gRPC API: their tokens and scopes"
     )
     actions = parser.add_subparsers(dest="client_action", required=True)
-    create = actions.add_parser("create", help="a new client; prints its token once")
-    create.add_argument("name", help="lower-case letters, digits, '.', '_', '-'")
-    create.add_argument(
+    create_p = actions.add_parser("create", help="a new client; prints its token once")
+    create_p.add_argument("name", help="lower-case letters, digits, '.', '_', '-'")
+    create_p.add_argument(
         "--scope",
         action="append",
         required=True,
         choices=SCOPES,
         help="what it may call (repeat for several)",
     )
-    create.add_argument(
+    create_p.add_argument(
         "--tls-subject",
         metavar="CN",
         help="also identify it by this client-certificate common name (mTLS)",
     )
     listing = actions.add_parser("list", help="clients, scopes and token ids (never tokens)")
-    rotate = actions.add_parser(
+    rotate_p = actions.add_parser(
         "rotate", help="a new token; the previous one keeps working for the grace period"
     )
-    rotate.add_argument("name")
-    rotate.add_argument(
+    rotate_p.add_argument("name")
+    rotate_p.add_argument(
         "--grace",
         help="how long the previous token keeps working (seconds, or 30m, 24h, 7d; "
         "default: SITOO_BR_API_CLIENT_ROTATION_GRACE_SECONDS of the core)",
@@ -149,8 +151,13 @@ def add_client_parser(commands: Any) -> None:
         "revoke-old", help="end a rotation's overlap now: only the newest token works"
     )
     revoke.add_argument("name")
-    delete = actions.add_parser("delete", help="remove a client; its tokens stop working")
-    delete.add_argument("name")
-    delete.add_argument("--yes", action="store_true", help="confirm")
-    for sub in (create, listing, rotate):
+    delete_p = actions.add_parser("delete", help="remove a client; its tokens stop working")
+    delete_p.add_argument("name")
+    delete_p.add_argument("--yes", action="store_true", help="confirm")
+    create_p.set_defaults(handler=create)
+    listing.set_defaults(handler=list_)
+    rotate_p.set_defaults(handler=rotate)
+    revoke.set_defaults(handler=revoke_old)
+    delete_p.set_defaults(handler=delete)
+    for sub in (create_p, listing, rotate_p):
         sub.add_argument("--json", action="store_true", help="machine-readable output")

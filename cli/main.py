@@ -12,13 +12,13 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import admin, clients, migrate, operations, rekey, serve
+from cli import admin, clients, integration, migrate, operations, outbox, quarantine, rekey, serve
 from cli.embedded import with_existing_local_admin_token
 from core_service.adapters.db.engine import SchemaNotCurrentError
 from core_service.adapters.db.startup import DatabaseUnreachableError
 from core_service.crypto import MasterKeyError
 from runtime.logs import configure_logging
-from runtime.settings import ConfigurationError, load_settings
+from runtime.settings import ConfigurationError, Settings, load_settings
 
 EX_CONFIG = 78
 SANDBOX_MODULES = {
@@ -41,29 +41,43 @@ def build_parser() -> argparse.ArgumentParser:
         "from SITOO_BR_* environment variables (see README).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser(
-        "run", help="everything in one process on the embedded default (SQLite, local secrets)"
-    )
-    commands.add_parser("core", help="the core gRPC service (production)")
-    commands.add_parser("edge", help="the HTTP edge facing Sitoo (production)")
-    commands.add_parser(
-        "relay", help="the outbox relay: Sitoo orders to Bloomreach (production; run 1 or more)"
-    )
+    # Processes that never call the AdminService: they take the settings as they are.
+    services: dict[str, tuple[str, Callable[[Settings, argparse.Namespace], int]]] = {
+        "run": (
+            "everything in one process on the embedded default (SQLite, local secrets)",
+            lambda settings, _: serve.run_embedded(settings),
+        ),
+        "core": (
+            "the core gRPC service (production)",
+            lambda settings, _: serve.run_core(settings),
+        ),
+        "edge": (
+            "the HTTP edge facing Sitoo (production)",
+            lambda settings, _: serve.run_edge(settings),
+        ),
+        "relay": (
+            "the outbox relay: Sitoo orders to Bloomreach (production; run 1 or more)",
+            lambda settings, _: serve.run_relay(settings),
+        ),
+    }
+    for name, (text, handler) in services.items():
+        commands.add_parser(name, help=text).set_defaults(handler=handler, admin_api=False)
     commands.add_parser(
         "console", help="the setup and operations web console (ops only; loopback by default)"
-    )
+    ).set_defaults(handler=lambda settings, _: serve.run_console(settings))
     commands.add_parser(
         "rekey",
         help="reseal every stored secret under the current master key (after a key change)",
-    )
+    ).set_defaults(handler=lambda settings, _: rekey.rekey_command(settings), admin_api=False)
     migrate_parser = commands.add_parser("migrate", help="apply database migrations")
     migrate_parser.add_argument("--to", default="head", help="target revision (default: head)")
     migrate_parser.add_argument(
         "--downgrade", action="store_true", help="move down to --to instead of up"
     )
-    operations.add_validate_parser(admin.add_integration_parser(commands))
-    admin.add_outbox_parser(commands)
-    admin.add_quarantine_parser(commands)
+    migrate_parser.set_defaults(handler=_migrate, admin_api=False)
+    operations.add_validate_parser(integration.add_integration_parser(commands))
+    outbox.add_outbox_parser(commands)
+    quarantine.add_quarantine_parser(commands)
     clients.add_client_parser(commands)
     operations.add_operations_parsers(commands)
     sandbox = commands.add_parser(
@@ -81,7 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument(
         "sandbox_args", nargs=argparse.REMAINDER, metavar="ARGS", help="the tool's own arguments"
     )
+    sandbox.set_defaults(handler=lambda _, args: _run_sandbox(args.sandbox_tool, args.sandbox_args))
     return parser
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    url = settings.resolved_database_url
+    migrate.wait_for_database(url, settings.database_startup_timeout_seconds)
+    if args.downgrade:
+        migrate.downgrade(url, args.to)
+    else:
+        migrate.upgrade(url, args.to)
+    print(f"database at revision {args.to}")
+    return 0
 
 
 def _run_sandbox(tool: str, args: Sequence[str]) -> int:
@@ -92,7 +118,7 @@ def _run_sandbox(tool: str, args: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["sandbox"] and len(argv) >= 2 and argv[1] in SANDBOX_MODULES:
+    if argv[:1] == ["sandbox"] and argv[1:2] and argv[1] in SANDBOX_MODULES:
         # The emulators own their flags (and their --help).
         return _run_sandbox(argv[1], argv[2:])
     parser = build_parser()
@@ -100,46 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(args.command, settings.log_level)
-        if args.command == "run":
-            return serve.run_embedded(settings)
-        if args.command == "core":
-            return serve.run_core(settings)
-        if args.command == "edge":
-            return serve.run_edge(settings)
-        if args.command == "relay":
-            return serve.run_relay(settings)
-        if args.command == "migrate":
-            url = settings.resolved_database_url
-            migrate.wait_for_database(url, settings.database_startup_timeout_seconds)
-            if args.downgrade:
-                migrate.downgrade(url, args.to)
-            else:
-                migrate.upgrade(url, args.to)
-            print(f"database at revision {args.to}")
-            return 0
-        if args.command == "rekey":
-            return rekey.rekey_command(settings)
-        settings = with_existing_local_admin_token(settings)
-        if args.command == "console":
-            return serve.run_console(settings)
-        if args.command == "integration" and args.integration_action == "validate":
-            return operations.validate_command(settings, args)
-        if args.command == "backfill":
-            return operations.backfill_command(settings, args)
-        if args.command == "reconcile":
-            return operations.reconcile_command(settings, args)
-        if args.command == "retention":
-            return operations.retention_command(settings, args)
-        if args.command == "integration":
-            return admin.integration_command(settings, args)
-        if args.command == "outbox":
-            return admin.outbox_command(settings, args)
-        if args.command == "quarantine":
-            return admin.quarantine_command(settings, args)
-        if args.command == "client":
-            return clients.client_command(settings, args)
-        if args.command == "sandbox":
-            return _run_sandbox(args.sandbox_tool, args.sandbox_args)
+        if getattr(args, "admin_api", True):
+            # Commands that may call the AdminService find `run`'s local admin token.
+            settings = with_existing_local_admin_token(settings)
+        handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+        return handler(settings, args)
     except admin.CommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -153,8 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_CONFIG
     except KeyboardInterrupt:
         return 130
-    parser.error(f"unknown command {args.command}")
-    return 2
 
 
 def run() -> None:

@@ -117,7 +117,7 @@ def backfill_command(settings: Settings, args: argparse.Namespace) -> int:
         integration=args.integration, from_date=date_from, to_date=date_to, dry_run=args.dry_run
     )
     final, _ = _stream(settings, request, "backfill", args.json)
-    return _summary(final, args, "backfill", date_from, date_to, None)
+    return _summary(final, args, "backfill", window=(date_from, date_to), missed=None)
 
 
 def reconcile_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -133,17 +133,18 @@ def reconcile_command(settings: Settings, args: argparse.Namespace) -> int:
         reconcile=True,
     )
     final, missed = _stream(settings, request, "reconcile", args.json)
-    return _summary(final, args, "reconcile", date_from, date_to, missed)
+    return _summary(final, args, "reconcile", window=(date_from, date_to), missed=missed)
 
 
 def _summary(
     final: pb.BackfillProgress,
     args: argparse.Namespace,
     kind: str,
-    date_from: int,
-    date_to: int,
+    *,
+    window: tuple[int, int],
     missed: list[int] | None,
 ) -> int:
+    date_from, date_to = window
     if not final.done:
         raise CommandError(f"{kind} ended before it was done; run it again to continue")
     verb = "would enqueue" if args.dry_run else "enqueued"
@@ -250,6 +251,7 @@ def add_validate_parser(integration_actions: Any) -> None:
         action="store_true",
         help="only read-only checks: no test customer, no test order, nothing written",
     )
+    validate.set_defaults(handler=validate_command)
 
 
 def add_operations_parsers(commands: Any) -> None:
@@ -264,6 +266,7 @@ def add_operations_parsers(commands: Any) -> None:
     backfill.add_argument("--to", dest="date_to", help="exclusive; default now")
     backfill.add_argument("--dry-run", action="store_true", help="count only, enqueue nothing")
     backfill.add_argument("--json", action="store_true", help="no progress bar; JSON summary")
+    backfill.set_defaults(handler=backfill_command)
     reconcile = commands.add_parser(
         "reconcile", help="find and enqueue recent orders whose webhooks never arrived"
     )
@@ -272,6 +275,7 @@ def add_operations_parsers(commands: Any) -> None:
     reconcile.add_argument("--until", help="end of the window (default: now)")
     reconcile.add_argument("--dry-run", action="store_true", help="report only, enqueue nothing")
     reconcile.add_argument("--json", action="store_true")
+    reconcile.set_defaults(handler=reconcile_command)
     retention = commands.add_parser(
         "retention",
         help="delete old inbox events, finished outbox messages and quarantined bodies "
@@ -285,3 +289,4 @@ def add_operations_parsers(commands: Any) -> None:
     )
     run.add_argument("--dry-run", action="store_true", help="count only, delete nothing")
     run.add_argument("--json", action="store_true", help="machine-readable summary")
+    run.set_defaults(handler=retention_command)

@@ -16,7 +16,7 @@ import sys
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from edge.core_client import open_channel
+from runtime.grpc_channel import open_channel
 from runtime.settings import ConfigurationError, load_settings
 
 EX_CONFIG = 78

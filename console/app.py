@@ -28,6 +28,8 @@ from runtime.settings import ConfigurationError, Settings
 
 STATIC = Path(__file__).parent / "static"
 
+MIN_SESSION_KEY_CHARS = 32
+
 
 def is_loopback(host: str) -> bool:
     if host == "localhost":
@@ -56,8 +58,10 @@ def session_codec(settings: Settings) -> SessionCodec:
     max_age = settings.console_session_max_age_seconds
     if key_text is None:
         return SessionCodec.per_process(max_age)
-    if len(key_text) < 32:
-        raise ConfigurationError("the console session key must be at least 32 characters")
+    if len(key_text) < MIN_SESSION_KEY_CHARS:
+        raise ConfigurationError(
+            f"the console session key must be at least {MIN_SESSION_KEY_CHARS} characters"
+        )
     return SessionCodec(fernet_key(key_text), max_age)
 
 

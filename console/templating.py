@@ -10,6 +10,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from console.keys import SESSION, SETTINGS, TEMPLATES
 
+MINUTE_S = 60
+HOUR_S = 3600
+
 
 def _when(timestamp: float | int) -> str:
     if not timestamp:
@@ -20,9 +23,10 @@ def _when(timestamp: float | int) -> str:
 
 def _duration(seconds: float) -> str:
     seconds = max(0.0, float(seconds))
-    if seconds < 90:
+    # Seconds up to a minute and a half, minutes up to an hour and a half, then hours.
+    if seconds < 1.5 * MINUTE_S:
         return f"{seconds:.0f} s"
-    if seconds < 5400:
+    if seconds < 1.5 * HOUR_S:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _VERSION = "v1"
 _NONCE_BYTES = 12
+KEY_BYTES = 32  # AES-256
 
 
 class MasterKeyError(Exception):
@@ -42,9 +43,10 @@ class MasterKey:
             raw = base64.urlsafe_b64decode(text.strip().encode())
         except (ValueError, TypeError) as exc:
             raise MasterKeyError("the master key is not valid base64") from exc
-        if len(raw) != 32:
+        if len(raw) != KEY_BYTES:
             raise MasterKeyError(
-                f"the master key must be 32 bytes (base64 of 32 random bytes), got {len(raw)}"
+                f"the master key must be {KEY_BYTES} bytes (base64 of {KEY_BYTES} random bytes), "
+                f"got {len(raw)}"
             )
         return cls(raw)
 

@@ -105,8 +105,8 @@ class CoreServer:
             AdminServicer(
                 core.integrations,
                 core.outbox_admin,
-                core.validation,
-                core.backfill,
+                validation=core.validation,
+                backfill=core.backfill,
                 retention=core.retention,
                 clients=core.api_clients,
             ),

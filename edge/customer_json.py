@@ -71,6 +71,43 @@ def _strings(value: Any, field: str) -> list[str]:
     return result
 
 
+def _address(address: Any) -> pb.Address:
+    if not isinstance(address, dict):
+        raise InputError("invoice_address", "must be an object")
+    parsed = pb.Address()
+    for sub in spi.ADDRESS_FIELDS:
+        value = _text(address.get(sub), f"invoice_address.{sub}")
+        if value is not None:
+            setattr(parsed, sub, value)
+    return parsed
+
+
+def _channels(value: Any) -> list[str]:
+    channels = _strings(value, "accepts_communication")
+    for index, channel in enumerate(channels):
+        if channel not in spi.CHANNELS:
+            raise InputError(
+                f"accepts_communication[{index}]",
+                f"unknown channel {channel!r}; one of {', '.join(spi.CHANNELS)}",
+            )
+    return channels
+
+
+def _add_options(message: pb.CustomerInput, options: Any) -> None:
+    if not isinstance(options, list) or len(options) > spi.MAX_LIST_ITEMS:
+        raise InputError("additional_options", "must be an array of option objects")
+    message.set_additional_options = True
+    for index, option in enumerate(options):
+        field = f"additional_options[{index}]"
+        if not isinstance(option, dict):
+            raise InputError(field, "must be an object")
+        option_id = _text(option.get("id"), f"{field}.id")
+        if not option_id:
+            raise InputError(f"{field}.id", "is required")
+        values = _strings(option.get("enum_values", []), f"{field}.enum_values")
+        message.additional_options.add(id=option_id, enum_values=values)
+
+
 def customer_input(data: Mapping[str, Any]) -> pb.CustomerInput:
     message = pb.CustomerInput()
     for name in _SCALARS:
@@ -79,41 +116,16 @@ def customer_input(data: Mapping[str, Any]) -> pb.CustomerInput:
             setattr(message, name, value)
     address = data.get("invoice_address")
     if address is not None:
-        if not isinstance(address, dict):
-            raise InputError("invoice_address", "must be an object")
-        parsed = pb.Address()
-        for sub in spi.ADDRESS_FIELDS:
-            value = _text(address.get(sub), f"invoice_address.{sub}")
-            if value is not None:
-                setattr(parsed, sub, value)
-        message.invoice_address.CopyFrom(parsed)
+        message.invoice_address.CopyFrom(_address(address))
     if data.get("accepts_communication") is not None:
-        channels = _strings(data["accepts_communication"], "accepts_communication")
-        for index, channel in enumerate(channels):
-            if channel not in spi.CHANNELS:
-                raise InputError(
-                    f"accepts_communication[{index}]",
-                    f"unknown channel {channel!r}; one of {', '.join(spi.CHANNELS)}",
-                )
         message.set_accepts_communication = True
-        message.accepts_communication.extend(channels)
+        message.accepts_communication.extend(_channels(data["accepts_communication"]))
     if data.get("consents") is not None:
         message.set_consents = True
         message.consents.extend(_strings(data["consents"], "consents"))
     options = data.get("additional_options")
     if options is not None:
-        if not isinstance(options, list) or len(options) > spi.MAX_LIST_ITEMS:
-            raise InputError("additional_options", "must be an array of option objects")
-        message.set_additional_options = True
-        for index, option in enumerate(options):
-            field = f"additional_options[{index}]"
-            if not isinstance(option, dict):
-                raise InputError(field, "must be an object")
-            option_id = _text(option.get("id"), f"{field}.id")
-            if not option_id:
-                raise InputError(f"{field}.id", "is required")
-            values = _strings(option.get("enum_values", []), f"{field}.enum_values")
-            message.additional_options.add(id=option_id, enum_values=values)
+        _add_options(message, options)
     return message
 
 

@@ -18,6 +18,7 @@ Follows google.rpc's HTTP mapping, narrowed to the statuses Sitoo's CRM SPI v2 l
 from __future__ import annotations
 
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Final, cast
 
 import grpc
@@ -49,6 +50,7 @@ ERROR_REASON = "x-error-reason"
 # Seconds to wait before a retry (the core's choice), as trailing metadata; becomes Retry-After.
 RETRY_AFTER = "x-retry-after"
 MAX_RETRY_AFTER_S: Final = 3600
+MAX_RETRY_AFTER_DIGITS: Final = len(str(MAX_RETRY_AFTER_S))
 REASON_TO_HTTP: Final[dict[str, int]] = {
     "upstream-misconfigured": 502,
     "upstream-rejected": 502,
@@ -65,7 +67,7 @@ def http_status(code: grpc.StatusCode) -> int:
 
 def webhook_status(code: grpc.StatusCode) -> int:
     status = http_status(code)
-    if status >= 500 and status not in RETRYABLE_FOR_WEBHOOK:
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR and status not in RETRYABLE_FOR_WEBHOOK:
         return 503
     return status
 
@@ -76,7 +78,7 @@ def error_response(
     response = web.json_response(
         spi_contract.error_body(status, message, request_id), status=status, headers=headers
     )
-    if status == 401:
+    if status == HTTPStatus.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = 'Basic realm="sitoo-bloomreach"'
     return response
 
@@ -89,10 +91,10 @@ def grpc_error_response(
     reason = _reason(error)
     if reason in REASON_TO_HTTP and not webhook:
         status = REASON_TO_HTTP[reason]
-    if status == 502:
+    if status == HTTPStatus.BAD_GATEWAY:
         # The core words these for the operator (they name the setting to fix, never a secret).
         message = error.details() or "bad gateway"
-    elif status >= 500:
+    elif status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         # Internal details stay in our logs; the caller learns what kind of failure it was.
         message = {
             503: "service temporarily unavailable, retry later",
@@ -122,6 +124,6 @@ def _retry_after(error: grpc.aio.AioRpcError) -> str:
     """Whole seconds from the core (``x-retry-after``) when it said, else 1; bounded so a
     bug cannot tell Sitoo to wait for a day."""
     value = _trailing(error, RETRY_AFTER)
-    if value.isascii() and value.isdigit() and 1 <= len(value) <= 4:
+    if value.isascii() and value.isdigit() and 1 <= len(value) <= MAX_RETRY_AFTER_DIGITS:
         return str(min(int(value), MAX_RETRY_AFTER_S))
     return "1"

@@ -101,7 +101,7 @@ _NOT_BRACKET: Final = re.compile(r"[^\[\]{}]+")
 _BRACKET_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
 # Digits to "0", everything else to " ": a body with no run of "0" longer than any number we
 # take cannot hold a too-long number (bytes.translate and `in` run in C, ~1 µs per KB).
-_DIGITS_ONLY: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_DIGITS_ONLY: Final = bytes(ord("0") if b in b"0123456789" else ord(" ") for b in range(256))
 _LONG_RUN: Final = b"0" * (spi.MAX_JSON_NUMBER_LENGTH + 1)
 
 

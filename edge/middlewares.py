@@ -8,6 +8,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 
 from aiohttp import web
 
@@ -50,7 +51,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         except InputRejected as exc:
             response = error_response(400, str(exc), request_id)
         except web.HTTPException as exc:
-            if exc.status < 400:
+            if exc.status < HTTPStatus.BAD_REQUEST:
                 raise
             response = error_response(exc.status, exc.reason, request_id)
         except Exception as exc:
@@ -98,7 +99,10 @@ async def webhook_never_500(request: web.Request, handler: Handler) -> web.Strea
     except Exception as exc:
         log_unhandled(exc)
         return _retry_later(request)
-    if response.status >= 500 and response.status not in RETRYABLE_FOR_WEBHOOK:
+    if (
+        response.status >= HTTPStatus.INTERNAL_SERVER_ERROR
+        and response.status not in RETRYABLE_FOR_WEBHOOK
+    ):
         log.error("webhook answer %d turned into 503", response.status)
         return _retry_later(request)
     return response

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -47,7 +48,7 @@ class Fault:
             value = getattr(fault, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
-        if not 100 <= fault.error_status <= 599:
+        if not HTTPStatus.CONTINUE <= fault.error_status <= MAX_HTTP_STATUS:
             raise ValueError("error_status must be an HTTP status")
         if fault.latency_ms < 0:
             raise ValueError("latency_ms must not be negative")
@@ -97,6 +98,7 @@ class FaultState:
         self.counters[what] = self.counters.get(what, 0) + 1
 
 
+MAX_HTTP_STATUS = 599
 FAULT_STATE = web.AppKey("sandbox_fault_state", FaultState)
 ERROR_BODY: web.AppKey[ErrorBody] = web.AppKey("sandbox_error_body")
 

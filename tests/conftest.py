@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from core_service.crypto import MasterKey
-from tests.support.databases import postgres_database, sqlite_url
-from tests.support.processes import free_port
+from harness.databases import postgres_database, sqlite_url
+from harness.processes import free_port
 
 BACKENDS = ("sqlite", pytest.param("postgres", marks=pytest.mark.postgres))
 

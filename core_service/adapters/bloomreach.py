@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -175,13 +176,13 @@ class BloomreachClient:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },
             )
-        if status == 404 and not_found_ok:
+        if status == HTTPStatus.NOT_FOUND and not_found_ok:
             return None
-        if status == 429:
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise BloomreachRateLimited(
                 "Bloomreach rate limit reached", retry_after_s=retry_after, request_id=request_id
             )
-        if status >= 500:
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise BloomreachUnavailable(
                 f"Bloomreach answered {status}", status=status, request_id=request_id
             )
@@ -199,7 +200,7 @@ class BloomreachClient:
                 status=status,
                 request_id=request_id,
             )
-        if status >= 400 or not isinstance(payload, dict):
+        if status >= HTTPStatus.BAD_REQUEST or not isinstance(payload, dict):
             raise BloomreachRejected(
                 f"Bloomreach rejected the request ({status}: {message})",
                 status=status,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -105,7 +106,7 @@ class SitooClient:
             raise SitooTimeout(f"Sitoo did not answer within {timeout:.1f} s") from exc
         except aiohttp.ClientError as exc:
             raise SitooUnavailable(f"cannot reach Sitoo: {type(exc).__name__}") from exc
-        if status == 200:
+        if status == HTTPStatus.OK:
             try:
                 order = json.loads(text)
             except ValueError as exc:
@@ -114,13 +115,13 @@ class SitooClient:
                 raise SitooRejected(f"Sitoo answered 200 without order {order_id}")
             return order
         message = f"Sitoo answered {status}: {_error_text(text)}"
-        if status == 429:
+        if status == HTTPStatus.TOO_MANY_REQUESTS:
             raise SitooRateLimited(message, retry_after_s=retry_after)
-        if status == 404:
+        if status == HTTPStatus.NOT_FOUND:
             raise SitooNotFound(message, status=status)
         if status in (401, 403):
             raise SitooAuthFailed(message, status=status)
-        if status >= 500:
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise SitooUnavailable(message, status=status)
         raise SitooRejected(message, status=status)
 
@@ -132,7 +133,7 @@ def _authorization(api_id: str, password: str) -> str:
         return api_id
     if not password and ":" in api_id:
         api_id, password = api_id.split(":", 1)
-    return aiohttp.BasicAuth(api_id, password).encode()
+    return aiohttp.encode_basic_auth(api_id, password)
 
 
 @dataclass(frozen=True)
@@ -145,13 +146,13 @@ class OrderPage:
 
 def _raise_for(status: int, text: str, retry_after: float | None) -> None:
     message = f"Sitoo answered {status}: {_error_text(text)}"
-    if status == 429:
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
         raise SitooRateLimited(message, retry_after_s=retry_after)
-    if status == 404:
+    if status == HTTPStatus.NOT_FOUND:
         raise SitooNotFound(message, status=status)
     if status in (401, 403):
         raise SitooAuthFailed(message, status=status)
-    if status >= 500:
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
         raise SitooUnavailable(message, status=status)
     raise SitooRejected(message, status=status)
 
@@ -205,7 +206,7 @@ class SitooOrderLister:
             raise SitooTimeout(f"Sitoo did not answer within {timeout:.1f} s") from exc
         except aiohttp.ClientError as exc:
             raise SitooUnavailable(f"cannot reach Sitoo: {type(exc).__name__}") from exc
-        if status != 200:
+        if status != HTTPStatus.OK:
             _raise_for(status, text, retry_after)
         try:
             body = json.loads(text)

@@ -28,6 +28,7 @@ _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 # recognisable to secret scanners.
 TOKEN_PREFIX = "sbr_"  # noqa: S105 - a public prefix, not a secret
 _KEY_ID_CHARS = 12
+MAX_TLS_SUBJECT_CHARS = 255  # an X.509 common name is at most 64; 255 leaves room
 _TOKEN = re.compile(r"sbr_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 
 
@@ -74,7 +75,7 @@ def validate_tls_subject(subject: str) -> str | None:
     subject = subject.strip()
     if not subject:
         return None
-    if len(subject) > 255 or not subject.isprintable():
+    if len(subject) > MAX_TLS_SUBJECT_CHARS or not subject.isprintable():
         raise InvalidArgument("tls_subject is a certificate common name", field="tls_subject")
     return subject
 

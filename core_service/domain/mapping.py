@@ -4,14 +4,15 @@ driven by one integration's configuration.
 Everything here is pure: it builds the attributes request of a read, decodes its answer into
 a :class:`Snapshot`, and turns POS input into Bloomreach batch commands. The service does the
 I/O; the tests can check every rule without a network.
+
+The read's slots, snapshot and write plan are in :mod:`core_service.domain.customer_snapshot`.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from core_service.domain.customer import (
     Customer,
@@ -23,6 +24,16 @@ from core_service.domain.customer import (
     decimal_text,
     normalise_field,
 )
+from core_service.domain.customer_snapshot import (
+    AttributeAnswer,
+    Slot,
+    SlotKind,
+    Snapshot,
+    WritePlan,
+    scalar_value,
+    slot_attribute,
+    value_list,
+)
 from core_service.domain.errors import InvalidArgument
 from core_service.domain.integration import FieldMapping, Integration
 
@@ -31,50 +42,6 @@ CUSTOMER_ID_KEY: Final = "customer_id"
 # Fields whose value is a list of objects, stored as one Bloomreach property.
 LIST_FIELDS: Final = frozenset({"additional_options"})
 CONSENT_SOURCE: Final = "sitoo_pos"
-
-SlotKind = Literal["hard", "id", "property", "consent", "segmentation", "aggregate"]
-
-
-@dataclass(frozen=True)
-class Slot:
-    """What one item of the attributes request means."""
-
-    kind: SlotKind
-    name: str  # id name, property name, consent category or analysis id
-
-
-@dataclass
-class Snapshot:
-    """One customer as Bloomreach answered: raw values by slot."""
-
-    hard_id: str | None
-    ids: dict[str, list[str]] = field(default_factory=dict)
-    properties: dict[str, Any] = field(default_factory=dict)
-    consents: dict[str, bool] = field(default_factory=dict)
-    analyses: dict[tuple[str, str], Any] = field(default_factory=dict)
-
-    @property
-    def found(self) -> bool:
-        """Bloomreach answers unknown customers with null values (or 404, handled by the
-        caller); a customer exists when any id or property has a value."""
-        return (
-            self.hard_id is not None
-            or any(self.ids.values())
-            or any(v is not None for v in self.properties.values())
-        )
-
-
-@dataclass(frozen=True)
-class AttributeAnswer:
-    success: bool
-    value: Any
-
-
-@dataclass(frozen=True)
-class WritePlan:
-    customer_id: str
-    commands: tuple[dict[str, Any], ...]
-    after: Snapshot  # what Bloomreach will hold once the commands are applied
 
 
 class CustomerMapping:
@@ -100,7 +67,7 @@ class CustomerMapping:
 
         ``prefer_soft`` (lookup) reads the hard-ID field through its soft ID when one is
         mapped, which also finds profiles Bloomreach knows without the hard ID."""
-        is_hard = key_type == CUSTOMER_ID_KEY or key_type == self.hard_source
+        is_hard = key_type in (CUSTOMER_ID_KEY, self.hard_source)
         if is_hard and not prefer_soft:
             return {self.hard_id_name: self.normalise(self.hard_source, key, "key")}
         field_name = self.hard_source if key_type == CUSTOMER_ID_KEY else key_type
@@ -143,7 +110,7 @@ class CustomerMapping:
             elif rule.segmentation_id:
                 slots.append(Slot("segmentation", rule.segmentation_id))
         unique = tuple(dict.fromkeys(slots))
-        return unique, tuple(_attribute(slot) for slot in unique)
+        return unique, tuple(slot_attribute(slot) for slot in unique)
 
     def _categories(self) -> list[str]:
         categories = [c.category for c in self.integration.consent_types]
@@ -157,9 +124,9 @@ class CustomerMapping:
         for slot, answer in zip(self.slots, answers, strict=True):
             value = answer.value if answer.success else None
             if slot.kind == "hard":
-                snap.hard_id = _scalar(value)
+                snap.hard_id = scalar_value(value)
             elif slot.kind == "id":
-                snap.ids[slot.name] = _values(value)
+                snap.ids[slot.name] = value_list(value)
             elif slot.kind == "property":
                 snap.properties[slot.name] = value
             elif slot.kind == "consent":
@@ -427,25 +394,5 @@ class CustomerMapping:
         return commands
 
 
-def _attribute(slot: Slot) -> dict[str, Any]:
-    if slot.kind in ("hard", "id"):
-        return {"type": "id", "id": slot.name}
-    if slot.kind == "property":
-        return {"type": "property", "property": slot.name}
-    if slot.kind == "consent":
-        return {"type": "consent", "category": slot.name, "mode": "valid"}
-    return {"type": slot.kind, "id": slot.name}
-
-
-def _scalar(value: Any) -> str | None:
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return str(value) if value not in (None, "") else None
-
-
-def _values(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [str(v) for v in value if v not in (None, "")]
-    return [str(value)]
+# The read's data types live in customer_snapshot; callers still import them from here.
+__all__ = ["AttributeAnswer", "CustomerMapping", "Snapshot"]

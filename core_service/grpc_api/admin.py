@@ -37,6 +37,7 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
         self,
         integrations: IntegrationService,
         outbox: OutboxAdminRepository,
+        *,
         validation: ValidationService | None = None,
         backfill: BackfillService | None = None,
         bloomreach_access: BloomreachAccessService | None = None,

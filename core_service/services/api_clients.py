@@ -86,9 +86,9 @@ class ApiClientService:
             validate_name(name),
             validate_scopes(scopes),
             validate_tls_subject(tls_subject),
-            key_id,
-            self._verifier(token),
-            self._clock(),
+            key_id=key_id,
+            verifier=self._verifier(token),
+            now=self._clock(),
         )
         self._invalidate()
         log.info("api client created", extra={"api_client": name, "scopes": sorted(client.scopes)})

@@ -109,7 +109,13 @@ class BackfillService:
         first = True
         while True:
             page = await self._page(
-                lister, limiter, date_from, date_to, order_id_from, start, num, integration
+                lister,
+                limiter,
+                integration,
+                window=(date_from, date_to),
+                order_id_from=order_id_from,
+                start=start,
+                num=num,
             )
             if first:
                 progress.total = job.scanned + page.totalcount
@@ -185,13 +191,14 @@ class BackfillService:
         self,
         lister: SitooOrderLister,
         limiter: RateLimiter,
-        date_from: int,
-        date_to: int,
+        integration: Integration,
+        *,
+        window: tuple[int, int],
         order_id_from: int,
         start: int,
         num: int,
-        integration: Integration,
     ) -> OrderPage:
+        date_from, date_to = window
         failures = 0
         while True:
             await limiter.acquire()

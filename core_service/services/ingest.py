@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # Event types whose data is OrderData (documented): each one means "this order changed".
 ORDER_EVENT_TYPES = frozenset({"order", "booking"})
+MAX_EVENT_ID_CHARS = 64
 
 
 class Outcome(StrEnum):
@@ -54,8 +55,10 @@ class IncomingEvent:
 
 
 def _entry(integration: Integration, event: IncomingEvent) -> InboxEntry:
-    if not event.event_id or len(event.event_id) > 64:
-        raise InvalidArgument("event_id must be 1-64 characters", field="event_id")
+    if not event.event_id or len(event.event_id) > MAX_EVENT_ID_CHARS:
+        raise InvalidArgument(
+            f"event_id must be 1-{MAX_EVENT_ID_CHARS} characters", field="event_id"
+        )
     expected = integration.sitoo.account_id
     if expected and event.account_id != expected:
         raise InvalidArgument(
@@ -181,7 +184,12 @@ class IngestService:
             )
         try:
             stored = await self._repo.quarantine(
-                integration.id, reason, raw_body, request_id, self._clock(), self._caps
+                integration.id,
+                reason,
+                raw_body,
+                request_id=request_id,
+                now=self._clock(),
+                caps=self._caps,
             )
         except (SQLAlchemyError, OSError) as exc:
             # Without the quarantine row a 400 would lose the body for good: ask for a retry.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+from http import HTTPStatus
 
 from aiohttp import web
 
@@ -60,9 +61,9 @@ ROUTE_NAMES = (
 
 
 def _http_error(exc: web.HTTPException) -> web.Response:
-    if exc.status == 404:
+    if exc.status == HTTPStatus.NOT_FOUND:
         return error_body(404, NOT_FOUND_URL)
-    if exc.status == 405:
+    if exc.status == HTTPStatus.METHOD_NOT_ALLOWED:
         return error_body(405, METHOD_NOT_ALLOWED)
     return error_body(exc.status, exc.reason)
 
@@ -118,7 +119,11 @@ def _fault_error_body(config: BloomreachConfig) -> ErrorBody:
     def body(status: int, message: str) -> web.Response:
         response = error_body(status, message)
         retry_after = config.rate_limit_retry_after_s
-        if status == 429 and message == RATE_LIMITED and retry_after is not None:
+        if (
+            status == HTTPStatus.TOO_MANY_REQUESTS
+            and message == RATE_LIMITED
+            and retry_after is not None
+        ):
             response.headers["Retry-After"] = f"{retry_after:g}"
         return response
 

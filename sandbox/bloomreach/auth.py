@@ -7,11 +7,9 @@ not found"; a public token on a private-only endpoint is ``401`` [inferred].
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 
-from aiohttp import web
+from aiohttp import BasicAuth, web
 
 from sandbox.bloomreach.config import ApiKey
 from sandbox.bloomreach.responses import ApiError, error_body
@@ -38,13 +36,13 @@ def _credentials(request: web.Request) -> tuple[str, str | None]:
     value = value.strip()
     if scheme == "basic" and value:
         try:
-            decoded = base64.b64decode(value, validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError) as exc:
+            # ValueError covers bad base64, bytes that are not UTF-8 and a missing colon.
+            credentials = BasicAuth.decode(f"basic {value}", encoding="utf-8")
+        except ValueError as exc:
             raise ApiError(error_body(401, NOT_PROVIDED)) from exc
-        key_id, sep, secret = decoded.partition(":")
-        if not sep or not key_id:
+        if not credentials.login:
             raise ApiError(error_body(401, NOT_PROVIDED))
-        return key_id, secret
+        return credentials.login, credentials.password
     if scheme == "token" and value:
         return value, None
     raise ApiError(error_body(401, NOT_PROVIDED))

@@ -7,6 +7,8 @@ or merge customers.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -62,66 +64,105 @@ async def _request(
     return state, store, key, data, ids
 
 
+class _Refused(Exception):
+    """One attribute's ``{"success": false, "error": …}``; the others still answer."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    store: ProjectStore
+    key: ApiKey
+    customer: Customer | None
+    now: float
+
+
+def _property(q: _Lookup, attr: dict[str, Any]) -> Any:
+    name = attr.get("property")
+    if not isinstance(name, str):
+        raise _Refused(INVALID_ATTRIBUTE)
+    if not q.key.permissions.customer_properties_get.allows(name):
+        raise _Refused(NO_PERMISSION)
+    return q.customer.properties.get(name) if q.customer else None
+
+
+def _id(q: _Lookup, attr: dict[str, Any]) -> Any:  # needs no permission [documented]
+    name = attr.get("id")
+    if not isinstance(name, str) or (
+        name not in q.store.hard_names and name not in q.store.soft_names
+    ):
+        raise _Refused(INVALID_ATTRIBUTE)
+    if q.customer is None:
+        return None
+    if name in q.store.hard_names:
+        return q.customer.hard_ids.get(name)
+    values = q.customer.soft_ids.get(name)
+    return list(values) if values else None  # [inferred] no values -> null
+
+
+def _consent(q: _Lookup, attr: dict[str, Any]) -> Any:
+    category = attr.get("category")
+    mode = attr.get("mode", "valid")
+    if not isinstance(category, str) or mode not in MODES:
+        raise _Refused(INVALID_ATTRIBUTE)
+    if not q.key.permissions.events_get.allows(CONSENT_EVENT):
+        raise _Refused(NO_PERMISSION)
+    last = q.customer.consents.get(category) if q.customer else None
+    if last is None:
+        return attribute_value(None, None, mode, q.now)
+    return attribute_value(last.properties, last.timestamp, mode, q.now)
+
+
+def _analysis_id(q: _Lookup, attr: dict[str, Any]) -> str:
+    analysis_id = attr.get("id")
+    if not isinstance(analysis_id, str):
+        raise _Refused(INVALID_ATTRIBUTE)
+    if not q.key.permissions.analyses_get:
+        raise _Refused(NO_PERMISSION)
+    return analysis_id
+
+
+def _segmentation(q: _Lookup, attr: dict[str, Any]) -> Any:
+    analysis_id = _analysis_id(q, attr)
+    if analysis_id not in q.store.segmentations:
+        raise _Refused(NOT_FOUND_ANALYSIS.format(kind="Segmentation"))
+    default = q.store.segmentations[analysis_id]
+    return q.customer.segments.get(analysis_id, default) if q.customer else None
+
+
+def _aggregate(q: _Lookup, attr: dict[str, Any]) -> Any:
+    definition = q.store.aggregates.get(_analysis_id(q, attr))
+    if definition is None:
+        raise _Refused(NOT_FOUND_ANALYSIS.format(kind="Aggregate"))
+    return aggregate_value(definition, q.customer)
+
+
+_READERS: dict[str, Callable[[_Lookup, dict[str, Any]], Any]] = {
+    "property": _property,
+    "id": _id,
+    "consent": _consent,
+    "segmentation": _segmentation,
+    "aggregate": _aggregate,
+}
+
+
 def _attribute(
     store: ProjectStore, key: ApiKey, customer: Customer | None, attr: Any, now: float
 ) -> dict[str, Any]:
     if not isinstance(attr, dict):
         return {"success": False, "error": INVALID_ATTRIBUTE}
     kind = attr.get("type")
-    perms = key.permissions
-    value: Any
-    if kind == "property":
-        name = attr.get("property")
-        if not isinstance(name, str):
-            return {"success": False, "error": INVALID_ATTRIBUTE}
-        if not perms.customer_properties_get.allows(name):
-            return {"success": False, "error": NO_PERMISSION}
-        value = customer.properties.get(name) if customer else None
-    elif kind == "id":  # needs no permission [documented]
-        name = attr.get("id")
-        if not isinstance(name, str) or (
-            name not in store.hard_names and name not in store.soft_names
-        ):
-            return {"success": False, "error": INVALID_ATTRIBUTE}
-        if customer is None:
-            value = None
-        elif name in store.hard_names:
-            value = customer.hard_ids.get(name)
-        else:
-            values = customer.soft_ids.get(name)
-            value = list(values) if values else None  # [inferred] no values -> null
-    elif kind == "consent":
-        category = attr.get("category")
-        mode = attr.get("mode", "valid")
-        if not isinstance(category, str) or mode not in MODES:
-            return {"success": False, "error": INVALID_ATTRIBUTE}
-        if not perms.events_get.allows(CONSENT_EVENT):
-            return {"success": False, "error": NO_PERMISSION}
-        last = customer.consents.get(category) if customer else None
-        if last is None:
-            value = attribute_value(None, None, mode, now)
-        else:
-            value = attribute_value(last.properties, last.timestamp, mode, now)
-    elif kind in ("segmentation", "aggregate"):
-        analysis_id = attr.get("id")
-        if not isinstance(analysis_id, str):
-            return {"success": False, "error": INVALID_ATTRIBUTE}
-        if not perms.analyses_get:
-            return {"success": False, "error": NO_PERMISSION}
-        if kind == "segmentation":
-            if analysis_id not in store.segmentations:
-                return {"success": False, "error": NOT_FOUND_ANALYSIS.format(kind="Segmentation")}
-            default = store.segmentations[analysis_id]
-            value = customer.segments.get(analysis_id, default) if customer else None
-        else:
-            definition = store.aggregates.get(analysis_id)
-            if definition is None:
-                return {"success": False, "error": NOT_FOUND_ANALYSIS.format(kind="Aggregate")}
-            value = aggregate_value(definition, customer)
-    elif kind in UNSUPPORTED_TYPES:
-        return {"success": False, "error": UNSUPPORTED_ATTRIBUTE}
-    else:
-        return {"success": False, "error": INVALID_ATTRIBUTE}
+    reader = _READERS.get(kind) if isinstance(kind, str) else None
+    if reader is None:
+        error = UNSUPPORTED_ATTRIBUTE if kind in UNSUPPORTED_TYPES else INVALID_ATTRIBUTE
+        return {"success": False, "error": error}
+    try:
+        value = reader(_Lookup(store, key, customer, now), attr)
+    except _Refused as refused:
+        return {"success": False, "error": refused.error}
     return {"success": True, "value": value}
 
 

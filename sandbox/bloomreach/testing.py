@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-import base64
 import json as jsonlib
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -20,12 +20,12 @@ from sandbox.bloomreach.config import (
 )
 
 TOKEN = DEFAULT_PROJECT_TOKEN
-PRIVATE = "Basic " + base64.b64encode(f"{DEFAULT_KEY_ID}:{DEFAULT_SECRET}".encode()).decode()
+PRIVATE = aiohttp.encode_basic_auth(DEFAULT_KEY_ID, DEFAULT_SECRET)
 PUBLIC = f"Token {DEFAULT_PUBLIC_TOKEN}"
 
 
 def basic(key_id: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{key_id}:{secret}".encode()).decode()
+    return aiohttp.encode_basic_auth(key_id, secret)
 
 
 @dataclass
@@ -81,14 +81,14 @@ class BR:
 
     async def customers(self, **query: str) -> list[dict[str, Any]]:
         reply = await self.sandbox("GET", f"projects/{self.token}/customers", params=query)
-        assert reply.status == 200
+        assert reply.status == HTTPStatus.OK
         result: list[dict[str, Any]] = reply.body["customers"]
         return result
 
     async def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         params = {"event_type": event_type} if event_type else None
         reply = await self.sandbox("GET", f"projects/{self.token}/events", params=params)
-        assert reply.status == 200
+        assert reply.status == HTTPStatus.OK
         result: list[dict[str, Any]] = reply.body["events"]
         return result
 

@@ -6,15 +6,15 @@ origin headers (URL-encoded, as Sitoo does), and is aborted after 10 s like the 
 returns a :class:`SpiResult` holding the status, the parsed JSON, the latency and a list of
 *problems*: the ways the answer departs from the documented (or, where marked, inferred)
 contract. The driver never raises on an HTTP status; it raises :class:`SpiConnectionError` only
-when no HTTP exchange happened at all (connection refused, reset before the answer).
-"""
+when no HTTP exchange happened at all (connection refused, reset before the answer)."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal
 from urllib.parse import quote
@@ -36,13 +36,20 @@ from sandbox.driver.sitoo_contract import (
     STORE_ID_HEADER,
     UPDATE_CUSTOMER,
     Route,
-    error_code_for,
     integration_path,
 )
+from sandbox.driver.spi_result import (
+    SLOW_THRESHOLD_S,
+    BodyShape,
+    SpiConnectionError,
+    SpiResult,
+    error_body_problems,
+    success_body_problems,
+)
 
-# POS hard timeout (documented for v1, inferred for v2) and the "should never exceed" budget.
+# POS hard timeout (documented for v1, inferred for v2); the "should never exceed" budget is
+# spi_result.SLOW_THRESHOLD_S.
 POS_TIMEOUT_S = 10.0
-SLOW_THRESHOLD_S = 1.0
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
@@ -79,104 +86,6 @@ class Origin:
             (REGISTER_ID_HEADER, self.register_id),
         )
         return {name: encode_header_value(v) for name, v in pairs if v is not None}
-
-
-class SpiConnectionError(Exception):
-    """No HTTP answer at all: the edge could not be reached or closed the connection."""
-
-
-@dataclass(frozen=True)
-class SpiResult:
-    """One SPI call as the POS saw it.
-
-    ``status`` is ``0`` when the POS timed out (``timed_out`` is then true). ``body`` is the
-    parsed JSON (``None`` for an empty or non-JSON body, see ``text``). ``problems`` lists
-    contract deviations, e.g. ``"status-not-documented: 418"`` or
-    ``"error-body-invalid: missing request_id"``; an empty tuple means the answer conforms.
-    """
-
-    operation: str
-    method: str
-    url: str
-    status: int
-    body: Any
-    text: str
-    latency_s: float
-    timed_out: bool = False
-    problems: tuple[str, ...] = ()
-    request_headers: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200 and not self.timed_out
-
-    @property
-    def conforms(self) -> bool:
-        return not self.problems
-
-    @property
-    def slow(self) -> bool:
-        return self.latency_s > SLOW_THRESHOLD_S
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "operation": self.operation,
-            "method": self.method,
-            "url": self.url,
-            "status": self.status,
-            "timed_out": self.timed_out,
-            "latency_ms": round(self.latency_s * 1000, 3),
-            "problems": list(self.problems),
-            "body": self.body if self.body is not None or not self.text else self.text,
-        }
-
-
-def error_body_problems(status: int, body: Any) -> list[str]:
-    """How ``body`` departs from the Sitoo error object (spec §4; CRM v2 use is inferred)."""
-    if not isinstance(body, dict):
-        return ["error-body-invalid: not a JSON object"]
-    problems: list[str] = []
-    for key in ("request_id", "error_code"):
-        if not isinstance(body.get(key), str) or not body.get(key):
-            problems.append(f"error-body-invalid: missing or non-string {key}")
-    data = body.get("error_data")
-    if not isinstance(data, dict):
-        problems.append("error-body-invalid: missing error_data object")
-    elif not isinstance(data.get("message"), str):
-        problems.append("error-body-invalid: missing or non-string error_data.message")
-    code = body.get("error_code")
-    if isinstance(code, str) and code and code != error_code_for(status):
-        problems.append(
-            f"error-body-invalid: error_code {code!r} for status {status}, "
-            f"expected {error_code_for(status)!r}"
-        )
-    return problems
-
-
-# Per operation: what a 200 body must look like. "customer" = object with customer_id,
-# "list01" = array of 0 or 1 objects, "list" = array.
-_Shape = Literal["customer", "list01", "list", "any"]
-
-
-def success_body_problems(shape: _Shape, body: Any, *, require_customer_id: bool) -> list[str]:
-    if shape == "any":
-        return []
-    if shape == "customer":
-        if not isinstance(body, dict):
-            return ["body-invalid: expected a customer object"]
-        if require_customer_id and not isinstance(body.get("customer_id"), str):
-            return ["body-invalid: customer without a string customer_id"]
-        return []
-    if not isinstance(body, list):
-        return ["body-invalid: expected a JSON array"]
-    if not all(isinstance(item, dict) for item in body):
-        return ["body-invalid: array items must be objects"]
-    if shape == "list01":
-        if len(body) > 1:
-            return [f"body-invalid: expected 0 or 1 hits, got {len(body)}"]
-        if require_customer_id and body and not isinstance(body[0].get("customer_id"), str):
-            return ["body-invalid: customer without a string customer_id"]
-    return []
 
 
 # Per-call credential override: ``(user, password)``, ``False`` = none, ``None`` = the default.
@@ -255,7 +164,7 @@ class PosClient:
             origin=origin,
             auth=auth,
         )
-        if result.status == 404:
+        if result.status == HTTPStatus.NOT_FOUND:
             return _with_problem(result, "search-miss-as-404: a miss must be 200 []")
         return result
 
@@ -334,14 +243,16 @@ class PosClient:
         raw = str(self.base_url) + path + (f"?{query}" if query else "")
         return URL(raw, encoded=True)
 
-    async def _call(
+    # One SPI exchange and every contract check on its answer, in one place so that a check
+    # cannot be skipped on some path; the complexity is that list of checks.
+    async def _call(  # noqa: C901, PLR0912
         self,
         route: Route,
         *,
         params: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
         json_body: Any = None,
-        shape: _Shape = "any",
+        shape: BodyShape = "any",
         origin: Origin | None = None,
         auth: AuthArg = None,
         needs_id: bool = True,
@@ -393,7 +304,7 @@ class PosClient:
                 problems.append("body-not-json")
         if status not in ALLOWED_STATUSES:
             problems.append(f"status-not-documented: {status}")
-        if status == 200:
+        if status == HTTPStatus.OK:
             if body is None and "body-not-json" not in problems:
                 problems.append("body-invalid: empty 200 body")
             elif body is not None:
@@ -417,3 +328,21 @@ class PosClient:
 
 def _with_problem(result: SpiResult, problem: str) -> SpiResult:
     return replace(result, problems=(*result.problems, problem))
+
+
+# Callers import the whole driver API of this part from here.
+__all__ = [
+    "POS_TIMEOUT_S",
+    "SLOW_THRESHOLD_S",
+    "AuthArg",
+    "BodyShape",
+    "Origin",
+    "PosClient",
+    "SpiConnectionError",
+    "SpiResult",
+    "basic_auth",
+    "encode_header_value",
+    "encode_query",
+    "error_body_problems",
+    "success_body_problems",
+]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 
-from aiohttp import web
+from aiohttp import BasicAuth, web
 
 from sandbox.sitoo_api.config import SitooAccount, SitooApiConfig
 from sandbox.sitoo_api.errors import ApiError
@@ -25,13 +23,11 @@ def parse_basic(header: str | None) -> tuple[str, str]:
     if scheme.lower() != "basic" or not token.strip():
         raise _fail("Basic credentials expected")
     try:
-        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
+        # ValueError covers bad base64, bytes that are not UTF-8 and a missing colon.
+        credentials = BasicAuth.decode(f"{scheme} {token.strip()}", encoding="utf-8")
+    except ValueError:
         raise _fail("malformed credentials") from None
-    api_id, sep, password = decoded.partition(":")
-    if not sep:
-        raise _fail("malformed credentials")
-    return api_id, password
+    return credentials.login, credentials.password
 
 
 def authenticate(request: web.Request, config: SitooApiConfig) -> SitooAccount:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from aiohttp import web
 
@@ -23,10 +24,10 @@ class ApiError(Exception):
 def error_response(status: int, text: str) -> web.Response:
     """Sitoo's error body. ``429`` answers carry ``Retry-After`` ([inferred] header name)."""
     response = web.json_response({"statuscode": status, "errortext": text}, status=status)
-    if status == 429:
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
         # The limiter works in one-second windows, so one second is always enough.
         response.headers["Retry-After"] = "1"
-    if status == 401:
+    if status == HTTPStatus.UNAUTHORIZED:
         response.headers["WWW-Authenticate"] = 'Basic realm="Sitoo API"'
     return response
 
@@ -44,7 +45,7 @@ _TEXTS = {
 
 def error_from_http_exception(exc: web.HTTPException) -> web.Response:
     status = exc.status
-    if status == 405:
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
         # [inferred] Sitoo has no DELETE (nor other unsupported methods) on its resources; the
         # stricter reading is "no such endpoint": 404 with the error body, not 405.
         status = 404
@@ -67,7 +68,7 @@ async def call_with_errors(request: web.Request, handler: Handler) -> web.Stream
     except ConnectionResetError:
         raise  # a dropped connection (fault injection): there is nobody to answer
     except web.HTTPException as exc:
-        if exc.status < 400:
+        if exc.status < HTTPStatus.BAD_REQUEST:
             raise
         return to_error_response(exc)
     except Exception as exc:

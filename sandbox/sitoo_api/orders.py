@@ -15,7 +15,7 @@ Used by the POS driver (``sandbox/driver``) and tests::
 A line is priced the way Sitoo's ``addOrder`` example does it — ``moneyrowprice``, the row total
 incl. VAT before the row discount, and ``moneyrowdiscount`` — whenever it has a row price, a
 row discount or a voucher; a plain ``price_net`` line keeps the older net unit price form. The
-server derives every other money field (see :func:`sandbox.sitoo_api.models.build_item`).
+server derives every other money field (see :func:`sandbox.sitoo_api.order_items.build_item`).
 
 A POS sale is ``ordertypeid`` 10, closed (``orderstateid`` 10) and paid (``paymentstateid``
 20). A refund is a *new* order: negative quantities, positive ``moneynetpriceperunit``,

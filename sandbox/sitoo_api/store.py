@@ -17,6 +17,7 @@ from sandbox.sitoo_api.models import JsonObject
 from sandbox.sitoo_api.query import OrderQuery
 
 STATE_VERSION = 1
+RECEIPT_LOG_TYPE = 999  # the POS writes "(register) Receipt #n" in a type-999 log item
 # Order log type 999 holds "Register 1 (SII0000001500001)\nReceipt #10009\nStaff" (spec §5.9).
 _RECEIPT_LOG = re.compile(r"\(([^)\s]+)\)\s*Receipt #(\d+)")
 
@@ -32,7 +33,7 @@ def receipt_ids(order: JsonObject) -> set[str]:
     if pos_receipt:
         ids.add(pos_receipt)
     for log in order["orderlogitems"]:
-        if log["orderlogtypeid"] == 999 and log["strvalue"]:
+        if log["orderlogtypeid"] == RECEIPT_LOG_TYPE and log["strvalue"]:
             match = _RECEIPT_LOG.search(log["strvalue"])
             if match:
                 ids.add(match.group(1) + match.group(2))

@@ -10,9 +10,9 @@ from aiohttp import web
 from core_service.domain.errors import FailedPrecondition, NotFound
 from core_service.domain.integration import Integration
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
+from harness.processes import free_port
 from sandbox.bloomreach import BloomreachConfig, create_app
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
-from tests.support.processes import free_port
 
 
 class NoIntegrations:

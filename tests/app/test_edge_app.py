@@ -8,12 +8,12 @@ headers, input checks, and the gRPC status -> HTTP mapping.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import unquote
 
+import aiohttp
 import grpc
 import pytest
 from aiohttp import web
@@ -28,7 +28,7 @@ from sitoo_bloomreach.v1 import order_events_pb2 as epb
 from tests.support.fake_core import Failure, FakeCore, fake_core
 
 Client = TestClient[web.Request, web.Application]
-BASIC = "Basic " + base64.b64encode(b"pos:secret").decode()
+BASIC = aiohttp.encode_basic_auth("pos", "secret")
 AUTH = {"Authorization": BASIC}
 BASE = "/sitoo/shop"
 MAX_BODY = 8192

@@ -19,8 +19,8 @@ from core_service.crypto import MasterKey
 from core_service.domain.api_clients import new_token
 from core_service.domain.errors import AlreadyExists, InvalidArgument
 from core_service.services.api_clients import ApiClientService
+from harness.databases import query_rows
 from runtime.settings import Settings
-from tests.support.databases import query_rows
 
 KEY = MasterKey.generate()
 

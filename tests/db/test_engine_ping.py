@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core_service.adapters.db import engine as engine_module
 from core_service.adapters.db.engine import create_engine
-from tests.support.databases import kill_backends, postgres_database
+from harness.databases import kill_backends, postgres_database
 
 pytestmark = pytest.mark.postgres
 

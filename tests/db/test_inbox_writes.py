@@ -20,7 +20,7 @@ from core_service.domain.integration import BloomreachAccess, Integration, Sitoo
 from core_service.domain.orders import OrderRef
 from core_service.metrics import CoreMetrics
 from core_service.services.ingest import IncomingEvent, IngestService, Outcome
-from tests.support.databases import (
+from harness.databases import (
     SEED_INTEGRATION_SQL,
     kill_backends,
     postgres_database,

@@ -5,9 +5,9 @@ Sitoo already holds keep working (their verifier key is not re-derived from the 
 from __future__ import annotations
 
 import asyncio
-import base64
 from pathlib import Path
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 
@@ -18,8 +18,8 @@ from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.bootstrap import build_core
 from core_service.crypto import MasterKey, MasterKeyError
 from core_service.services.integrations import IntegrationSettings
+from harness.databases import query_rows
 from runtime.settings import Settings
-from tests.support.databases import query_rows
 
 OLD, NEW = MasterKey.generate(), MasterKey.generate()
 PURCHASE = {"commands": [{"customer_ids": {"registered": "anna@example.se"}}], "purchase": {}}
@@ -35,7 +35,7 @@ def _settings(url: str, tmp: Path, key: str, previous: str | None = None) -> Set
 
 
 def _basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return aiohttp.encode_basic_auth(user, password)
 
 
 async def _set_up(settings: Settings) -> tuple[str, str]:

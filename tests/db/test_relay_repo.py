@@ -13,7 +13,7 @@ from core_service.adapters.db.engine import create_engine, session_factory
 from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
 from core_service.adapters.db.sealed_commands import open_commands
 from core_service.crypto import MasterKey, SecretBox
-from tests.support.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
+from harness.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
 
 BOX = SecretBox(MasterKey.parse(MasterKey.generate()))
 

@@ -15,8 +15,8 @@ from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, SecretBox
 from core_service.metrics import CoreMetrics
 from core_service.services.relay_tenants import TenantCache
+from harness.databases import SEED_INTEGRATION_SQL, seed_integration_params
 from runtime.settings import Settings
-from tests.support.databases import SEED_INTEGRATION_SQL, seed_integration_params
 
 BOX = SecretBox(MasterKey.parse(MasterKey.generate()))
 

@@ -16,8 +16,8 @@ from core_service.adapters.db.engine import create_engine, session_factory
 from core_service.adapters.db.retention_repo import RetentionRepository
 from core_service.metrics import CoreMetrics
 from core_service.services.retention import DAY_S, RetentionService, run_schedule
+from harness.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
 from runtime.settings import load_settings
-from tests.support.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
 
 NOW = 1_800_000_000.0
 KEEP_DAYS = 30

@@ -5,7 +5,6 @@ and a log field. The customer calls go to a real core and the Bloomreach emulato
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import subprocess
@@ -21,10 +20,10 @@ import grpc
 import pytest
 
 from core_service.domain.api_clients import new_token
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
+from harness.metrics import sample_value
+from harness.processes import ROOT
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc, customers_pb2, customers_pb2_grpc
-from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
-from tests.support.metrics import sample_value
-from tests.support.processes import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +54,8 @@ def create(cs: CustomerStack, name: str, *scopes: str) -> str:
 
 
 def metadata(cs: CustomerStack, token: str) -> Metadata:
-    basic = base64.b64encode(f"{cs.username}:{cs.password}".encode()).decode()
-    return (("authorization", f"Bearer {token}"), ("x-sitoo-authorization", f"Basic {basic}"))
+    basic = aiohttp.encode_basic_auth(cs.username, cs.password)
+    return (("authorization", f"Bearer {token}"), ("x-sitoo-authorization", basic))
 
 
 async def search(cs: CustomerStack, token: str, email: str) -> list[str]:

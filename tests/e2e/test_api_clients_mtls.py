@@ -10,10 +10,10 @@ import aiohttp
 import grpc
 import pytest
 
+from harness.metrics import sample_value
+from harness.stack import stack
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc, customers_pb2, customers_pb2_grpc
 from tests.support.certs import CertAuthority
-from tests.support.metrics import sample_value
-from tests.support.stack import stack
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from harness.order_stack import ACCOUNT, OrderStack, order_stack
+from harness.processes import ROOT
 from sandbox.driver.webhooks import order_event
 from sandbox.sitoo_api.orders import OrderLine, sale_order
-from tests.support.order_stack import ACCOUNT, OrderStack, order_stack
-from tests.support.processes import ROOT
 
 WINDOW_START = 1_700_000_000  # 2023-11-14
 STEP = 60

@@ -9,9 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.processes import ROOT
+from harness.stack import stack
 from tests.e2e.test_probe import probe
-from tests.support.processes import ROOT
-from tests.support.stack import stack
 
 SCRIPT = ROOT / "deploy" / "compose" / "make_secrets.py"
 

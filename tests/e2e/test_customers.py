@@ -10,10 +10,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
+from harness.metrics import sample_value
 from sandbox.bloomreach.testing import BR
 from sandbox.driver.pos_client import Origin, PosClient
-from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
-from tests.support.metrics import sample_value
 
 pytestmark = pytest.mark.slow
 

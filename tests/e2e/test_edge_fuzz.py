@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
 from tests.support.raw_http import RawRequest, RawResponse, basic, send
 
 pytestmark = pytest.mark.slow

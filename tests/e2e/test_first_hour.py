@@ -10,8 +10,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from harness.processes import cli, free_port, running
 from sandbox.bloomreach.config import DEFAULT_PROJECT_TOKEN as SANDBOX_TOKEN
-from tests.support.processes import cli, free_port, running
 
 
 def _get_json(url: str) -> Any:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
 from tests.support.raw_http import RawRequest, RawResponse, basic, send
 
 pytestmark = pytest.mark.slow

@@ -21,11 +21,11 @@ from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from core_service.crypto import MasterKey
+from harness.metrics import sample_value
+from harness.processes import cli, free_port, running, spawn
+from harness.stack import stack
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc
 from tests.support.eventually import eventually
-from tests.support.metrics import sample_value
-from tests.support.processes import cli, free_port, running, spawn
-from tests.support.stack import stack
 
 
 def test_services_refuse_an_unmigrated_database(

@@ -17,11 +17,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_SECRET
-from sandbox.driver.webhooks import EventSender, order_event
-from sandbox.sitoo_api.orders import OrderLine, sale_order
-from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc
-from tests.support.order_stack import (
+from harness.order_stack import (
     ACCOUNT,
     SITOO_API_ID,
     SITOO_PASSWORD,
@@ -29,7 +25,11 @@ from tests.support.order_stack import (
     OrderStack,
     order_stack,
 )
-from tests.support.processes import ROOT, free_port
+from harness.processes import ROOT, free_port
+from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_SECRET
+from sandbox.driver.webhooks import EventSender, order_event
+from sandbox.sitoo_api.orders import OrderLine, sale_order
+from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc
 
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "sitoo-bloomreach.json"

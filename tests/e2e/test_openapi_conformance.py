@@ -5,6 +5,7 @@ real processes behind it (core and the Bloomreach emulator). No 5xx a server sho
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -18,10 +19,11 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.core.result import Ok
 from schemathesis.generation.case import Case
 
-from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
-from tests.support.metrics import sample_value
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
+from harness.metrics import sample_value
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +47,7 @@ def test_edge_conforms_to_its_openapi_document(conformance_stack: CustomerStack)
     ]
     tested = []
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
 
         @given(case=operation.as_strategy())
@@ -55,7 +58,7 @@ def test_edge_conforms_to_its_openapi_document(conformance_stack: CustomerStack)
             derandomize=True,
             database=None,
         )
-        def exercise(case: Case) -> None:
+        def exercise(case: Case[Any]) -> None:
             # Aim generated calls at the one configured integration, with its credential,
             # so that they reach the core and Bloomreach instead of stopping at a 401.
             if case.path_parameters and "integration" in case.path_parameters:
@@ -105,6 +108,7 @@ def test_hostile_headers_conform_on_every_operation(conformance_stack: CustomerS
     ]
     statuses: dict[int, int] = {}
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
         if "{integration}" not in operation.path:
             continue
@@ -121,10 +125,10 @@ def test_hostile_headers_conform_on_every_operation(conformance_stack: CustomerS
             derandomize=True,
             database=None,
         )
-        def exercise(case: Case, header: str, value: bytes) -> None:
+        def exercise(case: Case[Any], header: str, value: bytes) -> None:
             if case.path_parameters and "integration" in case.path_parameters:
                 case.path_parameters["integration"] = INTEGRATION
-            headers = {**(case.headers or {}), header: value}
+            headers: dict[str, Any] = {**dict(case.headers or {}), header: value}
             response = case.call_and_validate(
                 auth=None if header == "Authorization" else auth, headers=headers, checks=checks
             )

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from harness.order_stack import TOKEN, OrderStack, order_stack
 from sandbox.bloomreach.testing import BR
 from sandbox.driver.scenario import (
     ExpectedOutcome,
@@ -20,7 +21,6 @@ from sandbox.driver.scenario import (
     plan_store_day,
     run_store_day,
 )
-from tests.support.order_stack import TOKEN, OrderStack, order_stack
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ quarantine. Real processes throughout."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import random
 from collections.abc import Iterator
@@ -15,13 +14,13 @@ import pytest
 
 from core_service.adapters.db.sealed_commands import seal_commands
 from core_service.crypto import MasterKey, SecretBox
+from harness.databases import postgres_database
+from harness.metrics import sample_value
+from harness.order_stack import ACCOUNT, OrderStack, order_stack
+from harness.processes import free_port
 from sandbox.driver.scenario import StoreDayConfig
 from tests.e2e.test_orders import assert_landed_exactly, play_day, seed_customers
-from tests.support.databases import postgres_database
 from tests.support.eventually import eventually
-from tests.support.metrics import sample_value
-from tests.support.order_stack import ACCOUNT, OrderStack, order_stack
-from tests.support.processes import free_port
 
 
 @pytest.fixture
@@ -184,7 +183,7 @@ async def test_prepared_commands_that_do_not_open_go_dead_untouched(orders: Orde
 
 async def test_malformed_batches_are_quarantined(orders: OrderStack) -> None:
     user, password = orders.webhook
-    auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    auth = aiohttp.encode_basic_auth(user, password)
     url = f"{orders.s.edge_url}/sitoo/acme/events"
     bad = b'[{"event_id": "x", "event_type": "order", "data": {}}]'
     async with aiohttp.ClientSession() as session:

@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.processes import ROOT, free_port
+from harness.stack import stack
 from tests.e2e.test_lifecycle import _certificate
-from tests.support.processes import ROOT, free_port
-from tests.support.stack import stack
 
 
 def probe(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

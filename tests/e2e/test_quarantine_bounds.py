@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.customer_stack import integration_args
-from tests.support.databases import query_rows
-from tests.support.metrics import sample_value
+from harness.customer_stack import integration_args
+from harness.databases import query_rows
+from harness.metrics import sample_value
+from harness.stack import Stack, stack
 from tests.support.raw_http import RawRequest, RawResponse, basic, send
-from tests.support.stack import Stack, stack
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import text
 
 from core_service.adapters.db.engine import create_engine
-from tests.support.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
-from tests.support.metrics import sample_value
-from tests.support.stack import stack
+from harness.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
+from harness.metrics import sample_value
+from harness.stack import stack
 
 DAY_S = 86400.0
 

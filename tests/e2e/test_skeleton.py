@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,10 +15,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from harness.metrics import sample_value
+from harness.processes import cli
+from harness.stack import Stack, stack
 from sitoo_bloomreach.v1 import admin_pb2, admin_pb2_grpc, customers_pb2, customers_pb2_grpc
-from tests.support.metrics import sample_value
-from tests.support.processes import cli
-from tests.support.stack import Stack, stack
 
 BR_SECRET = "br-secret-Zq81x"
 SITOO_PASSWORD = "sitoo-pass-Qm27y"
@@ -36,12 +35,12 @@ def running_stack(
 
 
 def basic(user: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return aiohttp.encode_basic_auth(user, password)
 
 
 async def http(
     method: str, url: str, *, auth: str | None = None, **kwargs: Any
-) -> tuple[int, dict[str, Any] | None, dict[str, str]]:
+) -> tuple[int, Any, dict[str, str]]:
     headers = dict(kwargs.pop("headers", {}))
     if auth is not None:
         headers["Authorization"] = auth

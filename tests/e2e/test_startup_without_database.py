@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support.databases import postgres_database
-from tests.support.processes import Service, cli, free_port, running, spawn
+from harness.databases import postgres_database
+from harness.processes import Service, cli, free_port, running, spawn
 
 SERVICES = (("core", "core listening"), ("relay", "relay running"))
 # `migrate` too: a migration job started beside a database still coming up.
@@ -118,8 +118,8 @@ def test_waits_for_a_database_that_comes_up(service_env: dict[str, str], tmp_pat
 async def test_edge_starts_without_the_core_and_turns_ready_with_it(
     sqlite_database_url: str, service_env: dict[str, str], tmp_path: Path
 ) -> None:
-    # The edge must know where the core will listen before the core starts, so this core
-    # cannot take port 0 like the others.
+    # The edge starts first, so it must know the core's address before the core exists:
+    # a fixed port here, not the port 0 the other tests give the core.
     core = f"127.0.0.1:{free_port()}"
     env = {
         **service_env,

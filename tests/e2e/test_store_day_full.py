@@ -14,12 +14,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from harness.databases import postgres_database
+from harness.metrics import sample_value
+from harness.order_stack import TOKEN, OrderStack, order_stack
+from harness.processes import free_port, running
 from sandbox.driver.scenario import ExpectedOutcome, StoreDayConfig, run_store_day
 from tests.e2e.test_orders import assert_landed_exactly, money, play_day, seed_customers
-from tests.support.databases import postgres_database
-from tests.support.metrics import sample_value
-from tests.support.order_stack import TOKEN, OrderStack, order_stack
-from tests.support.processes import free_port, running
 
 
 async def play_full_day(o: OrderStack, config: StoreDayConfig, **sender: Any) -> ExpectedOutcome:

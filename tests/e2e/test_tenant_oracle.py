@@ -9,6 +9,7 @@ reads and credential checks."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import aiohttp
 import pytest
@@ -35,7 +36,9 @@ async def _core_metric(cs: CustomerStack, name: str, **labels: str) -> float:
         return sample_value(await response.text(), name, **labels) or 0.0
 
 
-async def _refusals(cs: CustomerStack, integration: str, user: str) -> list[tuple[int, dict]]:
+async def _refusals(
+    cs: CustomerStack, integration: str, user: str
+) -> list[tuple[int, dict[str, Any]]]:
     """``TRIES`` wrong credentials for ``integration``; a new made-up name each time for "*"."""
     answers = []
     headers = {"Authorization": aiohttp.encode_basic_auth(user, "not-the-password")}

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from core_service.crypto import MasterKey
+from harness.databases import sqlite_url
+from harness.order_stack import ACCOUNT, SITOO_API_ID, SITOO_PASSWORD, TOKEN, OrderStack
+from harness.order_stack import order_stack as make_order_stack
+from harness.processes import free_port
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_SECRET
-from tests.support.databases import sqlite_url
-from tests.support.order_stack import ACCOUNT, SITOO_API_ID, SITOO_PASSWORD, TOKEN, OrderStack
-from tests.support.order_stack import order_stack as make_order_stack
-from tests.support.processes import free_port
 
 LIMITED_KEY, LIMITED_SECRET = "limited-key", "limited-secret"
 # A key whose group may add purchase and consent events but not purchase_item.

@@ -1,14 +1,4 @@
-"""Reading Prometheus text exposition in tests, independent of label order."""
+"""Moved to `harness/metrics.py`, which `bench/` shares; this re-export keeps tests written
+against the old path importing. New code imports `harness.metrics`."""
 
-from __future__ import annotations
-
-from prometheus_client.parser import text_string_to_metric_families
-
-
-def sample_value(text: str, name: str, **labels: str) -> float | None:
-    """The value of the first sample called ``name`` whose labels include ``labels``."""
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and labels.items() <= sample.labels.items():
-                return float(sample.value)
-    return None
+from harness.metrics import *  # noqa: F403

@@ -4,8 +4,9 @@ client libraries refuse to send, and the answer's status, headers and body."""
 from __future__ import annotations
 
 import asyncio
-import base64
 from dataclasses import dataclass
+
+import aiohttp
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class RawResponse:
 
 
 def basic(username: str, password: str) -> bytes:
-    return b"Basic " + base64.b64encode(f"{username}:{password}".encode())
+    return aiohttp.encode_basic_auth(username, password).encode()
 
 
 async def send(host: str, port: int, request: RawRequest, timeout: float = 30.0) -> RawResponse:

@@ -17,20 +17,27 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 IO_LIBRARIES = ("sqlalchemy", "aiohttp", "grpc", "httpx", "asyncpg", "aiosqlite")
 
+# What only tests and benchmarks may import: the tests themselves, the process harness they
+# share, and the benchmarks.
+TEST_ONLY = ("tests", "harness", "bench")
+
 # package (dotted prefix) -> modules it must never import (dotted prefixes)
 RULES: dict[str, tuple[str, ...]] = {
     # The two services talk gRPC only; neither imports the other.
-    "edge": ("core_service", "console", "cli", "sandbox", "tests"),
-    "core_service": ("edge", "console", "cli", "sandbox", "tests"),
+    "edge": ("core_service", "console", "cli", "sandbox", *TEST_ONLY),
+    "core_service": ("edge", "console", "cli", "sandbox", *TEST_ONLY),
     # The console knows the core only as its AdminService (over runtime's channel).
-    "console": ("core_service", "edge", "cli", "sandbox", "tests"),
+    "console": ("core_service", "edge", "cli", "sandbox", *TEST_ONLY),
     # Shared by every process: settings, logs, the channel helper.
-    "runtime": ("edge", "core_service", "console", "cli", "sandbox", "tests"),
+    "runtime": ("edge", "core_service", "console", "cli", "sandbox", *TEST_ONLY),
     # The emulators and the driver stand in for vendors: they state Sitoo's contract on their
     # own (sandbox/driver/sitoo_contract.py), so a wrong route in the edge cannot hide.
-    "sandbox": ("edge", "core_service", "console", "cli", "tests"),
-    "cli": ("tests",),
-    "migrations": ("edge", "console", "cli", "sandbox", "tests"),
+    "sandbox": ("edge", "core_service", "console", "cli", *TEST_ONLY),
+    "cli": TEST_ONLY,
+    "migrations": ("edge", "console", "cli", "sandbox", *TEST_ONLY),
+    # The process harness serves the tests and the benchmarks; neither serves it.
+    "harness": ("tests", "bench"),
+    "bench": ("tests",),
     # Inside the core: rules without I/O, adapters that never call upward, services that
     # know nothing of gRPC.
     "core_service.domain": (
@@ -91,6 +98,15 @@ def test_a_forbidden_import_is_found_wherever_it_hides(tmp_path: Path) -> None:
         "core_service/domain/rules.py:4 imports sqlalchemy.orm",
         "core_service/domain/rules.py:6 imports core_service.adapters.db.engine",
     ]
+
+
+def test_the_benchmarks_use_the_harness_not_the_tests(tmp_path: Path) -> None:
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "suite.py").write_text(
+        "from harness.processes import running\nfrom tests.support.eventually import eventually\n"
+    )
+    assert violations("bench", tmp_path) == ["bench/suite.py:2 imports tests.support.eventually"]
 
 
 def test_sandbox_imports_nothing_of_the_edge(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.support.processes import ROOT
+from harness.processes import ROOT
 
 
 def test_generated_code_matches_the_protos() -> None:

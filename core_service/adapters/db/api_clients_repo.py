@@ -43,6 +43,7 @@ class ApiClientRepository:
         name: str,
         scopes: frozenset[str],
         tls_subject: str | None,
+        *,
         key_id: str,
         verifier: str,
         now: float,

@@ -180,6 +180,7 @@ class InboxRepository:
         integration_id: int,
         reason: str,
         raw_body: bytes,
+        *,
         request_id: str,
         now: float,
         caps: QuarantineCaps,

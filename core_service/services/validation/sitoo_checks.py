@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from http import HTTPStatus
 
 import aiohttp
 
@@ -90,7 +91,7 @@ class SitooChecks:
                 "Sitoo calls the edge at this URL: check DNS, TLS and the load balancer, or "
                 "fix SITOO_BR_EDGE_PUBLIC_URL",
             )
-        if status != 200:
+        if status != HTTPStatus.OK:
             return fail(
                 name,
                 f"{url}/readyz answered {status}",

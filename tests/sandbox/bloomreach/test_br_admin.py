@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from sandbox.bloomreach import BloomreachConfig, create_app
 from sandbox.bloomreach.persistence import load, save
 from sandbox.bloomreach.state import STATE, EmulatorState
+from sandbox.bloomreach.testing import BR
+from tests.sandbox.bloomreach.conftest import Starter
 
 IDS = {"registered": "anna@example.com"}
 
 
-async def test_sandbox_endpoints_need_no_auth_and_dump_state(br):
+async def test_sandbox_endpoints_need_no_auth_and_dump_state(br: BR) -> None:
     await br.update({**IDS, "cookie": "c1"}, {"first_name": "Anna"}, ts=5)
     await br.event(IDS, "purchase", {"purchase_id": "P1"}, ts=10)
     await br.event(IDS, "purchase_item", {"purchase_id": "P1"}, ts=10)
@@ -44,12 +47,12 @@ async def test_sandbox_endpoints_need_no_auth_and_dump_state(br):
     assert totals["events_stored"] == 3
 
 
-async def test_unknown_project_in_sandbox_is_404(br):
+async def test_unknown_project_in_sandbox_is_404(br: BR) -> None:
     reply = await br.sandbox("GET", "projects/nope/customers")
     assert reply.status == 404
 
 
-async def test_reset_forgets_everything(br):
+async def test_reset_forgets_everything(br: BR) -> None:
     await br.event(IDS, "purchase", {"a": 1}, ts=1)
     await br.event(IDS, "purchase", {"a": 1}, ts=1)
     assert (await br.stats())["events_duplicate_dropped"] == 1
@@ -63,12 +66,12 @@ async def test_reset_forgets_everything(br):
     assert len(await br.events()) == 1
 
 
-async def test_save_without_state_file_is_400(br):
+async def test_save_without_state_file_is_400(br: BR) -> None:
     reply = await br.sandbox("POST", "save")
     assert reply.status == 400
 
 
-async def test_state_file_round_trip(start, tmp_path):
+async def test_state_file_round_trip(start: Starter, tmp_path: Path) -> None:
     path = tmp_path / "state.json"
     br = await start(state_file=path, save_interval_s=60)
     await br.update({**IDS, "phone_id": "+1"}, {"first_name": "Anna"}, ts=5)
@@ -100,7 +103,7 @@ async def test_state_file_round_trip(start, tmp_path):
     assert sorted(c["internal_id"] for c in await again.customers()) == [1, 2]
 
 
-async def test_state_saved_on_shutdown(tmp_path):
+async def test_state_saved_on_shutdown(tmp_path: Path) -> None:
     from aiohttp.test_utils import TestClient, TestServer
 
     path = tmp_path / "s.json"
@@ -120,16 +123,17 @@ async def test_state_saved_on_shutdown(tmp_path):
     [store] = state.projects.values()
     assert store.find(IDS) is not None
     save(state, path)  # a second save is atomic and leaves no temporary file
-    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+    # A test's own temporary directory: nothing else is waiting on the loop.
+    assert [p.name for p in tmp_path.iterdir()] == ["s.json"]  # noqa: ASYNC240
 
 
-async def test_app_exposes_state(br):
+async def test_app_exposes_state(br: BR) -> None:
     config = BloomreachConfig.sandbox()
     app = create_app(config)
     assert app[STATE].config is config
 
 
-async def test_state_saved_periodically_after_writes(start, tmp_path):
+async def test_state_saved_periodically_after_writes(start: Starter, tmp_path: Path) -> None:
     import asyncio
 
     path = tmp_path / "p.json"

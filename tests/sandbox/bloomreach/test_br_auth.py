@@ -9,26 +9,27 @@ import pytest
 
 from sandbox.bloomreach import ApiKey, BloomreachConfig, Permissions, ProjectConfig
 from sandbox.bloomreach.config import DEFAULT_PUBLIC_TOKEN
-from sandbox.bloomreach.testing import PUBLIC, basic
+from sandbox.bloomreach.testing import BR, PUBLIC, basic
+from tests.sandbox.bloomreach.conftest import Starter
 
 IDS = {"registered": "anna@example.com"}
 OTHER = "11111111-2222-3333-4444-555555555555"
 
 
-async def test_missing_authorization_is_401_not_provided(br):
+async def test_missing_authorization_is_401_not_provided(br: BR) -> None:
     reply = await br.track("customers", {"customer_ids": IDS, "properties": {"a": 1}}, auth=None)
     assert reply.status == 401
     assert reply.body == {"success": False, "error": "Access key not provided"}
 
 
 @pytest.mark.parametrize("header", ["Bearer abc", "Basic", "Basic !!!notbase64", "Basic Zm9v"])
-async def test_malformed_authorization_is_401_not_provided(br, header):
+async def test_malformed_authorization_is_401_not_provided(br: BR, header: str) -> None:
     reply = await br.request("GET", f"/track/v2/projects/{br.token}/system/time", auth=header)
     assert reply.status == 401
     assert reply.body["error"] == "Access key not provided"
 
 
-async def test_unknown_key_is_401_access_key_not_found(br):
+async def test_unknown_key_is_401_access_key_not_found(br: BR) -> None:
     reply = await br.request(
         "GET", f"/track/v2/projects/{br.token}/system/time", auth=basic("nobody", "x")
     )
@@ -36,7 +37,7 @@ async def test_unknown_key_is_401_access_key_not_found(br):
     assert reply.body == {"success": False, "error": "access key not found"}
 
 
-async def test_wrong_secret_is_403_invalid_secret(br):
+async def test_wrong_secret_is_403_invalid_secret(br: BR) -> None:
     reply = await br.track(
         "customers",
         {"customer_ids": IDS, "properties": {"a": 1}},
@@ -47,14 +48,14 @@ async def test_wrong_secret_is_403_invalid_secret(br):
     assert await br.customers() == []
 
 
-async def test_unknown_project_token_is_400_could_not_authenticate(br):
+async def test_unknown_project_token_is_400_could_not_authenticate(br: BR) -> None:
     br.token = "not-a-project"
     reply = await br.track("customers", {"customer_ids": IDS, "properties": {"a": 1}})
     assert reply.status == 400
     assert reply.body == {"success": False, "error": "Could not authenticate"}
 
 
-async def test_key_not_member_of_project_is_not_found(start):
+async def test_key_not_member_of_project_is_not_found(start: Starter) -> None:
     config = BloomreachConfig(
         projects={"p1": ProjectConfig("p1"), "p2": ProjectConfig("p2")},
         api_keys=(ApiKey("k", "s", projects=frozenset({"p1"})),),
@@ -68,7 +69,7 @@ async def test_key_not_member_of_project_is_not_found(start):
     assert reply.status == 200
 
 
-async def test_public_token_allowed_on_tracking_and_categories(br):
+async def test_public_token_allowed_on_tracking_and_categories(br: BR) -> None:
     reply = await br.track("customers", {"customer_ids": IDS, "properties": {"a": 1}}, auth=PUBLIC)
     assert reply.status == 200 and reply.body["success"] is True
     reply = await br.request("GET", f"/data/v2/projects/{br.token}/consent/categories", auth=PUBLIC)
@@ -76,7 +77,7 @@ async def test_public_token_allowed_on_tracking_and_categories(br):
     assert [c["id"] for c in reply.body["results"]] == ["newsletter", "sms"]
 
 
-async def test_public_token_in_query_parameter(br):
+async def test_public_token_in_query_parameter(br: BR) -> None:
     reply = await br.request(
         "GET",
         f"/track/v2/projects/{br.token}/system/time",
@@ -89,14 +90,14 @@ async def test_public_token_in_query_parameter(br):
 @pytest.mark.parametrize(
     "path", ["customers/attributes", "customers/export-one", "customers/anonymize"]
 )
-async def test_public_token_refused_on_private_endpoints(br, path):
+async def test_public_token_refused_on_private_endpoints(br: BR, path: str) -> None:
     await br.update(IDS, {"a": 1})
     reply = await br.data(path, {"customer_ids": IDS, "attributes": []}, auth=PUBLIC)
     assert reply.status == 401
     assert reply.body["success"] is False
 
 
-async def test_public_token_cannot_be_used_as_basic_key(br):
+async def test_public_token_cannot_be_used_as_basic_key(br: BR) -> None:
     reply = await br.request(
         "GET", f"/track/v2/projects/{br.token}/system/time", auth=basic(DEFAULT_PUBLIC_TOKEN, "")
     )
@@ -104,7 +105,7 @@ async def test_public_token_cannot_be_used_as_basic_key(br):
     assert reply.body["error"] == "access key not found"
 
 
-async def test_unknown_url_is_404_with_documented_message(br):
+async def test_unknown_url_is_404_with_documented_message(br: BR) -> None:
     reply = await br.request("POST", "/track/v2/projects/x/nothing-here", {})
     assert reply.status == 404
     assert reply.body == {
@@ -114,13 +115,13 @@ async def test_unknown_url_is_404_with_documented_message(br):
     assert reply.headers.get("x-request-id")
 
 
-async def test_wrong_method_is_405(br):
+async def test_wrong_method_is_405(br: BR) -> None:
     reply = await br.request("GET", f"/track/v2/projects/{br.token}/batch")
     assert reply.status == 405
     assert reply.body["success"] is False
 
 
-async def test_every_response_has_a_distinct_request_id(br):
+async def test_every_response_has_a_distinct_request_id(br: BR) -> None:
     replies = [
         await br.request("GET", f"/track/v2/projects/{br.token}/system/time"),
         await br.request("GET", f"/track/v2/projects/{br.token}/system/time", auth=None),
@@ -132,7 +133,7 @@ async def test_every_response_has_a_distinct_request_id(br):
     assert len(set(ids)) == len(ids)
 
 
-async def test_gzip_body_is_400_bad_request_and_not_stored(br):
+async def test_gzip_body_is_400_bad_request_and_not_stored(br: BR) -> None:
     raw = gzip.compress(json.dumps({"customer_ids": IDS, "properties": {"a": 1}}).encode())
     reply = await br.track("customers", raw=raw, headers={"Content-Encoding": "gzip"})
     assert reply.status == 400
@@ -143,7 +144,7 @@ async def test_gzip_body_is_400_bad_request_and_not_stored(br):
     assert await br.customers() == []
 
 
-async def test_non_json_content_type_is_invalid_json(br):
+async def test_non_json_content_type_is_invalid_json(br: BR) -> None:
     body = json.dumps({"customer_ids": IDS, "properties": {"a": 1}}).encode()
     reply = await br.track("customers", raw=body, headers={"Content-Type": "text/plain"})
     assert reply.status == 400
@@ -160,7 +161,7 @@ def _restricted(perms: Permissions | None = None, **permissions: object) -> Bloo
 LIMITED = basic("limited", "pw")
 
 
-async def test_event_type_permission_refusal_is_200_success_false(start):
+async def test_event_type_permission_refusal_is_200_success_false(start: Starter) -> None:
     br = await start(_restricted(events_set=["purchase"], customer_properties_set="*"))
     ok = await br.track(
         "customers/events",
@@ -181,7 +182,7 @@ async def test_event_type_permission_refusal_is_200_success_false(start):
     assert [e["type"] for e in await br.events()] == ["purchase"]
 
 
-async def test_event_type_permission_in_batch(start):
+async def test_event_type_permission_in_batch(start: Starter) -> None:
     br = await start(_restricted(events_set=["purchase"]))
     reply = await br.track(
         "batch",
@@ -210,7 +211,7 @@ async def test_event_type_permission_in_batch(start):
     ]
 
 
-async def test_property_permission_refusal(start):
+async def test_property_permission_refusal(start: Starter) -> None:
     br = await start(_restricted(customer_properties_set=["first_name"]))
     refused = await br.track(
         "customers",
@@ -229,7 +230,7 @@ async def test_property_permission_refusal(start):
     assert ok.body["success"] is True
 
 
-async def test_export_one_without_gdpr_permission_is_403(start):
+async def test_export_one_without_gdpr_permission_is_403(start: Starter) -> None:
     br = await start(_restricted(export_customer=False))
     await br.update(IDS, {"a": 1})
     reply = await br.data("customers/export-one", {"customer_ids": IDS}, auth=LIMITED)
@@ -237,7 +238,7 @@ async def test_export_one_without_gdpr_permission_is_403(start):
     assert reply.body == {"success": False, "error": "No permission to export customer"}
 
 
-async def test_anonymize_without_permission_is_403_and_keeps_data(start):
+async def test_anonymize_without_permission_is_403_and_keeps_data(start: Starter) -> None:
     br = await start(_restricted(anonymize_customer=False))
     await br.update(IDS, {"email": "anna@example.com"})
     reply = await br.data("customers/anonymize", {"customer_ids": IDS}, auth=LIMITED)
@@ -245,7 +246,7 @@ async def test_anonymize_without_permission_is_403_and_keeps_data(start):
     assert (await br.customers())[0]["properties"] == {"email": "anna@example.com"}
 
 
-async def test_events_export_without_permission_is_403(start):
+async def test_events_export_without_permission_is_403(start: Starter) -> None:
     br = await start(_restricted(events_get=["purchase"]))
     await br.event(IDS, "purchase", {"a": 1}, ts=1)
     body = {"customer_ids": IDS, "event_types": ["purchase", "purchase_item"]}
@@ -257,7 +258,7 @@ async def test_events_export_without_permission_is_403(start):
     assert reply.status == 200 and len(reply.body["data"]) == 1
 
 
-async def test_attribute_without_permission_fails_per_item(start):
+async def test_attribute_without_permission_fails_per_item(start: Starter) -> None:
     br = await start(
         _restricted(customer_properties_get=["first_name"], events_get=[], analyses_get=False)
     )
@@ -287,7 +288,7 @@ async def test_attribute_without_permission_fails_per_item(start):
     }
 
 
-async def test_consent_categories_need_no_permission(start):
+async def test_consent_categories_need_no_permission(start: Starter) -> None:
     br = await start(_restricted(Permissions.none()))
     refused = await br.update(IDS, {"a": 1}, auth=LIMITED)
     assert refused.body["success"] is False

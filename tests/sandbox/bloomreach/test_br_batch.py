@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sandbox.bloomreach import ApiKey, BloomreachConfig, ProjectConfig
+from sandbox.bloomreach.testing import BR
+from tests.sandbox.bloomreach.conftest import Starter
 
 IDS = {"registered": "anna@example.com"}
 
 
-def cmd_customer(cid, ids=IDS, props=None, ts=None):
-    data = {"customer_ids": ids, "properties": props or {"first_name": "Anna"}}
+def cmd_customer(
+    cid: str,
+    ids: dict[str, Any] = IDS,
+    props: dict[str, Any] | None = None,
+    ts: float | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {"customer_ids": ids, "properties": props or {"first_name": "Anna"}}
     if ts is not None:
         data["update_timestamp"] = ts
     return {"name": "customers", "command_id": cid, "data": data}
 
 
-def cmd_event(cid, event_type="purchase", props=None, ids=IDS, ts=1709566376):
+def cmd_event(
+    cid: str,
+    event_type: str = "purchase",
+    props: dict[str, Any] | None = None,
+    ids: dict[str, Any] = IDS,
+    ts: float | str | None = 1709566376,
+) -> dict[str, Any]:
     return {
         "name": "customers/events",
         "command_id": cid,
@@ -29,7 +44,7 @@ def cmd_event(cid, event_type="purchase", props=None, ids=IDS, ts=1709566376):
     }
 
 
-async def test_batch_results_follow_command_order_and_echo_command_id(br):
+async def test_batch_results_follow_command_order_and_echo_command_id(br: BR) -> None:
     reply = await br.track(
         "batch",
         {
@@ -76,20 +91,20 @@ async def test_batch_results_follow_command_order_and_echo_command_id(br):
 
 
 @pytest.mark.parametrize("body", [{}, {"commands": []}, {"commands": None}, {"commands": {}}])
-async def test_no_commands_is_400(br, body):
+async def test_no_commands_is_400(br: BR, body: dict[str, Any]) -> None:
     reply = await br.track("batch", body)
     assert reply.status == 400
     assert reply.body == {"success": False, "message": "No commands"}
 
 
 @pytest.mark.parametrize("raw", [b"{", b"[]", b"null", b"\xff\xfe"])
-async def test_invalid_json_is_400(br, raw):
+async def test_invalid_json_is_400(br: BR, raw: bytes) -> None:
     reply = await br.track("batch", raw=raw)
     assert reply.status == 400
     assert reply.body == {"success": False, "message": "Invalid JSON"}
 
 
-async def test_51_commands_is_a_whole_batch_400_and_nothing_stored(br):
+async def test_51_commands_is_a_whole_batch_400_and_nothing_stored(br: BR) -> None:
     commands = [cmd_event(f"c{i}") for i in range(51)]
     reply = await br.track("batch", {"commands": commands})
     assert reply.status == 400
@@ -101,7 +116,7 @@ async def test_51_commands_is_a_whole_batch_400_and_nothing_stored(br):
     assert len(await br.events()) == 50
 
 
-async def test_batch_command_over_800kb_fails_alone(br):
+async def test_batch_command_over_800kb_fails_alone(br: BR) -> None:
     big = {f"p{i}": "x" * 10_000 for i in range(85)}
     reply = await br.track(
         "batch", {"commands": [cmd_customer("big", props=big), cmd_customer("small")]}
@@ -113,7 +128,7 @@ async def test_batch_command_over_800kb_fails_alone(br):
     ]
 
 
-async def test_batch_ordering_comes_only_from_timestamps(start):
+async def test_batch_ordering_comes_only_from_timestamps(start: Starter) -> None:
     # shuffled execution must not matter when update_timestamp orders the writes
     for seed in range(5):
         br = await start(seed=seed)
@@ -128,7 +143,7 @@ async def test_batch_ordering_comes_only_from_timestamps(start):
         assert customer["properties"] == {"tier": "t5"}
 
 
-async def test_batch_per_command_validation_errors_and_limits(br):
+async def test_batch_per_command_validation_errors_and_limits(br: BR) -> None:
     reply = await br.track(
         "batch",
         {
@@ -147,7 +162,7 @@ async def test_batch_per_command_validation_errors_and_limits(br):
     assert results[3] == {"success": True, "command_id": "ok"}
 
 
-async def test_batch_unknown_project_and_auth(br):
+async def test_batch_unknown_project_and_auth(br: BR) -> None:
     reply = await br.track("batch", {"commands": [cmd_event("a")]}, auth=None)
     assert reply.status == 401
     br.token = "nope"
@@ -156,7 +171,7 @@ async def test_batch_unknown_project_and_auth(br):
     assert reply.body["error"] == "Could not authenticate"
 
 
-async def test_conflicting_hard_ids_fail_the_command(start):
+async def test_conflicting_hard_ids_fail_the_command(start: Starter) -> None:
     config = BloomreachConfig(
         projects={"p": ProjectConfig("p", hard_ids=("registered", "customer_id"))},
         api_keys=(ApiKey("k", "s"),),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import signal
@@ -40,7 +39,7 @@ async def _launch(*args: str) -> tuple[asyncio.subprocess.Process, str]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_subprocess_serves_and_exits_cleanly(sig, tmp_path):
+async def test_subprocess_serves_and_exits_cleanly(sig: int, tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     proc, base = await _launch(
         "--project-token",
@@ -57,7 +56,7 @@ async def test_subprocess_serves_and_exits_cleanly(sig, tmp_path):
         'export_one={"error_rate": 1, "error_status": 503}',
     )
     try:
-        auth = "Basic " + base64.b64encode(b"kid:sec").decode()
+        auth = aiohttp.encode_basic_auth("kid", "sec")
         headers = {"Authorization": auth}
         async with aiohttp.ClientSession(headers=headers) as session:
             async with session.post(
@@ -83,7 +82,7 @@ async def test_subprocess_serves_and_exits_cleanly(sig, tmp_path):
     assert saved["projects"]["proj-1"]["customers"][0]["hard_ids"] == {"registered": "a"}
 
 
-def test_config_from_args():
+def test_config_from_args() -> None:
     args = _parser().parse_args(
         [
             "--project-token",
@@ -143,6 +142,6 @@ def test_config_from_args():
         ["--permissions", 'k={"unknown": true}'],
     ],
 )
-def test_bad_arguments_exit_2(argv, capsys):
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert "error:" in capsys.readouterr().err

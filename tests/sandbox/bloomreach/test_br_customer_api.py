@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+
+from sandbox.bloomreach.testing import BR
+from tests.sandbox.bloomreach.conftest import Starter
 
 IDS = {"registered": "anna@example.com"}
 NOT_FOUND = {"success": False, "errors": {"_global": ["Customer does not exist"]}}
 
 
-async def _seed_anna(br):
+async def _seed_anna(br: BR) -> None:
     await br.update({**IDS, "phone_id": "+46701"}, {"first_name": "Anna", "email": "a@x"}, ts=10)
     await br.update({**IDS, "phone_id": "+46702"}, {"last_name": "Berg"}, ts=11)
     for i, ts in enumerate((100, 300, 200, 400)):
@@ -16,7 +21,7 @@ async def _seed_anna(br):
     await br.event(IDS, "purchase_item", {"purchase_id": "P0", "sku": "s"}, ts=100)
 
 
-async def test_attributes_in_request_order(br):
+async def test_attributes_in_request_order(br: BR) -> None:
     await _seed_anna(br)
     reply = await br.attributes(
         IDS,
@@ -49,13 +54,13 @@ async def test_attributes_in_request_order(br):
     ]
 
 
-async def test_attributes_lookup_by_soft_id(br):
+async def test_attributes_lookup_by_soft_id(br: BR) -> None:
     await _seed_anna(br)
     reply = await br.attributes({"phone_id": "+46702"}, {"type": "id", "id": "registered"})
     assert reply.body["results"] == [{"success": True, "value": "anna@example.com"}]
 
 
-async def test_attributes_unknown_customer_is_200_null_by_default(br):
+async def test_attributes_unknown_customer_is_200_null_by_default(br: BR) -> None:
     reply = await br.attributes(
         {"registered": "ghost"},
         {"type": "property", "property": "first_name"},
@@ -73,14 +78,14 @@ async def test_attributes_unknown_customer_is_200_null_by_default(br):
     assert await br.customers() == []  # lookups never create customers
 
 
-async def test_attributes_unknown_customer_switchable_to_404(start):
+async def test_attributes_unknown_customer_switchable_to_404(start: Starter) -> None:
     br = await start(attributes_unknown_customer_404=True)
     reply = await br.attributes({"registered": "ghost"}, {"type": "id", "id": "registered"})
     assert reply.status == 404
     assert reply.body == NOT_FOUND
 
 
-async def test_attributes_request_validation(br):
+async def test_attributes_request_validation(br: BR) -> None:
     reply = await br.data("customers/attributes", {"customer_ids": IDS, "attributes": []})
     assert reply.status == 400
     assert reply.body["success"] is False
@@ -89,7 +94,7 @@ async def test_attributes_request_validation(br):
     assert reply.body["errors"] == ["At least one id should be specified."]
 
 
-async def test_export_one_returns_ids_properties_and_all_events(br):
+async def test_export_one_returns_ids_properties_and_all_events(br: BR) -> None:
     await _seed_anna(br)
     reply = await br.data("customers/export-one", {"customer_ids": {"phone_id": "+46701"}})
     assert reply.status == 200
@@ -106,16 +111,16 @@ async def test_export_one_returns_ids_properties_and_all_events(br):
     ]
 
 
-async def test_export_one_unknown_customer_is_404(br):
+async def test_export_one_unknown_customer_is_404(br: BR) -> None:
     reply = await br.data("customers/export-one", {"customer_ids": {"registered": "ghost"}})
     assert reply.status == 404
     assert reply.body == NOT_FOUND
 
 
-async def test_events_export_filters_orders_and_pages(br):
+async def test_events_export_filters_orders_and_pages(br: BR) -> None:
     await _seed_anna(br)
 
-    async def export(**kw):
+    async def export(**kw: Any) -> list[str]:
         reply = await br.data(
             "customers/events", {"customer_ids": IDS, "event_types": ["purchase"], **kw}
         )
@@ -146,21 +151,21 @@ async def test_events_export_filters_orders_and_pages(br):
         {"skip": "1"},
     ],
 )
-async def test_events_export_validation(br, extra):
+async def test_events_export_validation(br: BR, extra: dict[str, Any]) -> None:
     body = {"customer_ids": IDS, "event_types": ["purchase"], **extra}
     reply = await br.data("customers/events", body)
     assert reply.status == 400
     assert reply.body["success"] is False
 
 
-async def test_events_export_unknown_customer_is_404(br):
+async def test_events_export_unknown_customer_is_404(br: BR) -> None:
     body = {"customer_ids": {"registered": "ghost"}, "event_types": ["purchase"]}
     reply = await br.data("customers/events", body)
     assert reply.status == 404
     assert reply.body == NOT_FOUND
 
 
-async def test_anonymize_removes_ids_and_pii_and_assigns_new_cookie(br):
+async def test_anonymize_removes_ids_and_pii_and_assigns_new_cookie(br: BR) -> None:
     await _seed_anna(br)
     await br.update(IDS, {"loyalty_tier": "gold"}, ts=12)
     reply = await br.data("customers/anonymize", {"customer_ids": IDS})
@@ -179,12 +184,12 @@ async def test_anonymize_removes_ids_and_pii_and_assigns_new_cookie(br):
     assert len(await br.customers()) == 2
 
 
-async def test_anonymize_unknown_customer_is_404(br):
+async def test_anonymize_unknown_customer_is_404(br: BR) -> None:
     reply = await br.data("customers/anonymize", {"customer_ids": {"registered": "ghost"}})
     assert reply.status == 404
 
 
-async def test_seeded_segmentation(br):
+async def test_seeded_segmentation(br: BR) -> None:
     await _seed_anna(br)
     reply = await br.sandbox(
         "PUT",
@@ -209,7 +214,7 @@ async def test_seeded_segmentation(br):
     assert missing.body["results"] == [{"success": False, "error": "Segmentation not found"}]
 
 
-async def test_segmentation_seeding_validation(br):
+async def test_segmentation_seeding_validation(br: BR) -> None:
     reply = await br.sandbox(
         "PUT", f"projects/{br.token}/segmentations/s", {"values": [{"customer_ids": {}}]}
     )
@@ -218,7 +223,7 @@ async def test_segmentation_seeding_validation(br):
     assert reply.status == 404
 
 
-async def test_computed_aggregates(br):
+async def test_computed_aggregates(br: BR) -> None:
     await _seed_anna(br)
     path = f"projects/{br.token}/aggregates"
     for agg_id, function in (("n", "count"), ("total", "sum"), ("last", "last"), ("avg", "avg")):
@@ -243,7 +248,7 @@ async def test_computed_aggregates(br):
     assert bad.status == 400
 
 
-async def test_anonymize_bulk(br):
+async def test_anonymize_bulk(br: BR) -> None:
     await _seed_anna(br)
     await br.update({"registered": "bob"}, {"email": "b@x", "score": 1})
     reply = await br.data(
@@ -267,10 +272,12 @@ async def test_anonymize_bulk(br):
     assert reply.status == 400
 
 
-async def test_unexpected_error_is_json_500_with_request_id(br, monkeypatch):
+async def test_unexpected_error_is_json_500_with_request_id(
+    br: BR, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sandbox.bloomreach import tracking
 
-    def boom(ctx, data):
+    def boom(ctx: object, data: object) -> None:
         raise RuntimeError("bug")
 
     monkeypatch.setattr(tracking, "track_customer", boom)

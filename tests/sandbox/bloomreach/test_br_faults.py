@@ -8,13 +8,14 @@ import aiohttp
 import pytest
 
 from sandbox.bloomreach import ROUTE_NAMES
-from sandbox.bloomreach.testing import BR
+from sandbox.bloomreach.testing import BR, Reply
 from sandbox.faults import Fault
+from tests.sandbox.bloomreach.conftest import Starter
 
 IDS = {"registered": "anna@example.com"}
 
 
-async def test_rate_limit_429_drops_the_data(start):
+async def test_rate_limit_429_drops_the_data(start: Starter) -> None:
     br = await start(requests_per_second=1)
     outcomes = {}
     for i in range(40):
@@ -34,7 +35,7 @@ async def test_rate_limit_429_drops_the_data(start):
     assert faults.body["counters"]["rate_limited"] >= 1
 
 
-async def test_rate_limited_batch_stores_nothing(start):
+async def test_rate_limited_batch_stores_nothing(start: Starter) -> None:
     br = await start(requests_per_second=1)
     statuses = []
     for i in range(40):
@@ -64,7 +65,7 @@ async def test_rate_limited_batch_stores_nothing(start):
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
-async def test_error_rate_with_status_does_not_store(start, status):
+async def test_error_rate_with_status_does_not_store(start: Starter, status: int) -> None:
     br = await start(faults={"customers": Fault(error_rate=1.0, error_status=status)})
     reply = await br.update(IDS, {"a": 1})
     assert reply.status == status
@@ -75,14 +76,14 @@ async def test_error_rate_with_status_does_not_store(start, status):
     assert ok.status == 200
 
 
-async def test_retry_after_header_on_injected_error(start):
+async def test_retry_after_header_on_injected_error(start: Starter) -> None:
     br = await start(faults={"batch": Fault(error_rate=1.0, error_status=429, retry_after_s=2)})
     reply = await br.track("batch", {"commands": [{"name": "system/time"}]})
     assert reply.status == 429
     assert reply.headers["Retry-After"] == "2"
 
 
-async def test_latency_fault_delays_the_answer(start):
+async def test_latency_fault_delays_the_answer(start: Starter) -> None:
     br = await start(faults={"system_time": Fault(latency_ms=500)})
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.05):
@@ -92,14 +93,14 @@ async def test_latency_fault_delays_the_answer(start):
     assert reply.status == 200
 
 
-async def test_small_latency_still_succeeds(start):
+async def test_small_latency_still_succeeds(start: Starter) -> None:
     br = await start(faults={"customers": Fault(latency_ms=20)})
     reply = await br.update(IDS, {"a": 1})
     assert reply.status == 200
     assert len(await br.customers()) == 1
 
 
-async def test_drop_connection(start):
+async def test_drop_connection(start: Starter) -> None:
     br = await start(faults={"events": Fault(drop_rate=1.0)})
     with pytest.raises(aiohttp.ClientError):
         await br.event(IDS, "purchase", {"a": 1})
@@ -108,7 +109,7 @@ async def test_drop_connection(start):
     assert faults.body["counters"]["dropped"] == 1
 
 
-async def test_error_after_commit_stores_the_data(start):
+async def test_error_after_commit_stores_the_data(start: Starter) -> None:
     br = await start(faults={"batch": Fault(error_after_commit_rate=1.0, error_status=502)})
     reply = await br.track(
         "batch",
@@ -132,7 +133,7 @@ async def test_error_after_commit_stores_the_data(start):
     assert len(await br.events("purchase")) == 1  # the effect happened
 
 
-async def test_faults_at_runtime_and_wildcard(br):
+async def test_faults_at_runtime_and_wildcard(br: BR) -> None:
     reply = await br.sandbox(
         "PUT", "faults", {"faults": {"*": {"error_rate": 1.0, "error_status": 503}}}
     )
@@ -149,7 +150,7 @@ async def test_faults_at_runtime_and_wildcard(br):
     assert reply.status == 200
 
 
-async def test_every_documented_route_name_can_be_targeted(start):
+async def test_every_documented_route_name_can_be_targeted(start: Starter) -> None:
     for name in ROUTE_NAMES:
         br = await start(faults={name: Fault(error_rate=1.0, error_status=418)})
         hits = 0
@@ -170,7 +171,7 @@ async def test_every_documented_route_name_can_be_targeted(start):
         assert hits == 1, name
 
 
-async def _hit_limit(br):
+async def _hit_limit(br: BR) -> Reply:
     for i in range(40):
         reply = await br.update({"registered": f"r{i}"}, {"n": i})
         if reply.status == 429:
@@ -178,19 +179,19 @@ async def _hit_limit(br):
     raise AssertionError("the limiter never answered 429")
 
 
-async def test_rate_limit_has_no_retry_after_by_default(start):
+async def test_rate_limit_has_no_retry_after_by_default(start: Starter) -> None:
     br = await start(requests_per_second=1)
     reply = await _hit_limit(br)
     assert "Retry-After" not in reply.headers
 
 
-async def test_rate_limit_retry_after_when_configured(start):
+async def test_rate_limit_retry_after_when_configured(start: Starter) -> None:
     br = await start(requests_per_second=1, rate_limit_retry_after_s=1.5)
     reply = await _hit_limit(br)
     assert reply.headers["Retry-After"] == "1.5"
 
 
-async def test_a_fault_can_target_one_project(start):
+async def test_a_fault_can_target_one_project(start: Starter) -> None:
     slow, fast = "project-slow", "project-fast"
     br = await start(
         project_tokens=(slow, fast),

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
+
+from sandbox.bloomreach.testing import BR
+from tests.sandbox.bloomreach.conftest import Starter
 
 IDS = {"registered": "anna@example.com"}
 
 
-async def test_system_time(br):
+async def test_system_time(br: BR) -> None:
     before = time.time()
     reply = await br.request("GET", f"/track/v2/projects/{br.token}/system/time")
     assert reply.status == 200
@@ -17,7 +21,7 @@ async def test_system_time(br):
     assert isinstance(reply.body["time"], float) and reply.body["time"] >= before - 1
 
 
-async def test_update_creates_customer_and_answers_success(br):
+async def test_update_creates_customer_and_answers_success(br: BR) -> None:
     reply = await br.update(IDS, {"first_name": "Anna"}, ts=100)
     assert reply.status == 200
     assert reply.body == {"success": True, "errors": []}
@@ -39,7 +43,7 @@ async def test_update_creates_customer_and_answers_success(br):
         ({"no_such_id": "x"}, "Invalid customer_id"),
     ],
 )
-async def test_customer_ids_validation_messages(br, ids, message):
+async def test_customer_ids_validation_messages(br: BR, ids: dict[str, Any], message: str) -> None:
     reply = await br.update(ids, {"a": 1})
     assert reply.status == 400
     assert reply.body == {"success": False, "errors": [message]}
@@ -49,14 +53,14 @@ async def test_customer_ids_validation_messages(br, ids, message):
     assert await br.customers() == []
 
 
-async def test_validation_status_switchable_to_200(start):
+async def test_validation_status_switchable_to_200(start: Starter) -> None:
     br = await start(validation_error_status=200)
     reply = await br.update({}, {"a": 1})
     assert reply.status == 200
     assert reply.body == {"success": False, "errors": ["At least one id should be specified."]}
 
 
-async def test_invalid_values_are_ignored_when_one_id_is_valid(br):
+async def test_invalid_values_are_ignored_when_one_id_is_valid(br: BR) -> None:
     reply = await br.update({"registered": "a1", "cookie": "undefined"}, {"a": 1})
     assert reply.body["success"] is True
     [customer] = await br.customers()
@@ -76,13 +80,13 @@ async def test_invalid_values_are_ignored_when_one_id_is_valid(br):
         ),
     ],
 )
-async def test_customer_body_validation(br, body, message):
+async def test_customer_body_validation(br: BR, body: dict[str, Any], message: str) -> None:
     reply = await br.track("customers", body)
     assert reply.status == 400
     assert reply.body == {"success": False, "errors": [message]}
 
 
-async def test_invalid_json_on_single_endpoint(br):
+async def test_invalid_json_on_single_endpoint(br: BR) -> None:
     reply = await br.track("customers", raw=b"{not json")
     assert reply.status == 400
     assert reply.body == {"success": False, "errors": ["Invalid JSON"]}
@@ -90,7 +94,7 @@ async def test_invalid_json_on_single_endpoint(br):
     assert reply.status == 400
 
 
-async def test_event_validation(br):
+async def test_event_validation(br: BR) -> None:
     reply = await br.track("customers/events", {"customer_ids": IDS, "properties": {"a": 1}})
     assert reply.status == 400
     assert reply.body["errors"] == ["Invalid event_type"]
@@ -109,7 +113,7 @@ async def test_event_validation(br):
     assert await br.events() == []
 
 
-async def test_hard_ids_are_case_sensitive(br):
+async def test_hard_ids_are_case_sensitive(br: BR) -> None:
     await br.update({"registered": "Anna@x.com"}, {"n": 1})
     await br.update({"registered": "anna@x.com"}, {"n": 2})
     customers = await br.customers()
@@ -118,7 +122,7 @@ async def test_hard_ids_are_case_sensitive(br):
     assert upper["properties"] == {"n": 1}
 
 
-async def test_soft_id_of_another_hard_id_moves_instead_of_merging(br):
+async def test_soft_id_of_another_hard_id_moves_instead_of_merging(br: BR) -> None:
     await br.update({"registered": "a"}, {"n": 1})
     await br.update({"registered": "b", "cookie": "c1"}, {"n": 2})
     # cookie c1 belongs to b; a call with registered=a and cookie=c1 moves the cookie, no merge
@@ -132,7 +136,7 @@ async def test_soft_id_of_another_hard_id_moves_instead_of_merging(br):
     assert stats["soft_id_values_moved"] == 1 and stats["customers_merged"] == 0
 
 
-async def test_soft_id_cap_evicts_least_recently_used(br):
+async def test_soft_id_cap_evicts_least_recently_used(br: BR) -> None:
     ids = {"registered": "anna"}
     for i in range(64):
         reply = await br.update({**ids, "cookie": f"c{i:02d}"}, {"n": i})
@@ -154,7 +158,7 @@ async def test_soft_id_cap_evicts_least_recently_used(br):
     assert len(await br.customers()) == 2
 
 
-async def test_65th_value_evicts_the_oldest(br):
+async def test_65th_value_evicts_the_oldest(br: BR) -> None:
     for i in range(65):
         await br.update({"registered": "r", "phone_id": f"+4670{i:04d}"}, {"n": i})
     [customer] = await br.customers()
@@ -164,7 +168,7 @@ async def test_65th_value_evicts_the_oldest(br):
     assert "+46700000" not in phones
 
 
-async def test_tracking_unknown_ids_creates_customer_and_known_soft_id_reuses_it(br):
+async def test_tracking_unknown_ids_creates_customer_and_known_soft_id_reuses_it(br: BR) -> None:
     await br.update({"cookie": "c1"}, {"visits": 1})
     await br.event({"cookie": "c1"}, "view", {"p": 1}, ts=10)
     customers = await br.customers()
@@ -172,7 +176,7 @@ async def test_tracking_unknown_ids_creates_customer_and_known_soft_id_reuses_it
     assert customers[0]["events"] == [{"type": "view", "timestamp": 10.0, "properties": {"p": 1}}]
 
 
-async def test_ids_resolving_to_two_customers_merge(br):
+async def test_ids_resolving_to_two_customers_merge(br: BR) -> None:
     await br.update({"cookie": "anon"}, {"seen": "web"}, ts=10)
     await br.event({"cookie": "anon"}, "view", {"p": 1}, ts=11)
     await br.update({"registered": "anna"}, {"first_name": "Anna"}, ts=20)
@@ -189,7 +193,7 @@ async def test_ids_resolving_to_two_customers_merge(br):
     assert (await br.customers(cookie="anon"))[0]["internal_id"] == customer["internal_id"]
 
 
-async def test_update_timestamp_older_update_does_not_overwrite(br):
+async def test_update_timestamp_older_update_does_not_overwrite(br: BR) -> None:
     await br.update(IDS, {"first_name": "New", "city": "Oslo"}, ts=200)
     await br.update(IDS, {"first_name": "Old", "phone": "1"}, ts=100)
     [customer] = await br.customers()
@@ -201,7 +205,7 @@ async def test_update_timestamp_older_update_does_not_overwrite(br):
     assert customer["properties"]["first_name"] == "Newest"
 
 
-async def test_missing_update_timestamp_uses_receive_time(br):
+async def test_missing_update_timestamp_uses_receive_time(br: BR) -> None:
     await br.update(IDS, {"first_name": "Future"}, ts=time.time() + 3600)
     await br.update(IDS, {"first_name": "Now"})  # receive time is older than the stored one
     [customer] = await br.customers()
@@ -212,7 +216,7 @@ async def test_missing_update_timestamp_uses_receive_time(br):
     assert customer["property_timestamps"]["last_name"] > 1_000_000_000
 
 
-async def test_event_timestamp_defaults_to_server_time_and_keeps_floats(br):
+async def test_event_timestamp_defaults_to_server_time_and_keeps_floats(br: BR) -> None:
     before = time.time()
     await br.event(IDS, "visit", {"a": 1})
     await br.event(IDS, "visit", {"a": 2}, ts=1533495544.343536)
@@ -223,7 +227,7 @@ async def test_event_timestamp_defaults_to_server_time_and_keeps_floats(br):
     assert events[2]["timestamp"] == 1533495544343.0
 
 
-async def test_exact_duplicate_events_are_stored_once_but_counted(br):
+async def test_exact_duplicate_events_are_stored_once_but_counted(br: BR) -> None:
     event = (IDS, "purchase", {"purchase_id": "S-1", "total_price": 10.5}, 1709566376)
     for _ in range(3):
         reply = await br.event(*event)
@@ -243,7 +247,7 @@ async def test_exact_duplicate_events_are_stored_once_but_counted(br):
     assert stats["events_duplicate_dropped"] == 3
 
 
-async def test_message_over_800kb_is_refused(br):
+async def test_message_over_800kb_is_refused(br: BR) -> None:
     big = {f"p{i}": "x" * 10_000 for i in range(85)}  # ~850 KB, each value < 16 KB
     reply = await br.update(IDS, big)
     assert reply.status == 400
@@ -251,7 +255,7 @@ async def test_message_over_800kb_is_refused(br):
     assert await br.customers() == []
 
 
-async def test_property_value_of_16kb_is_refused(br):
+async def test_property_value_of_16kb_is_refused(br: BR) -> None:
     reply = await br.event(IDS, "purchase", {"note": "y" * (16 * 1024)})
     assert reply.status == 400
     assert reply.body["errors"] == ["Property value is too large (limit 16 KB): note"]
@@ -264,7 +268,7 @@ async def test_property_value_of_16kb_is_refused(br):
     assert len(await br.events()) == 1
 
 
-async def test_more_than_255_event_properties_is_refused(br):
+async def test_more_than_255_event_properties_is_refused(br: BR) -> None:
     reply = await br.event(IDS, "purchase", {f"p{i}": i for i in range(256)})
     assert reply.status == 400
     assert reply.body["errors"] == ["Too many properties (limit 255)"]
@@ -272,7 +276,7 @@ async def test_more_than_255_event_properties_is_refused(br):
     assert ok.body["success"] is True
 
 
-async def test_project_customer_attribute_cap_drops_new_attributes(start):
+async def test_project_customer_attribute_cap_drops_new_attributes(start: Starter) -> None:
     from sandbox.bloomreach import Limits
 
     br = await start(limits=Limits(max_customer_attributes=3))

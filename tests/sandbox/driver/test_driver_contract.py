@@ -37,9 +37,9 @@ def _differences() -> list[str]:
             f"route {name}: stated by Sitoo's side ({route.method} {route.path}), not served"
         )
     for name in sorted(theirs.keys() - ours.keys()):
-        route = theirs[name]
+        served = theirs[name]
         found.append(
-            f"route {name}: served ({route.method} {route.path}), not stated by Sitoo's side"
+            f"route {name}: served ({served.method} {served.path}), not stated by Sitoo's side"
         )
     for name in sorted(ours.keys() & theirs.keys()):
         a, b = ours[name], theirs[name]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
 from typing import Any
@@ -61,7 +60,7 @@ async def sitoo_url() -> AsyncIterator[str]:
 
 
 async def all_orders(url: str) -> list[dict[str, Any]]:
-    auth = "Basic " + base64.b64encode(f"{API_ID}:{API_PASSWORD}".encode()).decode()
+    auth = aiohttp.encode_basic_auth(API_ID, API_PASSWORD)
     async with (
         aiohttp.ClientSession() as session,
         session.get(
@@ -110,7 +109,7 @@ async def test_store_day_end_to_end(start_receiver: ReceiverFactory, sitoo_url: 
     # (a) customers were created on the edge through the CRM SPI with the SPI credential
     creates = [r for r in edge.records if r.path == integration_path("acme", ADD_CUSTOMER)]
     assert len(creates) == 4
-    spi_auth = "Basic " + base64.b64encode(b"spi-user:spi-secret").decode()
+    spi_auth = aiohttp.encode_basic_auth("spi-user", "spi-secret")
     assert all(r.headers["Authorization"] == spi_auth for r in creates)
     assert [r.body["email"] for r in creates] == [c.email for c in outcome.customers]
 
