@@ -5,8 +5,8 @@ plain text ones; ``set_*`` flags are presence markers, not JSON). The edge's ser
 the writable field list its validation walks and the OpenAPI schemas are all derived here;
 tests/unit/test_customer_schema.py checks the protos against ``edge.spi_contract``.
 
-Serialisers are compiled once per message type at import, so a response costs one
-``getattr`` per field, as the hand-written dictionaries did.
+Serialisers are generated once per message type at import (one dict display each), so a
+response costs what the hand-written dictionaries did.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from google.protobuf.message import Message
 
 from sitoo_bloomreach.v1 import customers_pb2 as pb
 
@@ -38,27 +37,30 @@ def _is_repeated(field: FieldDescriptor) -> bool:
     return bool(field.is_repeated)
 
 
-def _compile(descriptor: Descriptor) -> ToJson:
-    steps: list[tuple[str, Callable[[Any], Any] | None]] = []
+def _expression(descriptor: Descriptor, source: str, depth: int = 0) -> str:
+    """A dict display reading every field of ``source`` (a message), nested messages inline."""
+    items = []
     for field in descriptor.fields:
-        convert: Callable[[Any], Any] | None
+        value = f"{source}.{field.name}"
         if field.message_type is not None:
-            sub = _compile(field.message_type)
-            convert = (
-                (lambda values, sub=sub: [sub(v) for v in values]) if _is_repeated(field) else sub
-            )
-        else:
-            convert = list if _is_repeated(field) else None
-        steps.append((field.name, convert))
-    plan = tuple(steps)
+            if _is_repeated(field):
+                item = f"_m{depth}"
+                inner = _expression(field.message_type, item, depth + 1)
+                value = f"[{inner} for {item} in {value}]"
+            else:
+                value = _expression(field.message_type, value, depth + 1)
+        elif _is_repeated(field):
+            value = f"list({value})"
+        items.append(f"{field.name!r}: {value}")
+    return "{" + ", ".join(items) + "}"
 
-    def to_json(message: Message) -> dict[str, Any]:
-        body: dict[str, Any] = {}
-        for name, convert in plan:
-            value = getattr(message, name)
-            body[name] = value if convert is None else convert(value)
-        return body
 
+def _compile(descriptor: Descriptor) -> ToJson:
+    # Generated once from the descriptor: the same single dict display a hand-written
+    # serialiser would be, so a response costs no more than the hand-written ones it replaced
+    # (a loop over the fields measured ~20% slower). Names are proto identifiers, not input.
+    code = f"lambda message: {_expression(descriptor, 'message')}"
+    to_json: ToJson = eval(code, {"__builtins__": {"list": list}})  # noqa: S307
     return to_json
 
 
