@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install proto proto-check run test lint format bench clean image
+.PHONY: install proto proto-check run test lint format bench clean image settings-doc
 
 install: $(STAMP)
 
@@ -20,6 +20,10 @@ proto: $(STAMP)
 
 proto-check: $(STAMP)
 	$(PY) scripts/gen_protos.py --check
+
+# Rewrites README.md's settings table from runtime/settings.py (the fields' descriptions).
+settings-doc: $(STAMP)
+	$(PY) scripts/gen_settings_table.py
 
 run: $(STAMP)
 	$(VENV)/bin/sitoo-bloomreach run

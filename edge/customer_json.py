@@ -1,8 +1,10 @@
 """Sitoo customer JSON <-> proto, with strict validation that names the offending field.
 
-What Sitoo leaves unspecified (server-owned fields, limits, consent and transaction shapes)
-is read from ``edge.spi_contract``. Unknown fields are tolerated (spec §12.6: the docs' example
-has grown over time); wrong types, oversize values and broken JSON are a 400.
+The JSON's shape (field names, which are writable) comes from ``edge.customer_schema``, i.e.
+the protos. What Sitoo leaves unspecified (server-owned fields, limits, consent and
+transaction shapes) is read from ``edge.spi_contract``. Unknown fields are tolerated (spec
+§12.6: the docs' example has grown over time); wrong types, oversize values and broken JSON
+are a 400.
 """
 
 from __future__ import annotations
@@ -10,19 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from edge import customer_schema as schema
 from edge import spi_contract as spi
 from edge.input_guard import InputRejected, parse_json, proto_text
 from sitoo_bloomreach.v1 import customers_pb2 as pb
 
-_SCALARS = (
-    "member_number",
-    "email",
-    "name_first",
-    "name_last",
-    "mobile",
-    "gender",
-    "store_id_home",
-)
+# The plain-text fields the POS may write; the lists and objects get their own checks below.
+_SCALARS = schema.WRITABLE_TEXT_FIELDS
 
 
 class InputError(ValueError):
@@ -75,7 +71,7 @@ def _address(address: Any) -> pb.Address:
     if not isinstance(address, dict):
         raise InputError("invoice_address", "must be an object")
     parsed = pb.Address()
-    for sub in spi.ADDRESS_FIELDS:
+    for sub in schema.ADDRESS_FIELDS:
         value = _text(address.get(sub), f"invoice_address.{sub}")
         if value is not None:
             setattr(parsed, sub, value)
@@ -130,53 +126,7 @@ def customer_input(data: Mapping[str, Any]) -> pb.CustomerInput:
 
 
 def customer_json(customer: pb.Customer, *, with_id: bool = True) -> dict[str, Any]:
-    address = customer.invoice_address
-    body: dict[str, Any] = {
-        "customer_id": customer.customer_id,
-        "member_number": customer.member_number,
-        "email": customer.email,
-        "name_first": customer.name_first,
-        "name_last": customer.name_last,
-        "mobile": customer.mobile,
-        "invoice_address": {name: getattr(address, name) for name in spi.ADDRESS_FIELDS},
-        "gender": customer.gender,
-        "accepts_communication": list(customer.accepts_communication),
-        "consents": list(customer.consents),
-        "additional_options": [
-            {"id": o.id, "enum_values": list(o.enum_values)} for o in customer.additional_options
-        ],
-        "status": {"color": customer.status.color, "text": customer.status.text},
-        "promotions": [
-            {
-                "name": p.name,
-                "promotion_id": p.promotion_id,
-                "promotion_type": {
-                    "type": p.promotion_type.type,
-                    "value_int": p.promotion_type.value_int,
-                },
-                "redeemed": p.redeemed,
-            }
-            for p in customer.promotions
-        ],
-        "bonus_checks": [
-            {
-                "bonus_check_id": b.bonus_check_id,
-                "name": b.name,
-                "value": b.value,
-                "redeemed": b.redeemed,
-            }
-            for b in customer.bonus_checks
-        ],
-        "voucher_passwords": list(customer.voucher_passwords),
-        "store_id_home": customer.store_id_home,
-        "sections": [
-            {
-                "title": s.title,
-                "values": [{"title": v.title, "text": v.text, "type": v.type} for v in s.values],
-            }
-            for s in customer.sections
-        ],
-    }
+    body = schema.customer_to_json(customer)
     if not with_id:
         del body["customer_id"]
     return body
@@ -193,18 +143,4 @@ def consent_json(consent: pb.ConsentDefinition) -> dict[str, Any]:
 
 
 def purchase_json(purchase: pb.Purchase) -> dict[str, Any]:
-    return {
-        "purchase_id": purchase.purchase_id,
-        "purchase_status": purchase.purchase_status,
-        "timestamp": purchase.timestamp,
-        "total_price": purchase.total_price,
-        "total_price_without_tax": purchase.total_price_without_tax,
-        "currency": purchase.currency,
-        "store_id": purchase.store_id,
-        "store_name": purchase.store_name,
-        "original_purchase_id": purchase.original_purchase_id,
-        "items": [
-            {"sku": i.sku, "name": i.name, "quantity": i.quantity, "total_price": i.total_price}
-            for i in purchase.items
-        ],
-    }
+    return schema.purchase_to_json(purchase)

@@ -8,7 +8,9 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from edge import customer_schema as fields
 from edge import spi_contract as spi
+from sitoo_bloomreach.v1 import customers_pb2 as pb
 
 _STR: Final = {"type": "string"}
 _STRINGS: Final = {"type": "array", "items": _STR}
@@ -39,69 +41,17 @@ def _ref(name: str) -> dict[str, str]:
 
 
 def _schemas() -> dict[str, Any]:
-    address = _obj({name: _STR for name in spi.ADDRESS_FIELDS})
+    # Shapes come from the protos (edge.customer_schema); limits and enums from the contract.
     option = _obj({"id": _STR, "enum_values": _STRINGS}, ("id",))
-    customer_props: dict[str, Any] = {
-        "customer_id": _STR,
-        "member_number": _STR,
-        "email": _STR,
-        "name_first": _STR,
-        "name_last": _STR,
-        "mobile": _STR,
-        "invoice_address": address,
-        "gender": _STR,
-        "accepts_communication": _STRINGS,
-        "consents": _STRINGS,
-        "additional_options": {"type": "array", "items": option},
-        "status": _obj({"color": _STR, "text": _STR}),
-        "promotions": {
-            "type": "array",
-            "items": _obj(
-                {
-                    "name": _STR,
-                    "promotion_id": _STR,
-                    "promotion_type": _obj({"type": _STR, "value_int": {"type": "integer"}}),
-                    "redeemed": {"type": "boolean"},
-                }
-            ),
-        },
-        "bonus_checks": {
-            "type": "array",
-            "items": _obj(
-                {
-                    "bonus_check_id": _STR,
-                    "name": _STR,
-                    "value": _STR,
-                    "redeemed": {"type": "boolean"},
-                }
-            ),
-        },
-        "voucher_passwords": _STRINGS,
-        "store_id_home": _STR,
-        "sections": {
-            "type": "array",
-            "items": _obj(
-                {
-                    "title": _STR,
-                    "values": {
-                        "type": "array",
-                        "items": _obj({"title": _STR, "text": _STR, "type": _STR}),
-                    },
-                }
-            ),
-        },
-    }
+    customer_props: dict[str, Any] = fields.json_schema(pb.Customer.DESCRIPTOR)["properties"]
+    customer_props["additional_options"] = {"type": "array", "items": option}
 
     def limited(name: str) -> dict[str, Any]:
         return {"type": "string", "maxLength": spi.FIELD_MAX_LENGTHS.get(name, spi.MAX_TEXT_LENGTH)}
 
-    writable = {
-        name: limited(name)
-        for name in ("member_number", "email", "name_first", "name_last", "mobile", "gender")
-    }
-    writable["store_id_home"] = limited("store_id_home")
+    writable = {name: limited(name) for name in fields.WRITABLE_TEXT_FIELDS}
     writable["invoice_address"] = _obj(
-        {sub: limited(f"invoice_address.{sub}") for sub in spi.ADDRESS_FIELDS}
+        {sub: limited(f"invoice_address.{sub}") for sub in fields.ADDRESS_FIELDS}
     )
     writable["accepts_communication"] = {
         "type": "array",
@@ -123,26 +73,10 @@ def _schemas() -> dict[str, Any]:
             {consent_id: _STR, name: _STR, description: _STR, value: {"type": "boolean"}},
             (consent_id, value),
         ),
-        "Purchase": _obj(
-            {
-                "purchase_id": _STR,
-                "purchase_status": _STR,
-                "timestamp": {"type": "integer"},
-                "total_price": _STR,
-                "total_price_without_tax": _STR,
-                "currency": _STR,
-                "store_id": _STR,
-                "store_name": _STR,
-                "original_purchase_id": _STR,
-                "items": {
-                    "type": "array",
-                    "items": _obj(
-                        {"sku": _STR, "name": _STR, "quantity": _STR, "total_price": _STR}
-                    ),
-                },
-            },
-            ("purchase_id",),
-        ),
+        "Purchase": {
+            **fields.json_schema(pb.Purchase.DESCRIPTOR),
+            "required": ["purchase_id"],
+        },
         "Error": _obj(
             {
                 "request_id": _STR,

@@ -19,15 +19,13 @@ from sitoo_bloomreach.v1 import customers_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
-_ADDRESS_FIELDS = ("address", "address2", "city", "zip", "state", "country_id")
-_SCALAR_FIELDS = (
-    "member_number",
-    "email",
-    "name_first",
-    "name_last",
-    "mobile",
-    "gender",
-    "store_id_home",
+# As the shared protos declare them (the edge derives its customer JSON from the same
+# messages): the address's fields, and the plain-text ones the POS may write.
+_ADDRESS_FIELDS = tuple(field.name for field in pb.Address.DESCRIPTOR.fields)
+_SCALAR_FIELDS = tuple(
+    field.name
+    for field in pb.CustomerInput.DESCRIPTOR.fields
+    if field.type == field.TYPE_STRING and not field.is_repeated
 )
 
 
