@@ -16,15 +16,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
-
 from core_service.adapters.db.inbox_repo import (
     InboxEntry,
     InboxRepository,
     InboxWrite,
     QuarantineCaps,
 )
-from core_service.domain.errors import InvalidArgument, TooManyRequests, UpstreamUnavailable
+from core_service.domain.errors import (
+    ConnectionLost,
+    DataRejected,
+    InvalidArgument,
+    StorageError,
+    TooManyRequests,
+    UpstreamUnavailable,
+)
 from core_service.domain.integration import Integration
 from core_service.domain.orders import OrderRef
 from core_service.metrics import CoreMetrics
@@ -124,8 +129,8 @@ class IngestService:
             new = await self._writes.submit(InboxWrite(integration.id, entries))
             if isinstance(new, Exception):
                 raise new
-        except (SQLAlchemyError, OSError) as exc:
-            log.error("inbox write failed: %s", type(exc).__name__)
+        except StorageError as exc:
+            log.error("inbox write failed: %s", exc.cause)
             raise UpstreamUnavailable("the database is unavailable, retry later") from exc
         return [
             (e.event_id, Outcome(e.outcome) if e.event_id in new else Outcome.DUPLICATE)
@@ -138,7 +143,7 @@ class IngestService:
         self._metrics.webhook_group_batches.observe(len(writes))
         try:
             return list(await self._record_many(writes))
-        except (IntegrityError, DataError):
+        except DataRejected:
             if len(writes) == 1:
                 raise
         results: list[set[str] | Exception] = []
@@ -147,7 +152,7 @@ class IngestService:
                 results.append(
                     await self._repo.record(write.integration_id, write.entries, self._clock())
                 )
-            except (SQLAlchemyError, OSError) as exc:
+            except StorageError as exc:
                 results.append(exc)
         return results
 
@@ -158,9 +163,7 @@ class IngestService:
         events then come back as duplicates, and nothing is lost or doubled."""
         try:
             return await self._repo.record_many(writes, self._clock())
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
+        except ConnectionLost:
             log.warning("inbox write lost its database connection; retrying once")
         return await self._repo.record_many(writes, self._clock())
 
@@ -183,7 +186,7 @@ class IngestService:
             stored = await self._repo.quarantine(
                 integration.id, reason, raw_body, request_id, self._clock(), self._caps
             )
-        except (SQLAlchemyError, OSError) as exc:
+        except StorageError as exc:
             # Without the quarantine row a 400 would lose the body for good: ask for a retry.
             raise UpstreamUnavailable("the database is unavailable, retry later") from exc
         log.warning(

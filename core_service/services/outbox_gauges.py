@@ -8,9 +8,8 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.domain.errors import StorageError
 from core_service.metrics import CoreMetrics
 
 log = logging.getLogger(__name__)
@@ -27,6 +26,6 @@ async def refresh_forever(
     outbox: OutboxAdminRepository, metrics: CoreMetrics, interval_s: float = 15.0
 ) -> None:
     while True:
-        with contextlib.suppress(SQLAlchemyError, OSError):
+        with contextlib.suppress(StorageError):
             await refresh_once(outbox, metrics)
         await asyncio.sleep(interval_s)

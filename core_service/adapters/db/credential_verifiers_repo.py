@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import IntegrationRow
 
 
@@ -26,6 +27,7 @@ class CredentialVerifiersRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @translated
     async def all(self) -> dict[str, CredentialVerifiers]:
         query = select(
             IntegrationRow.name,

@@ -10,6 +10,7 @@ from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import (
     InboxEvent,
     IntegrationRow,
@@ -97,6 +98,7 @@ class InboxRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @translated
     async def record(
         self, integration_id: int, entries: Sequence[InboxEntry], now: float
     ) -> set[str]:
@@ -106,6 +108,7 @@ class InboxRepository:
         """
         return (await self.record_many([InboxWrite(integration_id, entries)], now))[0]
 
+    @translated
     async def record_many(self, writes: Sequence[InboxWrite], now: float) -> list[set[str]]:
         """Several batches in one transaction (group commit): per batch, the new event ids.
 
@@ -175,6 +178,7 @@ class InboxRepository:
         ]
         await session.execute(_statements(session).enqueue, rows)
 
+    @translated
     async def quarantine(
         self,
         integration_id: int,

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import IntegrationRow
 from core_service.crypto import SecretBox
 from core_service.domain.errors import AlreadyExists, NotFound
@@ -95,6 +96,7 @@ class IntegrationRepository:
                 raise AlreadyExists(f"integration {row.name!r} already exists") from exc
             return self._to_domain(row)
 
+    @translated
     async def get(self, name: str) -> StoredIntegration:
         async with self._sessions() as session:
             row = await session.scalar(select(IntegrationRow).where(IntegrationRow.name == name))

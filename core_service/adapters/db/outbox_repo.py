@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import IntegrationRow, OutboxMessage, QuarantinedPayload
 from core_service.adapters.db.sealed_commands import open_commands
 from core_service.crypto import MasterKeyError, SecretBox
@@ -46,6 +47,7 @@ class OutboxAdminRepository:
             raise NotFound(f"integration {name!r} does not exist")
         return found
 
+    @translated
     async def stats(self, integration: str | None, now: float | None = None) -> OutboxStats:
         now = time.time() if now is None else now
         async with self._sessions() as session:
