@@ -128,16 +128,13 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
         rows = await self._outbox.list(
             request.integration or None, request.state or None, limit, request.after_id
         )
-        return pb.ListOutboxMessagesResponse(
-            messages=[outbox_to_proto(m, name) for m, name in rows]
-        )
+        return pb.ListOutboxMessagesResponse(messages=[outbox_to_proto(m) for m in rows])
 
     @rpc
     async def GetOutboxMessage(
         self, request: pb.GetOutboxMessageRequest, context: Context
     ) -> pb.OutboxMessage:
-        message, name = await self._outbox.get(request.id)
-        return outbox_to_proto(message, name)
+        return outbox_to_proto(await self._outbox.get(request.id))
 
     @rpc
     async def ReplayOutbox(
@@ -160,16 +157,13 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
     ) -> pb.ListQuarantineResponse:
         limit = min(request.limit or 100, MAX_PAGE)
         rows = await self._outbox.list_quarantine(request.integration or None, limit)
-        return pb.ListQuarantineResponse(
-            payloads=[quarantined_to_proto(row, name) for row, name in rows]
-        )
+        return pb.ListQuarantineResponse(payloads=[quarantined_to_proto(row) for row in rows])
 
     @rpc
     async def GetQuarantined(
         self, request: pb.GetQuarantinedRequest, context: Context
     ) -> pb.QuarantinedPayload:
-        row, name = await self._outbox.get_quarantined(request.id)
-        return quarantined_to_proto(row, name)
+        return quarantined_to_proto(await self._outbox.get_quarantined(request.id))
 
     @rpc
     async def ValidateIntegration(

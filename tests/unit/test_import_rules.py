@@ -47,8 +47,14 @@ RULES: dict[str, tuple[str, ...]] = {
         "core_service.bootstrap",
         "grpc",
         "sqlalchemy",
+        "core_service.adapters.db.models",
     ),
-    "core_service.grpc_api": ("core_service.bootstrap", "sqlalchemy"),
+    # Read models (domain/outbox.py, domain/integration.py) reach the gRPC layer, never rows.
+    "core_service.grpc_api": (
+        "core_service.bootstrap",
+        "sqlalchemy",
+        "core_service.adapters.db.models",
+    ),
 }
 
 

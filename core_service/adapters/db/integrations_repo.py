@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
@@ -87,7 +87,9 @@ class IntegrationRepository:
     def seal(self, name: str, column: str, secret: str) -> str:
         return self._box.seal(secret, context=secret_context(name, column))
 
-    async def add(self, row: IntegrationRow) -> StoredIntegration:
+    async def add(self, columns: Mapping[str, object]) -> StoredIntegration:
+        """A new integration from its column values."""
+        row = IntegrationRow(**columns)
         async with self._sessions.begin() as session:
             session.add(row)
             try:
