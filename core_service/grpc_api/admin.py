@@ -7,7 +7,6 @@ from typing import Any
 
 import grpc
 
-from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.domain import errors
 from core_service.domain.validation import Report
 from core_service.grpc_api.admin_clients import ClientAdminMixin
@@ -23,6 +22,7 @@ from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService, Progress
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
 from core_service.services.integrations import IntegrationService
+from core_service.services.ports import OutboxAdmin
 from core_service.services.retention import RetentionProgress, RetentionService
 from core_service.services.validation import ValidationService
 from sitoo_bloomreach.v1 import admin_pb2 as pb
@@ -36,7 +36,7 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
     def __init__(
         self,
         integrations: IntegrationService,
-        outbox: OutboxAdminRepository,
+        outbox: OutboxAdmin,
         validation: ValidationService | None = None,
         backfill: BackfillService | None = None,
         bloomreach_access: BloomreachAccessService | None = None,

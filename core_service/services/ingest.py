@@ -12,16 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from core_service.adapters.db.inbox_repo import (
-    InboxEntry,
-    InboxRepository,
-    InboxWrite,
-    QuarantineCaps,
-)
 from core_service.domain.errors import (
     ConnectionLost,
     DataRejected,
@@ -30,10 +24,12 @@ from core_service.domain.errors import (
     TooManyRequests,
     UpstreamUnavailable,
 )
+from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps
 from core_service.domain.integration import Integration
 from core_service.domain.orders import OrderRef
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
+from core_service.services.ports import Clock, InboxStore
 from core_service.services.quarantine_limit import MalformedBatchLimiter
 
 log = logging.getLogger(__name__)
@@ -79,10 +75,10 @@ def _entry(integration: Integration, event: IncomingEvent) -> InboxEntry:
 class IngestService:
     def __init__(
         self,
-        repository: InboxRepository,
+        repository: InboxStore,
         metrics: CoreMetrics,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         max_group_events: int = 500,
         writers: int = 1,
         quarantine_caps: QuarantineCaps | None = None,

@@ -26,7 +26,6 @@ from core_service.adapters.bloomreach import (
     BloomreachRateLimited,
 )
 from core_service.adapters.db.integrations_repo import IntegrationRepository
-from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.sitoo_api import (
@@ -49,6 +48,7 @@ from core_service.domain.errors import StorageError
 from core_service.domain.orders import OrderRef, Skip, plan
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
+from core_service.services.ports import OutboxStatsSource
 from core_service.services.relay_tenants import Tenant, TenantCache
 from runtime.settings import Settings
 
@@ -66,7 +66,7 @@ class Relay:
         *,
         repository: RelayRepository,
         integrations: IntegrationRepository,
-        outbox_admin: OutboxAdminRepository,
+        outbox_admin: OutboxStatsSource,
         http: HttpClients,
         settings: Settings,
         metrics: CoreMetrics,

@@ -4,8 +4,8 @@ the repository boundary, so that services and the gRPC layer never import SQLAlc
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
@@ -35,7 +35,9 @@ def storage_error(exc: SQLAlchemyError | OSError) -> StorageError:
     return StorageUnavailable(UNAVAILABLE, cause)
 
 
-def translated(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+def translated(
+    method: Callable[P, Coroutine[Any, Any, T]],
+) -> Callable[P, Coroutine[Any, Any, T]]:
     """Let a repository coroutine raise domain storage errors instead of SQLAlchemy's."""
 
     @functools.wraps(method)

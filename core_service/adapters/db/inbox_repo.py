@@ -17,39 +17,21 @@ from core_service.adapters.db.models import (
     OutboxMessage,
     QuarantinedPayload,
 )
+from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
 from core_service.domain.orders import OrderRef
+
+__all__ = [
+    "InboxEntry",
+    "InboxRepository",
+    "InboxWrite",
+    "QuarantineCaps",
+    "QuarantineResult",
+]
 
 OPEN_STATES_SQL = "state IN ('pending', 'in_flight')"
 _INBOX: Table = InboxEvent.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _QUARANTINE: Table = QuarantinedPayload.__table__  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class InboxEntry:
-    event_id: str
-    event_type: str
-    event_date: int
-    order: OrderRef | None  # set for events that announce an order change
-
-    @property
-    def outcome(self) -> str:
-        return "accepted" if self.order is not None else "ignored"
-
-
-@dataclass(frozen=True)
-class QuarantineCaps:
-    """Per integration: at most this many bodies, of at most this many bytes in all."""
-
-    max_bodies: int
-    max_bytes: int
-
-
-@dataclass(frozen=True)
-class QuarantineResult:
-    id: int
-    dropped: int  # older bodies deleted to stay within the caps
-    dropped_bytes: int
 
 
 @dataclass(frozen=True)
@@ -84,14 +66,6 @@ def _statements(session: AsyncSession) -> _Statements:
         )
         found = _BY_DIALECT[dialect] = _Statements(inbox, enqueue)
     return found
-
-
-@dataclass(frozen=True)
-class InboxWrite:
-    """One webhook batch: its integration and its events."""
-
-    integration_id: int
-    entries: Sequence[InboxEntry]
 
 
 class InboxRepository:
