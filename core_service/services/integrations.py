@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
-from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.crypto import SecretBox, generate_password
 from core_service.domain.errors import NotFound, Unauthenticated, UnknownIntegration
 from core_service.domain.integration import (
@@ -29,6 +27,7 @@ from core_service.domain.integration import (
 )
 from core_service.metrics import CoreMetrics
 from core_service.services.credential_directory import CredentialDirectory, CredentialKind
+from core_service.services.ports import CredentialVerifierSource, IntegrationStore
 
 
 @dataclass
@@ -102,10 +101,10 @@ def parse_basic(header: str) -> tuple[str, str]:
 class IntegrationService:
     def __init__(
         self,
-        repository: IntegrationRepository,
+        repository: IntegrationStore,
         box: SecretBox,
         *,
-        verifiers: CredentialVerifiersRepository,
+        verifiers: CredentialVerifierSource,
         cache_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         metrics: CoreMetrics | None = None,

@@ -8,11 +8,12 @@ services (tests/unit/test_ingest_service.py). Every method may raise the domain'
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
 from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
+from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
 
 # Seconds since the epoch, as ``time.time``; injected so tests decide what "now" is.
 Clock = Callable[[], float]
@@ -68,3 +69,35 @@ class OutboxAdmin(OutboxStatsSource, Protocol):
     ) -> Sequence[QuarantineEntry]: ...
 
     async def get_quarantined(self, payload_id: int) -> QuarantineEntry: ...
+
+
+class IntegrationLister(Protocol):
+    """Every integration, for the relay's settings cache."""
+
+    async def list(self) -> Sequence[StoredIntegration]: ...
+
+
+class IntegrationStore(IntegrationLister, Protocol):
+    """Integrations with their secrets sealed at rest (adapters/db/integrations_repo.py).
+    Changes are column values; ``seal`` seals a secret for one integration's column."""
+
+    async def add(self, columns: Mapping[str, object]) -> StoredIntegration:
+        """Raises ``AlreadyExists`` for a taken name."""
+        ...
+
+    async def get(self, name: str) -> StoredIntegration:
+        """Raises ``NotFound`` for an unknown name."""
+        ...
+
+    async def modify(self, name: str, changes: dict[str, object]) -> StoredIntegration: ...
+
+    async def delete(self, name: str) -> None: ...
+
+    def seal(self, name: str, column: str, secret: str) -> str: ...
+
+
+class CredentialVerifierSource(Protocol):
+    """The verifiers of every integration, in one read
+    (adapters/db/credential_verifiers_repo.py)."""
+
+    async def all(self) -> dict[str, CredentialVerifiers]: ...

@@ -25,7 +25,6 @@ from core_service.adapters.bloomreach import (
     BloomreachError,
     BloomreachRateLimited,
 )
-from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.sitoo_api import (
@@ -48,7 +47,7 @@ from core_service.domain.errors import StorageError
 from core_service.domain.orders import OrderRef, Skip, plan
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
-from core_service.services.ports import OutboxStatsSource
+from core_service.services.ports import IntegrationLister, OutboxStatsSource
 from core_service.services.relay_tenants import Tenant, TenantCache
 from runtime.settings import Settings
 
@@ -65,7 +64,7 @@ class Relay:
         self,
         *,
         repository: RelayRepository,
-        integrations: IntegrationRepository,
+        integrations: IntegrationLister,
         outbox_admin: OutboxStatsSource,
         http: HttpClients,
         settings: Settings,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -21,15 +20,7 @@ from core_service.domain.integration import (
     Integration,
     SitooAccess,
 )
-
-
-@dataclass(frozen=True)
-class StoredIntegration:
-    """An integration with the verifiers of the credentials Sitoo presents to us."""
-
-    integration: Integration
-    spi_password_hash: str
-    webhook_password_hash: str
+from core_service.domain.stored_integration import StoredIntegration
 
 
 def secret_context(name: str, column: str) -> str:
