@@ -8,6 +8,7 @@ services (tests/unit/test_ingest_service.py). Every method may raise the domain'
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
@@ -101,3 +102,27 @@ class CredentialVerifierSource(Protocol):
     (adapters/db/credential_verifiers_repo.py)."""
 
     async def all(self) -> dict[str, CredentialVerifiers]: ...
+
+
+class RetentionStore(Protocol):
+    """The purge's two queries per table of ``domain.retention.PURGED_TABLES``
+    (adapters/db/retention_repo.py)."""
+
+    async def delete_chunk(self, table_name: str, cutoff: float, limit: int) -> int:
+        """At most ``limit`` rows older than ``cutoff``, in one transaction; how many went."""
+        ...
+
+    async def count(self, table_name: str, cutoff: float) -> int: ...
+
+
+class RekeyStore(Protocol):
+    """Reseals every sealed value under the current key, by kind; each tally counts
+    ``resealed``, ``changed_meanwhile`` and ``unreadable`` (adapters/db/rekey_repo.py)."""
+
+    async def meta(self) -> Counter[str]: ...
+
+    async def integrations(self) -> Counter[str]: ...
+
+    async def outbox(
+        self, *, chunk: int = 500, progress: Callable[[Counter[str]], None] | None = None
+    ) -> Counter[str]: ...
