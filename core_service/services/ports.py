@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
+from core_service.domain.api_clients import StoredClient
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
 from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
 from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
@@ -126,3 +127,31 @@ class RekeyStore(Protocol):
     async def outbox(
         self, *, chunk: int = 500, progress: Callable[[Counter[str]], None] | None = None
     ) -> Counter[str]: ...
+
+
+class ApiClientStore(Protocol):
+    """API clients and their token verifiers (adapters/db/api_clients_repo.py)."""
+
+    async def create(
+        self,
+        name: str,
+        scopes: frozenset[str],
+        tls_subject: str | None,
+        key_id: str,
+        verifier: str,
+        now: float,
+    ) -> StoredClient:
+        """Raises ``AlreadyExists`` for a taken name."""
+        ...
+
+    async def get(self, name: str) -> StoredClient: ...
+
+    async def list_clients(self) -> list[StoredClient]: ...
+
+    async def add_token(
+        self, name: str, key_id: str, verifier: str, now: float, old_until: float
+    ) -> StoredClient: ...
+
+    async def revoke_old(self, name: str) -> StoredClient: ...
+
+    async def delete(self, name: str) -> None: ...
