@@ -33,6 +33,26 @@ _TOKEN = re.compile(r"sbr_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True)
+class StoredToken:
+    key_id: str
+    verifier: str
+    created_at: float
+    expires_at: float | None
+
+
+@dataclass(frozen=True)
+class StoredClient:
+    """A stored API client as its repository hands it out: its token verifiers, never a
+    token."""
+
+    name: str
+    scopes: frozenset[str]
+    tls_subject: str | None
+    created_at: float
+    tokens: tuple[StoredToken, ...]  # oldest first
+
+
+@dataclass(frozen=True)
 class ClientIdentity:
     """The authenticated caller of one RPC."""
 

@@ -83,3 +83,28 @@ class UpstreamRejected(DomainError):
     same request cannot help. Also a 502 for Sitoo."""
 
     reason = "upstream-rejected"
+
+
+class StorageError(DomainError):
+    """The database failed a call (raised by the adapters, which translate their driver's and
+    SQLAlchemy's exceptions, so services decide on failures without knowing the database).
+    ``cause`` names the original exception's type, for logs; the message holds no SQL."""
+
+    def __init__(self, message: str, cause: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class StorageUnavailable(StorageError):
+    """The database did not answer usefully (down, restarting, out of connections); the
+    same call may succeed later."""
+
+
+class ConnectionLost(StorageUnavailable):
+    """The server dropped the connection the call ran on (a pooled connection that a database
+    restart invalidated); the call may be repeated at once on a fresh connection."""
+
+
+class DataRejected(StorageError):
+    """The database refused the data itself (a constraint or a value it cannot store);
+    repeating the same write cannot help."""

@@ -7,7 +7,6 @@ from typing import Any
 
 import grpc
 
-from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.domain import errors
 from core_service.domain.validation import Report
 from core_service.grpc_api.admin_clients import ClientAdminMixin
@@ -23,6 +22,7 @@ from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService, Progress
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
 from core_service.services.integrations import IntegrationService
+from core_service.services.ports import OutboxAdmin
 from core_service.services.retention import RetentionProgress, RetentionService
 from core_service.services.validation import ValidationService
 from sitoo_bloomreach.v1 import admin_pb2 as pb
@@ -36,7 +36,7 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
     def __init__(
         self,
         integrations: IntegrationService,
-        outbox: OutboxAdminRepository,
+        outbox: OutboxAdmin,
         *,
         validation: ValidationService | None = None,
         backfill: BackfillService | None = None,
@@ -129,16 +129,13 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
         rows = await self._outbox.list(
             request.integration or None, request.state or None, limit, request.after_id
         )
-        return pb.ListOutboxMessagesResponse(
-            messages=[outbox_to_proto(m, name) for m, name in rows]
-        )
+        return pb.ListOutboxMessagesResponse(messages=[outbox_to_proto(m) for m in rows])
 
     @rpc
     async def GetOutboxMessage(
         self, request: pb.GetOutboxMessageRequest, context: Context
     ) -> pb.OutboxMessage:
-        message, name = await self._outbox.get(request.id)
-        return outbox_to_proto(message, name)
+        return outbox_to_proto(await self._outbox.get(request.id))
 
     @rpc
     async def ReplayOutbox(
@@ -161,16 +158,13 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
     ) -> pb.ListQuarantineResponse:
         limit = min(request.limit or 100, MAX_PAGE)
         rows = await self._outbox.list_quarantine(request.integration or None, limit)
-        return pb.ListQuarantineResponse(
-            payloads=[quarantined_to_proto(row, name) for row, name in rows]
-        )
+        return pb.ListQuarantineResponse(payloads=[quarantined_to_proto(row) for row in rows])
 
     @rpc
     async def GetQuarantined(
         self, request: pb.GetQuarantinedRequest, context: Context
     ) -> pb.QuarantinedPayload:
-        row, name = await self._outbox.get_quarantined(request.id)
-        return quarantined_to_proto(row, name)
+        return quarantined_to_proto(await self._outbox.get_quarantined(request.id))
 
     @rpc
     async def ValidateIntegration(

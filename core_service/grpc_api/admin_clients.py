@@ -6,8 +6,7 @@ from typing import Any
 
 import grpc
 
-from core_service.adapters.db.api_clients_repo import StoredClient
-from core_service.domain.api_clients import BUILTIN_SCOPES
+from core_service.domain.api_clients import BUILTIN_SCOPES, StoredClient
 from core_service.domain.errors import FailedPrecondition, InvalidArgument
 from core_service.grpc_api.calls import rpc
 from core_service.services.api_clients import ApiClientService

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from core_service.adapters.db.models import OutboxMessage, QuarantinedPayload
 from core_service.domain.integration import ConsentType, EnrichmentRule, FieldMapping, Integration
+from core_service.domain.outbox import OutboxEntry, QuarantineEntry
 from core_service.services.integrations import IntegrationSettings, IssuedCredentials
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 
@@ -129,10 +129,10 @@ def credentials_to_proto(credentials: IssuedCredentials) -> pb.IssuedCredentials
     )
 
 
-def outbox_to_proto(message: OutboxMessage, integration: str) -> pb.OutboxMessage:
+def outbox_to_proto(message: OutboxEntry) -> pb.OutboxMessage:
     return pb.OutboxMessage(
         id=message.id,
-        integration=integration,
+        integration=message.integration,
         order_key=message.order_key,
         state=message.state,
         attempts=message.attempts,
@@ -145,10 +145,10 @@ def outbox_to_proto(message: OutboxMessage, integration: str) -> pb.OutboxMessag
     )
 
 
-def quarantined_to_proto(row: QuarantinedPayload, integration: str) -> pb.QuarantinedPayload:
+def quarantined_to_proto(row: QuarantineEntry) -> pb.QuarantinedPayload:
     return pb.QuarantinedPayload(
         id=row.id,
-        integration=integration,
+        integration=row.integration,
         received_at=int(row.received_at),
         reason=row.reason,
         raw_body=row.raw_body,

@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from sqlalchemy.exc import SQLAlchemyError
 
-from core_service.domain.errors import Unauthenticated, UnknownIntegration, UpstreamUnavailable
+from core_service.domain.errors import (
+    StorageError,
+    Unauthenticated,
+    UnknownIntegration,
+    UpstreamUnavailable,
+)
 from core_service.grpc_api.calls import caller_info, rpc
 from core_service.metrics import CoreMetrics
 from core_service.services.ingest import IncomingEvent, IngestService, Outcome
@@ -57,7 +61,7 @@ class OrderEventServicer(order_events_pb2_grpc.OrderEventServiceServicer):
             label = "_unknown_" if isinstance(exc, UnknownIntegration) else request.integration
             self._metrics.sitoo_auth_failures.labels(label, "webhook").inc()
             raise
-        except (SQLAlchemyError, OSError) as exc:
+        except StorageError as exc:
             # Sitoo must retry, not drop: UNAVAILABLE becomes 503 at the edge.
             raise UpstreamUnavailable("the database is unavailable, retry later") from exc
         results = await self._ingest.ingest(

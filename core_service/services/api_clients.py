@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core_service.adapters.db.api_clients_repo import ApiClientRepository, StoredClient
 from core_service.crypto import SecretBox
 from core_service.domain.api_clients import (
     ClientIdentity,
+    StoredClient,
     new_token,
     token_key_id,
     validate_name,
@@ -27,6 +27,7 @@ from core_service.domain.api_clients import (
     validate_tls_subject,
 )
 from core_service.domain.errors import UpstreamUnavailable
+from core_service.services.ports import ApiClientStore
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def _snapshot(clients: list[StoredClient], loaded_at: float) -> _Snapshot:
 class ApiClientService:
     def __init__(
         self,
-        repository: ApiClientRepository,
+        repository: ApiClientStore,
         box: SecretBox,
         *,
         rotation_grace_s: float,

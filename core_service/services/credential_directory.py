@@ -24,8 +24,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 
-from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiers
 from core_service.crypto import SecretBox, constant_time_equals
+from core_service.domain.stored_integration import CredentialVerifiers
 from core_service.metrics import CoreMetrics
 
 CredentialKind = Literal["spi", "webhook"]

@@ -12,23 +12,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
-
-from core_service.adapters.db.inbox_repo import (
-    InboxEntry,
-    InboxRepository,
-    InboxWrite,
-    QuarantineCaps,
+from core_service.domain.errors import (
+    ConnectionLost,
+    DataRejected,
+    InvalidArgument,
+    StorageError,
+    TooManyRequests,
+    UpstreamUnavailable,
 )
-from core_service.domain.errors import InvalidArgument, TooManyRequests, UpstreamUnavailable
+from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps
 from core_service.domain.integration import Integration
 from core_service.domain.orders import OrderRef
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
+from core_service.services.ports import Clock, InboxStore
 from core_service.services.quarantine_limit import MalformedBatchLimiter
 
 log = logging.getLogger(__name__)
@@ -77,10 +78,10 @@ def _entry(integration: Integration, event: IncomingEvent) -> InboxEntry:
 class IngestService:
     def __init__(
         self,
-        repository: InboxRepository,
+        repository: InboxStore,
         metrics: CoreMetrics,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = time.time,
         max_group_events: int = 500,
         writers: int = 1,
         quarantine_caps: QuarantineCaps | None = None,
@@ -127,8 +128,8 @@ class IngestService:
             new = await self._writes.submit(InboxWrite(integration.id, entries))
             if isinstance(new, Exception):
                 raise new
-        except (SQLAlchemyError, OSError) as exc:
-            log.error("inbox write failed: %s", type(exc).__name__)
+        except StorageError as exc:
+            log.error("inbox write failed: %s", exc.cause)
             raise UpstreamUnavailable("the database is unavailable, retry later") from exc
         return [
             (e.event_id, Outcome(e.outcome) if e.event_id in new else Outcome.DUPLICATE)
@@ -141,7 +142,7 @@ class IngestService:
         self._metrics.webhook_group_batches.observe(len(writes))
         try:
             return list(await self._record_many(writes))
-        except (IntegrityError, DataError):
+        except DataRejected:
             if len(writes) == 1:
                 raise
         results: list[set[str] | Exception] = []
@@ -150,7 +151,7 @@ class IngestService:
                 results.append(
                     await self._repo.record(write.integration_id, write.entries, self._clock())
                 )
-            except (SQLAlchemyError, OSError) as exc:
+            except StorageError as exc:
                 results.append(exc)
         return results
 
@@ -161,9 +162,7 @@ class IngestService:
         events then come back as duplicates, and nothing is lost or doubled."""
         try:
             return await self._repo.record_many(writes, self._clock())
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
+        except ConnectionLost:
             log.warning("inbox write lost its database connection; retrying once")
         return await self._repo.record_many(writes, self._clock())
 
@@ -191,7 +190,7 @@ class IngestService:
                 now=self._clock(),
                 caps=self._caps,
             )
-        except (SQLAlchemyError, OSError) as exc:
+        except StorageError as exc:
             # Without the quarantine row a 400 would lose the body for good: ask for a retry.
             raise UpstreamUnavailable("the database is unavailable, retry later") from exc
         log.warning(

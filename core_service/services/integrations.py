@@ -8,9 +8,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
-from core_service.adapters.db.integrations_repo import IntegrationRepository
-from core_service.adapters.db.models import IntegrationRow
 from core_service.crypto import SecretBox, generate_password
 from core_service.domain.errors import NotFound, Unauthenticated, UnknownIntegration
 from core_service.domain.integration import (
@@ -30,6 +27,7 @@ from core_service.domain.integration import (
 )
 from core_service.metrics import CoreMetrics
 from core_service.services.credential_directory import CredentialDirectory, CredentialKind
+from core_service.services.ports import CredentialVerifierSource, IntegrationStore
 
 
 @dataclass
@@ -103,10 +101,10 @@ def parse_basic(header: str) -> tuple[str, str]:
 class IntegrationService:
     def __init__(
         self,
-        repository: IntegrationRepository,
+        repository: IntegrationStore,
         box: SecretBox,
         *,
-        verifiers: CredentialVerifiersRepository,
+        verifiers: CredentialVerifierSource,
         cache_seconds: float = 5.0,
         clock: Callable[[], float] = time.time,
         metrics: CoreMetrics | None = None,
@@ -130,7 +128,8 @@ class IntegrationService:
         now = self._clock()
         spi_password = generate_password()
         webhook_password = generate_password()
-        row = IntegrationRow(
+        # Column values: the repository builds its row from them.
+        columns: dict[str, object] = dict(
             name=name,
             display_name=name,
             company="",
@@ -156,12 +155,12 @@ class IntegrationService:
             created_at=now,
             updated_at=now,
         )
-        for column, value in self._columns(name, settings, current=None).items():
-            setattr(row, column, value)
-        stored = await self._repo.add(row)
+        columns.update(self._columns(name, settings, current=None))
+        stored = await self._repo.add(columns)
         self._forget(name)
+        created = stored.integration
         credentials = IssuedCredentials(
-            row.spi_username, spi_password, row.webhook_username, webhook_password
+            created.spi_username, spi_password, created.webhook_username, webhook_password
         )
         return stored.integration, credentials
 

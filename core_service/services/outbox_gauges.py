@@ -8,15 +8,14 @@ import asyncio
 import contextlib
 import logging
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from core_service.adapters.db.outbox_repo import OutboxAdminRepository
+from core_service.domain.errors import StorageError
 from core_service.metrics import CoreMetrics
+from core_service.services.ports import OutboxStatsSource
 
 log = logging.getLogger(__name__)
 
 
-async def refresh_once(outbox: OutboxAdminRepository, metrics: CoreMetrics) -> None:
+async def refresh_once(outbox: OutboxStatsSource, metrics: CoreMetrics) -> None:
     stats = await outbox.stats(None)
     for state, count in stats.counts_by_state.items():  # every state, zeros included
         metrics.outbox_messages.labels(state).set(count)
@@ -24,9 +23,9 @@ async def refresh_once(outbox: OutboxAdminRepository, metrics: CoreMetrics) -> N
 
 
 async def refresh_forever(
-    outbox: OutboxAdminRepository, metrics: CoreMetrics, interval_s: float = 15.0
+    outbox: OutboxStatsSource, metrics: CoreMetrics, interval_s: float = 15.0
 ) -> None:
     while True:
-        with contextlib.suppress(SQLAlchemyError, OSError):
+        with contextlib.suppress(StorageError):
             await refresh_once(outbox, metrics)
         await asyncio.sleep(interval_s)

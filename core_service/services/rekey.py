@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from core_service.adapters.db.rekey_repo import RekeyRepository
+from core_service.services.ports import RekeyStore
 
 KINDS = ("installation keys", "integration secrets", "outbox commands")
 
@@ -22,7 +22,7 @@ class RekeyReport:
         return sum(t["changed_meanwhile"] + t["unreadable"] for t in self.tallies.values())
 
 
-async def rekey(repo: RekeyRepository, key_id: str) -> RekeyReport:
+async def rekey(repo: RekeyStore, key_id: str) -> RekeyReport:
     report = RekeyReport(key_id)
     report.tallies[KINDS[0]] = await repo.meta()
     report.tallies[KINDS[1]] = await repo.integrations()

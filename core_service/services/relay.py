@@ -20,15 +20,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from core_service.adapters.bloomreach import (
     BloomreachAuthFailed,
     BloomreachError,
     BloomreachRateLimited,
 )
-from core_service.adapters.db.integrations_repo import IntegrationRepository
-from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.sitoo_api import (
@@ -47,9 +43,11 @@ from core_service.domain.delivery_outcome import (
     after_sitoo_failure,
     backoff,
 )
+from core_service.domain.errors import StorageError
 from core_service.domain.orders import OrderRef, Skip, plan
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
+from core_service.services.ports import IntegrationLister, OutboxStatsSource
 from core_service.services.relay_tenants import Tenant, TenantCache
 from runtime.settings import Settings
 
@@ -66,8 +64,8 @@ class Relay:
         self,
         *,
         repository: RelayRepository,
-        integrations: IntegrationRepository,
-        outbox_admin: OutboxAdminRepository,
+        integrations: IntegrationLister,
+        outbox_admin: OutboxStatsSource,
         http: HttpClients,
         settings: Settings,
         metrics: CoreMetrics,
@@ -123,8 +121,8 @@ class Relay:
                         self._clock(),
                     )
                     tracked = await self._already_tracked(claimed)
-                except (SQLAlchemyError, OSError) as exc:
-                    log.error("relay cannot claim: %s", type(exc).__name__)
+                except StorageError as exc:
+                    log.error("relay cannot claim: %s", exc.cause)
                     await self._wait(stop, stop.wait(), settings.relay_poll_interval_seconds * 4)
                     continue
                 if not claimed:
@@ -374,7 +372,7 @@ class Relay:
 
     async def _update_gauges(self, stop: asyncio.Event, interval: float = 15.0) -> None:
         while not stop.is_set():
-            with contextlib.suppress(SQLAlchemyError, OSError):
+            with contextlib.suppress(StorageError):
                 stats = await self._outbox_admin.stats(None)
                 for state, count in stats.counts_by_state.items():
                     self._metrics.outbox_messages.labels(state).set(count)

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core_service.adapters.bloomreach import BloomreachClient, BloomreachProject
-from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.sitoo_api import SitooAccount, SitooClient
 from core_service.domain.integration import Integration
 from core_service.domain.orders import CustomerRule
 from core_service.metrics import CoreMetrics
+from core_service.services.ports import IntegrationLister
 from core_service.services.relay_sender import ProjectSender
 from runtime.settings import Settings
 
@@ -29,7 +29,7 @@ class Tenant:
 class TenantCache:
     def __init__(
         self,
-        integrations: IntegrationRepository,
+        integrations: IntegrationLister,
         http: HttpClients,
         settings: Settings,
         metrics: CoreMetrics,

@@ -19,8 +19,9 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
-from core_service.adapters.db.retention_repo import PURGED_TABLES, RetentionRepository
+from core_service.domain.retention import PURGED_TABLES
 from core_service.metrics import CoreMetrics
+from core_service.services.ports import RetentionStore
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ class RetentionProgress:
 class RetentionService:
     def __init__(
         self,
-        repository: RetentionRepository,
+        repository: RetentionStore,
         settings: Settings,
         metrics: CoreMetrics,
         *,

@@ -13,10 +13,10 @@ import pytest
 from pydantic import SecretStr
 
 from cli import migrate
-from core_service.adapters.db.api_clients_repo import ApiClientRepository, StoredClient
+from core_service.adapters.db.api_clients_repo import ApiClientRepository
 from core_service.bootstrap import Core, build_core
 from core_service.crypto import MasterKey
-from core_service.domain.api_clients import new_token
+from core_service.domain.api_clients import StoredClient, new_token
 from core_service.domain.errors import AlreadyExists, InvalidArgument
 from core_service.services.api_clients import ApiClientService
 from harness.databases import query_rows

@@ -10,9 +10,10 @@ from sqlalchemy import text
 
 from cli import migrate
 from core_service.adapters.db.engine import create_engine, session_factory
-from core_service.adapters.db.integrations_repo import IntegrationRepository, StoredIntegration
+from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.crypto import MasterKey, SecretBox
+from core_service.domain.stored_integration import StoredIntegration
 from core_service.metrics import CoreMetrics
 from core_service.services.relay_tenants import TenantCache
 from harness.databases import SEED_INTEGRATION_SQL, seed_integration_params

@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.models import ApiClientRow, ApiClientTokenRow
+from core_service.domain.api_clients import StoredClient, StoredToken
 from core_service.domain.errors import AlreadyExists, NotFound
-
-
-@dataclass(frozen=True)
-class StoredToken:
-    key_id: str
-    verifier: str
-    created_at: float
-    expires_at: float | None
-
-
-@dataclass(frozen=True)
-class StoredClient:
-    name: str
-    scopes: frozenset[str]
-    tls_subject: str | None
-    created_at: float
-    tokens: tuple[StoredToken, ...]  # oldest first
 
 
 def _token(row: ApiClientTokenRow) -> StoredToken:

@@ -5,27 +5,19 @@ reading all of them is cheap enough to do every few seconds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import IntegrationRow
-
-
-@dataclass(frozen=True)
-class CredentialVerifiers:
-    spi_username: str
-    spi_password_hash: str
-    webhook_username: str
-    webhook_password_hash: str
-    enabled: bool
+from core_service.domain.stored_integration import CredentialVerifiers
 
 
 class CredentialVerifiersRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @translated
     async def all(self) -> dict[str, CredentialVerifiers]:
         query = select(
             IntegrationRow.name,

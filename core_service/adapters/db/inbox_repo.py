@@ -10,45 +10,28 @@ from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import (
     InboxEvent,
     IntegrationRow,
     OutboxMessage,
     QuarantinedPayload,
 )
+from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
 from core_service.domain.orders import OrderRef
+
+__all__ = [
+    "InboxEntry",
+    "InboxRepository",
+    "InboxWrite",
+    "QuarantineCaps",
+    "QuarantineResult",
+]
 
 OPEN_STATES_SQL = "state IN ('pending', 'in_flight')"
 _INBOX: Table = InboxEvent.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _QUARANTINE: Table = QuarantinedPayload.__table__  # type: ignore[assignment]
-
-
-@dataclass(frozen=True)
-class InboxEntry:
-    event_id: str
-    event_type: str
-    event_date: int
-    order: OrderRef | None  # set for events that announce an order change
-
-    @property
-    def outcome(self) -> str:
-        return "accepted" if self.order is not None else "ignored"
-
-
-@dataclass(frozen=True)
-class QuarantineCaps:
-    """Per integration: at most this many bodies, of at most this many bytes in all."""
-
-    max_bodies: int
-    max_bytes: int
-
-
-@dataclass(frozen=True)
-class QuarantineResult:
-    id: int
-    dropped: int  # older bodies deleted to stay within the caps
-    dropped_bytes: int
 
 
 @dataclass(frozen=True)
@@ -85,18 +68,11 @@ def _statements(session: AsyncSession) -> _Statements:
     return found
 
 
-@dataclass(frozen=True)
-class InboxWrite:
-    """One webhook batch: its integration and its events."""
-
-    integration_id: int
-    entries: Sequence[InboxEntry]
-
-
 class InboxRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
+    @translated
     async def record(
         self, integration_id: int, entries: Sequence[InboxEntry], now: float
     ) -> set[str]:
@@ -106,6 +82,7 @@ class InboxRepository:
         """
         return (await self.record_many([InboxWrite(integration_id, entries)], now))[0]
 
+    @translated
     async def record_many(self, writes: Sequence[InboxWrite], now: float) -> list[set[str]]:
         """Several batches in one transaction (group commit): per batch, the new event ids.
 
@@ -175,6 +152,7 @@ class InboxRepository:
         ]
         await session.execute(_statements(session).enqueue, rows)
 
+    @translated
     async def quarantine(
         self,
         integration_id: int,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import IntegrationRow
 from core_service.crypto import SecretBox
 from core_service.domain.errors import AlreadyExists, NotFound
@@ -20,15 +20,7 @@ from core_service.domain.integration import (
     Integration,
     SitooAccess,
 )
-
-
-@dataclass(frozen=True)
-class StoredIntegration:
-    """An integration with the verifiers of the credentials Sitoo presents to us."""
-
-    integration: Integration
-    spi_password_hash: str
-    webhook_password_hash: str
+from core_service.domain.stored_integration import StoredIntegration
 
 
 def secret_context(name: str, column: str) -> str:
@@ -86,7 +78,9 @@ class IntegrationRepository:
     def seal(self, name: str, column: str, secret: str) -> str:
         return self._box.seal(secret, context=secret_context(name, column))
 
-    async def add(self, row: IntegrationRow) -> StoredIntegration:
+    async def add(self, columns: Mapping[str, object]) -> StoredIntegration:
+        """A new integration from its column values."""
+        row = IntegrationRow(**columns)
         async with self._sessions.begin() as session:
             session.add(row)
             try:
@@ -95,6 +89,7 @@ class IntegrationRepository:
                 raise AlreadyExists(f"integration {row.name!r} already exists") from exc
             return self._to_domain(row)
 
+    @translated
     async def get(self, name: str) -> StoredIntegration:
         async with self._sessions() as session:
             row = await session.scalar(select(IntegrationRow).where(IntegrationRow.name == name))

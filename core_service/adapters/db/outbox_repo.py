@@ -7,23 +7,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import IntegrationRow, OutboxMessage, QuarantinedPayload
 from core_service.adapters.db.sealed_commands import open_commands
 from core_service.crypto import MasterKeyError, SecretBox
 from core_service.domain.errors import NotFound
+from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
 
 STATES = ("pending", "in_flight", "delivered", "skipped", "dead")
-
-
-@dataclass(frozen=True)
-class OutboxStats:
-    counts_by_state: dict[str, int]
-    oldest_pending_age_seconds: float
 
 
 class OutboxAdminRepository:
@@ -31,14 +26,25 @@ class OutboxAdminRepository:
         self._sessions = sessions
         self._box = box
 
-    def _readable(self, message: OutboxMessage) -> OutboxMessage:
+    def _readable(self, message: OutboxMessage, integration: str) -> OutboxEntry:
         """The message with its prepared commands opened for the operator (left sealed if
         they cannot be opened: the operator still sees the rest)."""
+        payload = dict(message.payload or {})
         with contextlib.suppress(MasterKeyError):
-            message.payload = open_commands(
-                self._box, dict(message.payload or {}), message.integration_id, message.order_key
-            )
-        return message
+            payload = open_commands(self._box, payload, message.integration_id, message.order_key)
+        return OutboxEntry(
+            id=message.id,
+            integration=integration,
+            order_key=message.order_key,
+            state=message.state,
+            attempts=message.attempts,
+            available_at=message.available_at,
+            last_error=message.last_error,
+            skip_reason=message.skip_reason,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+            payload=payload,
+        )
 
     async def _integration_id(self, session: AsyncSession, name: str) -> int:
         found = await session.scalar(select(IntegrationRow.id).where(IntegrationRow.name == name))
@@ -46,6 +52,7 @@ class OutboxAdminRepository:
             raise NotFound(f"integration {name!r} does not exist")
         return found
 
+    @translated
     async def stats(self, integration: str | None, now: float | None = None) -> OutboxStats:
         now = time.time() if now is None else now
         async with self._sessions() as session:
@@ -66,7 +73,7 @@ class OutboxAdminRepository:
 
     async def list(
         self, integration: str | None, state: str | None, limit: int, after_id: int
-    ) -> Sequence[tuple[OutboxMessage, str]]:
+    ) -> Sequence[OutboxEntry]:
         async with self._sessions() as session:
             query = (
                 select(OutboxMessage, IntegrationRow.name)
@@ -81,9 +88,9 @@ class OutboxAdminRepository:
                 query = query.where(OutboxMessage.state == state)
             rows = (await session.execute(query)).all()
         # Opened once the session is closed: plaintext is never set on a tracked row.
-        return [(self._readable(message), name) for message, name in rows]
+        return [self._readable(message, name) for message, name in rows]
 
-    async def get(self, message_id: int) -> tuple[OutboxMessage, str]:
+    async def get(self, message_id: int) -> OutboxEntry:
         async with self._sessions() as session:
             row = (
                 await session.execute(
@@ -94,7 +101,7 @@ class OutboxAdminRepository:
             ).first()
         if row is None:
             raise NotFound(f"outbox message {message_id} does not exist")
-        return self._readable(row[0]), row[1]
+        return self._readable(row[0], row[1])
 
     async def replay_dead(
         self, *, message_id: int | None, integration: str | None, now: float | None = None
@@ -123,13 +130,13 @@ class OutboxAdminRepository:
             result = await session.execute(statement)
             replayed: int = result.rowcount  # type: ignore[attr-defined]
         if message_id is not None and replayed == 0:
-            message, _ = await self.get(message_id)
+            message = await self.get(message_id)
             raise NotFound(f"outbox message {message_id} is {message.state}, not dead")
         return replayed
 
     async def list_quarantine(
         self, integration: str | None, limit: int
-    ) -> Sequence[tuple[QuarantinedPayload, str]]:
+    ) -> Sequence[QuarantineEntry]:
         async with self._sessions() as session:
             query = (
                 select(QuarantinedPayload, IntegrationRow.name)
@@ -139,9 +146,11 @@ class OutboxAdminRepository:
             )
             if integration:
                 query = query.where(IntegrationRow.name == integration)
-            return [(row, name) for row, name in (await session.execute(query)).tuples()]
+            return [
+                _quarantined(row, name) for row, name in (await session.execute(query)).tuples()
+            ]
 
-    async def get_quarantined(self, payload_id: int) -> tuple[QuarantinedPayload, str]:
+    async def get_quarantined(self, payload_id: int) -> QuarantineEntry:
         async with self._sessions() as session:
             row = (
                 await session.execute(
@@ -152,4 +161,15 @@ class OutboxAdminRepository:
             ).first()
             if row is None:
                 raise NotFound(f"quarantined payload {payload_id} does not exist")
-            return row[0], row[1]
+            return _quarantined(row[0], row[1])
+
+
+def _quarantined(row: QuarantinedPayload, integration: str) -> QuarantineEntry:
+    return QuarantineEntry(
+        id=row.id,
+        integration=integration,
+        received_at=row.received_at,
+        reason=row.reason,
+        raw_body=row.raw_body,
+        request_id=row.request_id,
+    )

@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert, is_postgres
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import OutboxMessage, TrackedOrder
 from core_service.adapters.db.sealed_commands import SEALED, open_commands, seal_commands
 from core_service.crypto import MasterKeyError, SecretBox
@@ -84,6 +85,7 @@ class RelayRepository:
             kept = {k: v for k, v in stored.items() if k != SEALED}
             return {**kept, UNREADABLE: str(exc)}
 
+    @translated
     async def claim(self, limit: int, lease_s: float, now: float) -> list[Claimed]:
         """Up to ``limit`` due messages, now in flight under a new claim token.
 
@@ -137,6 +139,7 @@ class RelayRepository:
         claimed.sort(key=lambda c: c.id)
         return claimed
 
+    @translated
     async def tracked(self, integration_id: int, order_keys: Sequence[str]) -> set[str]:
         if not order_keys:
             return set()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import is_postgres
 from core_service.adapters.db.models import InboxEvent, OutboxMessage, QuarantinedPayload
+from core_service.domain.retention import PURGED_TABLES
 
 FINISHED_STATES = ("delivered", "skipped")
 
@@ -54,7 +55,8 @@ _TARGETS: dict[str, tuple[Table, Callable[[float], ColumnElement[bool]], Column[
     "outbox_messages": (_OUTBOX, _finished_old, None),
     "quarantine": (_QUARANTINE, _quarantine_old, _QUARANTINE.c.received_at),
 }
-PURGED_TABLES = tuple(_TARGETS)
+if tuple(_TARGETS) != PURGED_TABLES:  # pragma: no cover - a mismatch fails every import
+    raise RuntimeError("retention targets and domain.retention.PURGED_TABLES disagree")
 
 
 class RetentionRepository:

@@ -1,0 +1,159 @@
+"""The ports the services depend on: what they need of storage and time, as Protocols.
+
+The adapters in ``core_service/adapters`` satisfy them structurally (no inheritance), and
+``core_service/bootstrap.py`` wires the concrete ones; tests hand in-memory fakes to the same
+services (tests/unit/test_ingest_service.py). Every method may raise the domain's
+``StorageError`` kinds (``domain/errors.py``), never a database library's exceptions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from core_service.domain.api_clients import StoredClient
+from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
+from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
+from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
+
+# Seconds since the epoch, as ``time.time``; injected so tests decide what "now" is.
+Clock = Callable[[], float]
+
+
+class InboxStore(Protocol):
+    """The webhook's writes (adapters/db/inbox_repo.py)."""
+
+    async def record(
+        self, integration_id: int, entries: Sequence[InboxEntry], now: float
+    ) -> set[str]:
+        """One batch in one transaction; the event ids that were new."""
+        ...
+
+    async def record_many(self, writes: Sequence[InboxWrite], now: float) -> list[set[str]]:
+        """Several batches in one transaction, as if committed one after the other; raises
+        ``DataRejected`` for the whole group if any batch's data is refused."""
+        ...
+
+    async def quarantine(
+        self,
+        integration_id: int,
+        reason: str,
+        raw_body: bytes,
+        *,
+        request_id: str,
+        now: float,
+        caps: QuarantineCaps,
+    ) -> QuarantineResult: ...
+
+
+class OutboxStatsSource(Protocol):
+    """Outbox depth by state, for the gauges."""
+
+    async def stats(self, integration: str | None, now: float | None = None) -> OutboxStats: ...
+
+
+class OutboxAdmin(OutboxStatsSource, Protocol):
+    """The operator's view and repair of the outbox and quarantine
+    (adapters/db/outbox_repo.py)."""
+
+    async def list(
+        self, integration: str | None, state: str | None, limit: int, after_id: int
+    ) -> Sequence[OutboxEntry]: ...
+
+    async def get(self, message_id: int) -> OutboxEntry: ...
+
+    async def replay_dead(
+        self, *, message_id: int | None, integration: str | None, now: float | None = None
+    ) -> int: ...
+
+    async def list_quarantine(
+        self, integration: str | None, limit: int
+    ) -> Sequence[QuarantineEntry]: ...
+
+    async def get_quarantined(self, payload_id: int) -> QuarantineEntry: ...
+
+
+class IntegrationLister(Protocol):
+    """Every integration, for the relay's settings cache."""
+
+    async def list(self) -> Sequence[StoredIntegration]: ...
+
+
+class IntegrationStore(IntegrationLister, Protocol):
+    """Integrations with their secrets sealed at rest (adapters/db/integrations_repo.py).
+    Changes are column values; ``seal`` seals a secret for one integration's column."""
+
+    async def add(self, columns: Mapping[str, object]) -> StoredIntegration:
+        """Raises ``AlreadyExists`` for a taken name."""
+        ...
+
+    async def get(self, name: str) -> StoredIntegration:
+        """Raises ``NotFound`` for an unknown name."""
+        ...
+
+    async def modify(self, name: str, changes: dict[str, object]) -> StoredIntegration: ...
+
+    async def delete(self, name: str) -> None: ...
+
+    def seal(self, name: str, column: str, secret: str) -> str: ...
+
+
+class CredentialVerifierSource(Protocol):
+    """The verifiers of every integration, in one read
+    (adapters/db/credential_verifiers_repo.py)."""
+
+    async def all(self) -> dict[str, CredentialVerifiers]: ...
+
+
+class RetentionStore(Protocol):
+    """The purge's two queries per table of ``domain.retention.PURGED_TABLES``
+    (adapters/db/retention_repo.py)."""
+
+    async def delete_chunk(self, table_name: str, cutoff: float, limit: int) -> int:
+        """At most ``limit`` rows older than ``cutoff``, in one transaction; how many went."""
+        ...
+
+    async def count(self, table_name: str, cutoff: float) -> int: ...
+
+
+class RekeyStore(Protocol):
+    """Reseals every sealed value under the current key, by kind; each tally counts
+    ``resealed``, ``changed_meanwhile`` and ``unreadable`` (adapters/db/rekey_repo.py)."""
+
+    async def meta(self) -> Counter[str]: ...
+
+    async def integrations(self) -> Counter[str]: ...
+
+    async def outbox(
+        self, *, chunk: int = 500, progress: Callable[[Counter[str]], None] | None = None
+    ) -> Counter[str]: ...
+
+
+class ApiClientStore(Protocol):
+    """API clients and their token verifiers (adapters/db/api_clients_repo.py)."""
+
+    async def create(
+        self,
+        name: str,
+        scopes: frozenset[str],
+        tls_subject: str | None,
+        *,
+        key_id: str,
+        verifier: str,
+        now: float,
+    ) -> StoredClient:
+        """Raises ``AlreadyExists`` for a taken name."""
+        ...
+
+    async def get(self, name: str) -> StoredClient: ...
+
+    async def list_clients(self) -> list[StoredClient]: ...
+
+    async def add_token(
+        self, name: str, key_id: str, verifier: str, now: float, old_until: float
+    ) -> StoredClient: ...
+
+    async def revoke_old(self, name: str) -> StoredClient: ...
+
+    async def delete(self, name: str) -> None: ...
