@@ -38,6 +38,10 @@ _STATUS: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.UpstreamRateLimited: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.TooManyRequests: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.UpstreamTimeout: grpc.StatusCode.DEADLINE_EXCEEDED,
+    # The database down or restarting: the same call may succeed later, so the caller is told
+    # to retry (the edge's 503), never given a 500 that Sitoo would not retry.
+    errors.StorageUnavailable: grpc.StatusCode.UNAVAILABLE,
+    errors.ConnectionLost: grpc.StatusCode.UNAVAILABLE,
     # Our side's fault, not the caller's: INTERNAL, refined by the reason below into Sitoo's
     # 502 bad-gateway by the edge (edge/errors.py). gRPC has no "bad gateway" code.
     errors.UpstreamMisconfigured: grpc.StatusCode.INTERNAL,
