@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from runtime.grpc_channel import channel_credentials, open_channel
+from runtime.grpc_channel import open_channel
 from runtime.settings import Settings, read_secret
 from sitoo_bloomreach.v1 import customers_pb2_grpc, order_events_pb2_grpc
 
@@ -26,9 +26,6 @@ ORIGIN_HEADERS = {
 }
 
 Metadata = tuple[tuple[str, str], ...]
-
-# The channel helper lives in runtime; importable from here as before (the CLI uses it).
-__all__ = ["CoreClient", "Metadata", "channel_credentials", "open_channel"]
 
 
 @dataclass
