@@ -22,6 +22,8 @@ _CUSTOMER_SCOPES = {
     "GetPurchaseHistory": CUSTOMERS_READ,
     "CreateCustomer": CUSTOMERS_WRITE,
     "UpdateCustomer": CUSTOMERS_WRITE,
+    "Redeem": CUSTOMERS_WRITE,
+    "UndoRedeem": CUSTOMERS_WRITE,
 }
 
 METHOD_SCOPES: dict[str, str] = {

@@ -69,6 +69,16 @@ class CustomerServiceStub:
                 request_serializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.GetPurchaseHistoryRequest.SerializeToString,
                 response_deserializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.GetPurchaseHistoryResponse.FromString,
                 _registered_method=True)
+        self.Redeem = channel.unary_unary(
+                '/sitoo_bloomreach.v1.CustomerService/Redeem',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemResponse.FromString,
+                _registered_method=True)
+        self.UndoRedeem = channel.unary_unary(
+                '/sitoo_bloomreach.v1.CustomerService/UndoRedeem',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemResponse.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -116,6 +126,22 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Redeem(self, request, context):
+        """CRM SPI §5.7 / §5.8 (paths and body inferred, see edge/spi_contract.py): redeem or undo
+        the redemption of a customer's promotions and bonus checks. All items or none: an item
+        that is unknown, expired, already redeemed (redeem) or not redeemed (undo) fails the
+        whole call with INVALID_ARGUMENT naming it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UndoRedeem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -153,6 +179,16 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.GetPurchaseHistory,
                     request_deserializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.GetPurchaseHistoryRequest.FromString,
                     response_serializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.GetPurchaseHistoryResponse.SerializeToString,
+            ),
+            'Redeem': grpc.unary_unary_rpc_method_handler(
+                    servicer.Redeem,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemResponse.SerializeToString,
+            ),
+            'UndoRedeem': grpc.unary_unary_rpc_method_handler(
+                    servicer.UndoRedeem,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -344,6 +380,60 @@ class CustomerService:
             '/sitoo_bloomreach.v1.CustomerService/GetPurchaseHistory',
             sitoo__bloomreach_dot_v1_dot_customers__pb2.GetPurchaseHistoryRequest.SerializeToString,
             sitoo__bloomreach_dot_v1_dot_customers__pb2.GetPurchaseHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Redeem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.CustomerService/Redeem',
+            sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UndoRedeem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.CustomerService/UndoRedeem',
+            sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_customers__pb2.RedeemResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -46,6 +46,13 @@ class CustomerServiceStub:
     LookupCustomer: _grpc.UnaryUnaryMultiCallable[_customers_pb2.LookupCustomerRequest, _customers_pb2.LookupCustomerResponse]
     ListConsents: _grpc.UnaryUnaryMultiCallable[_customers_pb2.ListConsentsRequest, _customers_pb2.ListConsentsResponse]
     GetPurchaseHistory: _grpc.UnaryUnaryMultiCallable[_customers_pb2.GetPurchaseHistoryRequest, _customers_pb2.GetPurchaseHistoryResponse]
+    Redeem: _grpc.UnaryUnaryMultiCallable[_customers_pb2.RedeemRequest, _customers_pb2.RedeemResponse]
+    """CRM SPI §5.7 / §5.8 (paths and body inferred, see edge/spi_contract.py): redeem or undo
+    the redemption of a customer's promotions and bonus checks. All items or none: an item
+    that is unknown, expired, already redeemed (redeem) or not redeemed (undo) fails the
+    whole call with INVALID_ARGUMENT naming it.
+    """
+    UndoRedeem: _grpc.UnaryUnaryMultiCallable[_customers_pb2.RedeemRequest, _customers_pb2.RedeemResponse]
 
 @_typing.type_check_only
 class CustomerServiceAsyncStub(CustomerServiceStub):
@@ -57,6 +64,13 @@ class CustomerServiceAsyncStub(CustomerServiceStub):
     LookupCustomer: _aio.UnaryUnaryMultiCallable[_customers_pb2.LookupCustomerRequest, _customers_pb2.LookupCustomerResponse]  # type: ignore[assignment]
     ListConsents: _aio.UnaryUnaryMultiCallable[_customers_pb2.ListConsentsRequest, _customers_pb2.ListConsentsResponse]  # type: ignore[assignment]
     GetPurchaseHistory: _aio.UnaryUnaryMultiCallable[_customers_pb2.GetPurchaseHistoryRequest, _customers_pb2.GetPurchaseHistoryResponse]  # type: ignore[assignment]
+    Redeem: _aio.UnaryUnaryMultiCallable[_customers_pb2.RedeemRequest, _customers_pb2.RedeemResponse]  # type: ignore[assignment]
+    """CRM SPI §5.7 / §5.8 (paths and body inferred, see edge/spi_contract.py): redeem or undo
+    the redemption of a customer's promotions and bonus checks. All items or none: an item
+    that is unknown, expired, already redeemed (redeem) or not redeemed (undo) fails the
+    whole call with INVALID_ARGUMENT naming it.
+    """
+    UndoRedeem: _aio.UnaryUnaryMultiCallable[_customers_pb2.RedeemRequest, _customers_pb2.RedeemResponse]  # type: ignore[assignment]
 
 class CustomerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -107,5 +121,24 @@ class CustomerServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _customers_pb2.GetPurchaseHistoryRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_customers_pb2.GetPurchaseHistoryResponse, _abc.Awaitable[_customers_pb2.GetPurchaseHistoryResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Redeem(
+        self,
+        request: _customers_pb2.RedeemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customers_pb2.RedeemResponse, _abc.Awaitable[_customers_pb2.RedeemResponse]]:
+        """CRM SPI §5.7 / §5.8 (paths and body inferred, see edge/spi_contract.py): redeem or undo
+        the redemption of a customer's promotions and bonus checks. All items or none: an item
+        that is unknown, expired, already redeemed (redeem) or not redeemed (undo) fails the
+        whole call with INVALID_ARGUMENT naming it.
+        """
+
+    @_abc_1.abstractmethod
+    def UndoRedeem(
+        self,
+        request: _customers_pb2.RedeemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customers_pb2.RedeemResponse, _abc.Awaitable[_customers_pb2.RedeemResponse]]: ...
 
 def add_CustomerServiceServicer_to_server(servicer: CustomerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
