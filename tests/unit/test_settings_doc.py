@@ -1,5 +1,6 @@
-"""The README's settings table is generated from ``runtime.settings.Settings``: it must be
-current, and every setting must carry the description the table shows."""
+"""The README's settings tables are generated from ``runtime.settings.Settings``: they must be
+current, every setting must carry the description they show, and every setting belongs to
+exactly one section (``runtime/settings_sections/``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 from runtime.settings import ENV_PREFIX, Settings
+from runtime.settings_sections import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,3 +65,34 @@ def test_defaults_and_bounds_are_shown() -> None:
     assert "| `SITOO_BR_RETENTION_INBOX_DAYS` | `30` (≥ 2) |" in table
     assert "| `SITOO_BR_DATABASE_URL` | unset |" in table
     assert "| `SITOO_BR_RELAY_RETRY_SCHEDULE` | `[0, 5, 300," in table
+
+
+def test_every_setting_is_in_exactly_one_section() -> None:
+    # A field declared twice would silently shadow its namesake in another section; one
+    # declared on Settings itself lands in the README's "Other" table until it is moved.
+    owners: dict[str, list[str]] = {}
+    for section in SECTIONS:
+        for name in section.model_fields:
+            owners.setdefault(name, []).append(section.__name__)
+    shared = {name: where for name, where in owners.items() if len(where) > 1}
+    assert shared == {}, f"settings declared in more than one section: {shared}"
+    homeless = sorted(set(Settings.model_fields) - set(owners))
+    assert homeless == [], f"move these settings into a section module: {homeless}"
+
+
+def test_settings_inherits_every_section() -> None:
+    assert [cls for cls in Settings.__mro__ if cls in SECTIONS] == list(reversed(SECTIONS))
+    # ...so the fields come out in the README's order.
+    assert list(Settings.model_fields) == [
+        name for section in SECTIONS for name in section.model_fields
+    ]
+
+
+def test_tables_are_grouped_by_section() -> None:
+    table = _generator().table()
+    for section in SECTIONS:
+        heading = f"### {section.SECTION_TITLE}\n"
+        assert table.count(heading) == 1, heading
+        first_row = f"| `{ENV_PREFIX}{next(iter(section.model_fields)).upper()}` |"
+        assert table.index(heading) < table.index(first_row)
+    assert "### Other" not in table

@@ -1,0 +1,38 @@
+"""The CRM SPI's customer path: its Bloomreach calls and their congestion control."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from runtime.settings_sections.section import Section
+
+
+class CustomerPathSettings(Section):
+    SECTION_TITLE: ClassVar[str] = "Customer path (CRM SPI → Bloomreach)"
+
+    bloomreach_timeout_seconds: float = Field(
+        default=5.0,
+        description="cap on one Bloomreach call of the customer path; the caller's remaining "
+        "deadline (minus a margin to answer in) lowers it further",
+    )
+    purchase_history_limit: int = Field(
+        default=20, description="purchases the customer card's history shows"
+    )
+    # Congestion control of the customer path (issue 11): a request waits for a slot only if,
+    # by the running estimate of that integration's Bloomreach latency, it can still finish
+    # within the edge's deadline; otherwise it is answered at once instead of starting a call
+    # it cannot finish.
+    bloomreach_call_slots: int = Field(
+        default=64,
+        ge=1,
+        description="customer-path Bloomreach calls in flight per integration (and its own "
+        "connection pool's size); see *Slow Bloomreach and overload* in docs/operations.md",
+    )
+    bloomreach_max_queued: int = Field(
+        default=256,
+        ge=0,
+        description="requests per integration waiting for a slot; a request waits only if it "
+        "can still finish within the deadline, else 503 + `Retry-After` at once",
+    )
