@@ -20,3 +20,12 @@ class Report:
     ran_at: float
     passed: bool  # every check passed or was skipped
     checks: tuple[Check, ...]
+
+
+@dataclass(frozen=True)
+class MessageFate:
+    """What became of validation's test order message in the outbox."""
+
+    state: str
+    attempts: int
+    last_error: str

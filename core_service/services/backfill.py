@@ -21,7 +21,6 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from core_service.adapters.db.backfill_repo import BackfillRepository, JobState, job_key
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.sitoo_api import (
     OrderPage,
@@ -31,11 +30,13 @@ from core_service.adapters.sitoo_api import (
     SitooOrderLister,
     SitooRateLimited,
 )
+from core_service.domain.backfill import JobState, job_key
 from core_service.domain.errors import FailedPrecondition, InvalidArgument, UpstreamUnavailable
 from core_service.domain.integration import Integration
 from core_service.domain.orders import OrderRef
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import RateLimiter
+from core_service.services.ports import BackfillStore
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class Progress:
 class BackfillService:
     def __init__(
         self,
-        repository: BackfillRepository,
+        repository: BackfillStore,
         http: HttpClients,
         settings: Settings,
         metrics: CoreMetrics,

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from core_service.domain.api_clients import StoredClient
+from core_service.domain.backfill import JobState
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
+from core_service.domain.orders import OrderRef
 from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
 from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
+from core_service.domain.validation import Check, MessageFate, Report
 
 # Seconds since the epoch, as ``time.time``; injected so tests decide what "now" is.
 Clock = Callable[[], float]
@@ -157,3 +160,59 @@ class ApiClientStore(Protocol):
     async def revoke_old(self, name: str) -> StoredClient: ...
 
     async def delete(self, name: str) -> None: ...
+
+
+# ---- backfill and validation (issue 13: the last services off concrete repositories but
+# the relay's) ----
+
+
+class BackfillStore(Protocol):
+    """Backfill's and reconcile's job cursors and enqueueing (adapters/db/backfill_repo.py).
+    An order is *known* once tracked or ever given a message; only unknown ones are enqueued."""
+
+    async def start(
+        self, integration_id: int, kind: str, date_from: int, date_to: int, now: float
+    ) -> JobState:
+        """The window's job: continued where it stopped, or begun again once finished."""
+        ...
+
+    async def unknown(self, integration_id: int, refs: Sequence[OrderRef]) -> list[OrderRef]:
+        """The orders of ``refs`` never tracked and never given a message (dry run)."""
+        ...
+
+    async def open_messages(self, integration_id: int) -> int:
+        """Pending or in-flight messages of the integration (back-pressure)."""
+        ...
+
+    async def record_page(
+        self,
+        job_id: int | None,
+        integration_id: int,
+        refs: Sequence[OrderRef],
+        cursor_order_id: int,
+        now: float,
+    ) -> list[OrderRef]:
+        """Enqueue the page's unknown orders and move the job's cursor (none for
+        ``job_id=None``, reconcile) in one transaction; the orders enqueued."""
+        ...
+
+    async def finish(self, job_id: int, now: float) -> None: ...
+
+
+class ValidationStore(Protocol):
+    """Validation's test order through the real outbox, and the kept reports
+    (adapters/db/validation_repo.py)."""
+
+    async def enqueue(
+        self, integration_id: int, order_key: str, payload: dict[str, Any], now: float
+    ) -> int:
+        """A pending message with prepared commands; its id."""
+        ...
+
+    async def fate(self, message_id: int) -> MessageFate | None: ...
+
+    async def record_run(
+        self, integration_id: int, ran_at: float, passed: bool, checks: Sequence[Check]
+    ) -> None: ...
+
+    async def last_run(self, integration_id: int) -> Report | None: ...

@@ -134,11 +134,6 @@ def test_sandbox_imports_nothing_of_the_edge(tmp_path: Path) -> None:
 STILL_ON_CONCRETE_REPOSITORIES = {
     # The claim/complete protocol (Claimed, Completion, UNREADABLE) is the next port.
     "core_service/services/relay.py",
-    # Job state and keys (JobState, job_key) live in the repository module still.
-    "core_service/services/backfill.py",
-    # The validation package reads and writes through ValidationRepository.
-    "core_service/services/validation/round_trip.py",
-    "core_service/services/validation/service.py",
 }
 
 

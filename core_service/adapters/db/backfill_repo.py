@@ -9,7 +9,6 @@ and what happened to it is the outbox's business (``outbox replay`` for dead one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,25 +21,13 @@ from core_service.adapters.db.models import (
     OutboxMessage,
     TrackedOrder,
 )
+from core_service.domain.backfill import JobState, job_key
 from core_service.domain.orders import OrderRef
 
 
-@dataclass(frozen=True)
-class JobState:
-    id: int
-    job_key: str
-    resumed: bool
-    cursor_order_id: int
-    scanned: int
-    enqueued: int
-    already_known: int
-
-
-def job_key(kind: str, date_from: int, date_to: int) -> str:
-    return f"{kind}:{date_from}:{date_to}"
-
-
 class BackfillRepository:
+    """Satisfies ``services.ports.BackfillStore``."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select
@@ -12,19 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core_service.adapters.db.models import OutboxMessage, ValidationRun
 from core_service.adapters.db.sealed_commands import seal_commands
 from core_service.crypto import SecretBox
-from core_service.domain.validation import Check, Report
+from core_service.domain.validation import Check, MessageFate, Report
 
 VALIDATION_KIND = "validation"
 
 
-@dataclass(frozen=True)
-class MessageFate:
-    state: str
-    attempts: int
-    last_error: str
-
-
 class ValidationRepository:
+    """Satisfies ``services.ports.ValidationStore``."""
+
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
         self._box = box

@@ -8,13 +8,13 @@ import time
 from typing import Any
 
 from core_service.adapters.bloomreach import BloomreachClient, BloomreachError
-from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.domain.customer import CustomerInput, Origin
 from core_service.domain.errors import DomainError
 from core_service.domain.integration import Integration
 from core_service.domain.validation import Check
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
+from core_service.services.ports import ValidationStore
 from core_service.services.validation.checks import (
     CALL_TIMEOUT_S,
     VALIDATION_STORE,
@@ -40,7 +40,7 @@ class RoundTrip:
     through the outbox and a relay, and anonymization at the end."""
 
     def __init__(
-        self, customers: CustomerService, repository: ValidationRepository, settings: Settings
+        self, customers: CustomerService, repository: ValidationStore, settings: Settings
     ) -> None:
         self._customers = customers
         self._repo = repository

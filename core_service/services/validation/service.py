@@ -7,12 +7,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from core_service.adapters.bloomreach import BloomreachClient, BloomreachProject
-from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.domain.integration import Integration
 from core_service.domain.validation import Check, Report
 from core_service.metrics import CoreMetrics
 from core_service.services.customers import CustomerService
+from core_service.services.ports import ValidationStore
 from core_service.services.validation.bloomreach_checks import BloomreachChecks
 from core_service.services.validation.checks import (
     TestCustomer,
@@ -32,7 +32,7 @@ class ValidationService:
     def __init__(
         self,
         customers: CustomerService,
-        repository: ValidationRepository,
+        repository: ValidationStore,
         http: HttpClients,
         settings: Settings,
         metrics: CoreMetrics,
