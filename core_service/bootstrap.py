@@ -27,6 +27,7 @@ from core_service.adapters.db.retention_repo import RetentionRepository
 from core_service.adapters.db.startup import wait_until_reachable
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
+from core_service.adapters.upstream import HttpUpstream
 from core_service.crypto import MasterKey, SecretBox
 from core_service.metrics import CoreMetrics
 from core_service.services.api_clients import ApiClientService
@@ -124,7 +125,7 @@ async def build_core(settings: Settings) -> Core:
     # from the relay's and backfill's (issue 11: no waiting for a connection unseen).
     customer_http = HttpClients(connections_per_host=settings.bloomreach_call_slots)
     customers = CustomerService(
-        BloomreachClients(customer_http),
+        BloomreachClients(HttpUpstream(customer_http)),
         metrics,
         bloomreach_timeout_s=settings.bloomreach_timeout_seconds,
         history_limit=settings.purchase_history_limit,
@@ -152,9 +153,11 @@ async def build_core(settings: Settings) -> Core:
         http=http,
         metrics=metrics,
         customers=customers,
-        backfill=BackfillService(BackfillRepository(sessions), http, settings, metrics),
+        backfill=BackfillService(
+            BackfillRepository(sessions), HttpUpstream(http), settings, metrics
+        ),
         validation=ValidationService(
-            customers, ValidationRepository(sessions, box), http, settings, metrics
+            customers, ValidationRepository(sessions, box), HttpUpstream(http), settings, metrics
         ),
         retention=RetentionService(RetentionRepository(sessions), settings, metrics),
         api_clients=ApiClientService(

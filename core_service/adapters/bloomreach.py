@@ -12,66 +12,45 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 
 from core_service.adapters.http_client import HttpClients
+from core_service.domain.bloomreach_api import (
+    MAX_BATCH_COMMANDS,
+    AttributeResult,
+    BloomreachAuthFailed,
+    BloomreachError,
+    BloomreachProject,
+    BloomreachRateLimited,
+    BloomreachRejected,
+    BloomreachTimeout,
+    BloomreachUnavailable,
+    CommandResult,
+    JsonObject,
+)
+
+# The values and failures live in the domain (services catch them without importing this
+# adapter); they stay importable from here.
+__all__ = [
+    "MAX_BATCH_COMMANDS",
+    "AttributeResult",
+    "BloomreachAuthFailed",
+    "BloomreachClient",
+    "BloomreachError",
+    "BloomreachProject",
+    "BloomreachRateLimited",
+    "BloomreachRejected",
+    "BloomreachTimeout",
+    "BloomreachUnavailable",
+    "CommandResult",
+    "JsonObject",
+    "encode",
+]
 
 log = logging.getLogger(__name__)
-
-MAX_BATCH_COMMANDS = 50
-JsonObject = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class BloomreachProject:
-    base_url: str
-    project_token: str
-    key_id: str
-    secret: str
-
-    def __repr__(self) -> str:  # never print the secret
-        return f"BloomreachProject({self.base_url!r}, {self.project_token!r}, {self.key_id!r})"
-
-
-class BloomreachError(Exception):
-    """A failed call. ``transient`` says whether trying again later can succeed."""
-
-    transient = False
-
-    def __init__(self, message: str, *, status: int | None = None, request_id: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.request_id = request_id
-
-
-class BloomreachRateLimited(BloomreachError):
-    transient = True
-
-    def __init__(self, message: str, *, retry_after_s: float | None, request_id: str = "") -> None:
-        super().__init__(message, status=429, request_id=request_id)
-        self.retry_after_s = retry_after_s
-
-
-class BloomreachUnavailable(BloomreachError):
-    """5xx, a refused or dropped connection."""
-
-    transient = True
-
-
-class BloomreachTimeout(BloomreachError):
-    transient = True
-
-
-class BloomreachAuthFailed(BloomreachError):
-    """401/403: the integration's key id, secret or project token is wrong or lacks rights."""
-
-
-class BloomreachRejected(BloomreachError):
-    """400 or a top-level ``success: false``: the request itself is wrong; do not retry it."""
 
 
 def encode(body: Mapping[str, Any]) -> bytes:
@@ -106,21 +85,9 @@ def _is_project_token_error(message: str) -> bool:
     return "could not authenticate" in lowered or "invalid project id" in lowered
 
 
-@dataclass(frozen=True)
-class AttributeResult:
-    success: bool
-    value: Any = None
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    success: bool
-    command_id: str
-    errors: tuple[str, ...] = ()
-
-
 class BloomreachClient:
+    """Satisfies ``services.upstream_ports.BloomreachApi``."""
+
     def __init__(
         self, http: HttpClients, project: BloomreachProject, *, pool: str | None = None
     ) -> None:

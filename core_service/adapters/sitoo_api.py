@@ -7,62 +7,41 @@ failure means for an outbox message.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 import aiohttp
 
 from core_service.adapters.http_client import HttpClients
+from core_service.domain.sitoo_api import (
+    LIST_FIELDS,
+    OrderPage,
+    SitooAccount,
+    SitooAuthFailed,
+    SitooError,
+    SitooNotFound,
+    SitooRateLimited,
+    SitooRejected,
+    SitooTimeout,
+    SitooUnavailable,
+)
 
-
-@dataclass(frozen=True)
-class SitooAccount:
-    base_url: str  # e.g. https://api.mysitoo.com (the /v2/accounts/{id} part is added here)
-    account_id: int
-    api_id: str
-    password: str
-
-    def __repr__(self) -> str:  # never print the password
-        return f"SitooAccount({self.base_url!r}, {self.account_id}, {self.api_id!r})"
-
-
-class SitooError(Exception):
-    transient = False
-
-    def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class SitooRateLimited(SitooError):
-    transient = True
-
-    def __init__(self, message: str, *, retry_after_s: float | None) -> None:
-        super().__init__(message, status=429)
-        self.retry_after_s = retry_after_s
-
-
-class SitooUnavailable(SitooError):
-    transient = True
-
-
-class SitooTimeout(SitooError):
-    transient = True
-
-
-class SitooNotFound(SitooError):
-    """404: the order may not be visible yet (eventual consistency); worth a few retries."""
-
-    transient = True
-
-
-class SitooAuthFailed(SitooError):
-    """401/403: the integration's Sitoo API id or password is wrong."""
-
-
-class SitooRejected(SitooError):
-    """400 or an answer that is not an order object."""
+# The values and failures live in the domain (services catch them without importing this
+# adapter); they stay importable from here.
+__all__ = [
+    "LIST_FIELDS",
+    "OrderPage",
+    "SitooAccount",
+    "SitooAuthFailed",
+    "SitooClient",
+    "SitooError",
+    "SitooNotFound",
+    "SitooOrderLister",
+    "SitooRateLimited",
+    "SitooRejected",
+    "SitooTimeout",
+    "SitooUnavailable",
+]
 
 
 def _retry_after(headers: Any) -> float | None:
@@ -87,6 +66,8 @@ def _error_text(text: str) -> str:
 
 
 class SitooClient:
+    """Satisfies ``services.upstream_ports.SitooOrderSource``."""
+
     def __init__(self, http: HttpClients, account: SitooAccount) -> None:
         self._session = http.session(account.base_url)
         self._authorization = _authorization(account.api_id, account.password)
@@ -136,14 +117,6 @@ def _authorization(api_id: str, password: str) -> str:
     return aiohttp.encode_basic_auth(api_id, password)
 
 
-@dataclass(frozen=True)
-class OrderPage:
-    """One page of ``GET /orders.json``: ``totalcount`` = all matches before paging."""
-
-    totalcount: int
-    orders: list[dict[str, Any]]
-
-
 def _raise_for(status: int, text: str, retry_after: float | None) -> None:
     message = f"Sitoo answered {status}: {_error_text(text)}"
     if status == HTTPStatus.TOO_MANY_REQUESTS:
@@ -157,13 +130,10 @@ def _raise_for(status: int, text: str, retry_after: float | None) -> None:
     raise SitooRejected(message, status=status)
 
 
-# Order fields a backfill needs to enqueue an order (the relay fetches the full order).
-LIST_FIELDS = "orderid,eshopid,orderdate"
-
-
 class SitooOrderLister:
     """``GET /v2/accounts/{a}/orders.json`` with the documented filters and ``start``/``num``
-    paging (spec sitoo-events-and-orders.md §4.3, §5.2): backfill and reconcile."""
+    paging (spec sitoo-events-and-orders.md §4.3, §5.2): backfill and reconcile. Satisfies
+    ``services.upstream_ports.SitooOrderListing``."""
 
     def __init__(self, http: HttpClients, account: SitooAccount) -> None:
         self._session = http.session(account.base_url)

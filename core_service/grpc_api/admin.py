@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from core_service.adapters.upstream import scratch_bloomreach
 from core_service.domain import errors
 from core_service.domain.validation import Report
 from core_service.grpc_api.admin_clients import ClientAdminMixin
@@ -48,7 +49,9 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
         self._outbox = outbox
         self._validation = validation
         self._backfill = backfill
-        self._access = bloomreach_access or BloomreachAccessService(integrations)
+        self._access = bloomreach_access or BloomreachAccessService(
+            integrations, scratch_bloomreach
+        )
         self._retention = retention
         self._clients = clients
 

@@ -21,22 +21,21 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from core_service.adapters.http_client import HttpClients
-from core_service.adapters.sitoo_api import (
-    OrderPage,
-    SitooAccount,
-    SitooAuthFailed,
-    SitooError,
-    SitooOrderLister,
-    SitooRateLimited,
-)
 from core_service.domain.backfill import JobState, job_key
 from core_service.domain.errors import FailedPrecondition, InvalidArgument, UpstreamUnavailable
 from core_service.domain.integration import Integration
 from core_service.domain.orders import OrderRef
+from core_service.domain.sitoo_api import (
+    OrderPage,
+    SitooAccount,
+    SitooAuthFailed,
+    SitooError,
+    SitooRateLimited,
+)
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import RateLimiter
 from core_service.services.ports import BackfillStore
+from core_service.services.upstream_ports import SitooOrderListing, Upstream
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,14 +62,14 @@ class BackfillService:
     def __init__(
         self,
         repository: BackfillStore,
-        http: HttpClients,
+        upstream: Upstream,
         settings: Settings,
         metrics: CoreMetrics,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._repo = repository
-        self._http = http
+        self._upstream = upstream
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
@@ -168,7 +167,7 @@ class BackfillService:
 
     # ---- parts ----
 
-    def _lister(self, integration: Integration) -> SitooOrderLister:
+    def _lister(self, integration: Integration) -> SitooOrderListing:
         sitoo = integration.sitoo
         if not (sitoo.api_base_url and sitoo.account_id and sitoo.api_id):
             raise FailedPrecondition(
@@ -178,7 +177,7 @@ class BackfillService:
         account = SitooAccount(
             sitoo.api_base_url, sitoo.account_id, sitoo.api_id, sitoo.api_password or ""
         )
-        return SitooOrderLister(self._http, account)
+        return self._upstream.sitoo_order_lister(account)
 
     @staticmethod
     def _ref(integration: Integration, order: dict[str, object]) -> OrderRef:
@@ -190,7 +189,7 @@ class BackfillService:
 
     async def _page(
         self,
-        lister: SitooOrderLister,
+        lister: SitooOrderListing,
         limiter: RateLimiter,
         integration: Integration,
         *,

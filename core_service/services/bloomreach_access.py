@@ -9,17 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from core_service.adapters.bloomreach import (
+from core_service.domain.bloomreach_api import (
     BloomreachAuthFailed,
-    BloomreachClient,
     BloomreachError,
     BloomreachProject,
     BloomreachRateLimited,
     BloomreachRejected,
 )
-from core_service.adapters.http_client import HttpClients
 from core_service.domain.errors import FailedPrecondition, InvalidArgument, UpstreamUnavailable
 from core_service.domain.integration import Integration, validate_url
+from core_service.services.upstream_ports import BloomreachScratch
 
 CHECK_TIMEOUT_SECONDS = 5.0
 WHERE_TOKEN = "Settings > Project settings > Access management > API"  # noqa: S105
@@ -83,9 +82,14 @@ def remedy_for(error: BloomreachError) -> str:
 
 class BloomreachAccessService:
     def __init__(
-        self, integrations: IntegrationLookup, *, timeout: float = CHECK_TIMEOUT_SECONDS
+        self,
+        integrations: IntegrationLookup,
+        scratch: BloomreachScratch,
+        *,
+        timeout: float = CHECK_TIMEOUT_SECONDS,
     ) -> None:
         self._integrations = integrations
+        self._scratch = scratch
         self._timeout = timeout
 
     async def _project(self, access: AccessToTry) -> BloomreachProject:
@@ -127,15 +131,12 @@ class BloomreachAccessService:
             )
         except InvalidArgument as exc:
             return AccessReport(False, str(exc), "Enter the API URL as https://host[:port].")
-        http = HttpClients(connections_per_host=2)
         try:
-            client = BloomreachClient(http, project)
-            await client.system_time(self._timeout)
-            categories = await client.consent_categories(self._timeout)
+            async with self._scratch(project) as client:
+                await client.system_time(self._timeout)
+                categories = await client.consent_categories(self._timeout)
         except BloomreachError as exc:
             return AccessReport(False, str(exc), remedy_for(exc))
-        finally:
-            await http.close()
         return AccessReport(
             True,
             f"Bloomreach accepted the project token and API key at {project.base_url} "
@@ -149,15 +150,13 @@ class BloomreachAccessService:
             raise FailedPrecondition(
                 f"Bloomreach access is incomplete (missing: {exc}); enter it first"
             ) from exc
-        http = HttpClients(connections_per_host=2)
         try:
-            raw = await BloomreachClient(http, project).consent_categories(self._timeout)
+            async with self._scratch(project) as client:
+                raw = await client.consent_categories(self._timeout)
         except BloomreachAuthFailed as exc:
             raise FailedPrecondition(f"{exc}. {remedy_for(exc)}") from exc
         except BloomreachError as exc:
             raise UpstreamUnavailable(f"{exc}. {remedy_for(exc)}") from exc
-        finally:
-            await http.close()
         return [_category(c) for c in raw if isinstance(c.get("id"), str)]
 
 

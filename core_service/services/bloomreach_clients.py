@@ -9,18 +9,18 @@ credentials each integration uses, so that a changed secret takes effect on the 
 
 from __future__ import annotations
 
-from core_service.adapters.bloomreach import BloomreachClient, BloomreachProject
-from core_service.adapters.http_client import HttpClients
+from core_service.domain.bloomreach_api import BloomreachProject
 from core_service.domain.errors import UpstreamMisconfigured
 from core_service.domain.integration import Integration
+from core_service.services.upstream_ports import BloomreachApi, Upstream
 
 
 class BloomreachClients:
-    def __init__(self, http: HttpClients) -> None:
-        self._http = http
-        self._clients: dict[str, tuple[BloomreachProject, BloomreachClient]] = {}
+    def __init__(self, upstream: Upstream) -> None:
+        self._upstream = upstream
+        self._clients: dict[str, tuple[BloomreachProject, BloomreachApi]] = {}
 
-    def for_integration(self, integration: Integration) -> BloomreachClient:
+    def for_integration(self, integration: Integration) -> BloomreachApi:
         access = integration.bloomreach
         missing = [
             setting
@@ -43,6 +43,6 @@ class BloomreachClients:
         cached = self._clients.get(integration.name)
         if cached is not None and cached[0] == project:
             return cached[1]
-        client = BloomreachClient(self._http, project, pool=f"integration:{integration.name}")
+        client = self._upstream.bloomreach(project, pool=f"integration:{integration.name}")
         self._clients[integration.name] = (project, client)
         return client

@@ -12,16 +12,15 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from core_service.adapters.bloomreach import (
+from core_service.domain import purchase_history
+from core_service.domain.bloomreach_api import (
     BloomreachAuthFailed,
-    BloomreachClient,
     BloomreachError,
     BloomreachRateLimited,
     BloomreachRejected,
     BloomreachTimeout,
     BloomreachUnavailable,
 )
-from core_service.domain import purchase_history
 from core_service.domain.customer import Customer, CustomerInput, Origin, Purchase
 from core_service.domain.errors import (
     AlreadyExists,
@@ -38,6 +37,7 @@ from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
 from core_service.services.deadline import Deadline
+from core_service.services.upstream_ports import BloomreachApi
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class CustomerService:
 
     # ---- Bloomreach -------------------------------------------------------------------
 
-    def _client(self, integration: Integration) -> BloomreachClient:
+    def _client(self, integration: Integration) -> BloomreachApi:
         try:
             return self._clients.for_integration(integration)
         except UpstreamMisconfigured:

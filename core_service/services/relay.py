@@ -20,18 +20,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core_service.adapters.bloomreach import (
+from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
+from core_service.adapters.http_client import HttpClients
+from core_service.domain.bloomreach_api import (
     BloomreachAuthFailed,
     BloomreachError,
     BloomreachRateLimited,
-)
-from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
-from core_service.adapters.http_client import HttpClients
-from core_service.adapters.sitoo_api import (
-    SitooAuthFailed,
-    SitooError,
-    SitooNotFound,
-    SitooRateLimited,
 )
 from core_service.domain.delivery_outcome import (
     Dead,
@@ -45,6 +39,12 @@ from core_service.domain.delivery_outcome import (
 )
 from core_service.domain.errors import StorageError
 from core_service.domain.orders import OrderRef, Skip, plan
+from core_service.domain.sitoo_api import (
+    SitooAuthFailed,
+    SitooError,
+    SitooNotFound,
+    SitooRateLimited,
+)
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
 from core_service.services.ports import IntegrationLister, OutboxStatsSource

@@ -8,21 +8,21 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from core_service.adapters.bloomreach import (
+from core_service.domain.bloomreach_api import (
     MAX_BATCH_COMMANDS,
-    BloomreachClient,
     BloomreachRateLimited,
     CommandResult,
 )
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher, RateLimiter
+from core_service.services.upstream_ports import BloomreachApi
 from runtime.settings import Settings
 
 
 class ProjectSender:
     """Commands of many orders into paced ``batch`` calls of one Bloomreach project."""
 
-    def __init__(self, client: BloomreachClient, settings: Settings, metrics: CoreMetrics) -> None:
+    def __init__(self, client: BloomreachApi, settings: Settings, metrics: CoreMetrics) -> None:
         self._client = client
         self._timeout = settings.relay_http_timeout_seconds
         self._metrics = metrics

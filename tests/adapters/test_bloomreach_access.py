@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
+from core_service.adapters.upstream import scratch_bloomreach
 from core_service.domain.errors import FailedPrecondition, NotFound
 from core_service.domain.integration import Integration
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
@@ -41,7 +42,9 @@ def access(url: str, **changes: str) -> AccessToTry:
 
 
 async def test_good_access_is_reported_ok(emulator_url: str) -> None:
-    report = await BloomreachAccessService(NoIntegrations()).check(access(emulator_url))
+    report = await BloomreachAccessService(NoIntegrations(), scratch_bloomreach).check(
+        access(emulator_url)
+    )
     assert report.ok, report.detail
     assert "2 consent categories" in report.detail
 
@@ -58,13 +61,15 @@ async def test_good_access_is_reported_ok(emulator_url: str) -> None:
 async def test_bad_access_names_the_remedy(
     emulator_url: str, changes: dict[str, str], remedy: str
 ) -> None:
-    report = await BloomreachAccessService(NoIntegrations()).check(access(emulator_url, **changes))
+    report = await BloomreachAccessService(NoIntegrations(), scratch_bloomreach).check(
+        access(emulator_url, **changes)
+    )
     assert not report.ok
     assert remedy in report.remedy
 
 
 async def test_an_unreachable_url_says_so() -> None:
-    report = await BloomreachAccessService(NoIntegrations(), timeout=2).check(
+    report = await BloomreachAccessService(NoIntegrations(), scratch_bloomreach, timeout=2).check(
         access(f"http://127.0.0.1:{free_port()}")
     )
     assert not report.ok
@@ -73,7 +78,7 @@ async def test_an_unreachable_url_says_so() -> None:
 
 
 async def test_consent_categories_are_the_projects(emulator_url: str) -> None:
-    service = BloomreachAccessService(NoIntegrations())
+    service = BloomreachAccessService(NoIntegrations(), scratch_bloomreach)
     categories = await service.consent_categories(access(emulator_url))
     assert [(c.id, c.name) for c in categories] == [("newsletter", "Newsletter"), ("sms", "Sms")]
     with pytest.raises(FailedPrecondition, match="API key ID and secret"):

@@ -153,3 +153,25 @@ def test_services_reach_the_database_only_through_ports() -> None:
         if _within(module, "core_service.adapters.db")
     ]
     assert grpc_api == []
+
+
+# Services still building vendor clients from the HTTP pools themselves: the relay's tenant
+# cache (relay_tenants.py builds each tenant's Bloomreach and Sitoo clients) and the relay,
+# which hands it the pools. Every other service reaches Bloomreach and Sitoo through
+# services/upstream_ports.py and catches the failures of domain/{bloomreach,sitoo}_api.py.
+STILL_ON_CONCRETE_HTTP_CLIENTS = {
+    "core_service/services/relay.py",
+    "core_service/services/relay_tenants.py",
+}
+
+
+def test_services_reach_the_vendors_only_through_ports() -> None:
+    found = {
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "core_service" / "services").rglob("*.py"))
+        for _, module in imported_modules(path.read_text())
+        if _within(module, "core_service.adapters")
+        and not _within(module, "core_service.adapters.db")
+    }
+    # Equal, not a subset: a service moved onto the ports must leave the list too.
+    assert found == STILL_ON_CONCRETE_HTTP_CLIENTS

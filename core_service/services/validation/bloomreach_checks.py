@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from core_service.adapters.bloomreach import BloomreachAuthFailed, BloomreachClient, BloomreachError
+from core_service.domain.bloomreach_api import BloomreachAuthFailed, BloomreachError
 from core_service.domain.integration import Integration
 from core_service.domain.validation import Check
 from core_service.services.customers import CustomerService
+from core_service.services.upstream_ports import BloomreachApi
 from core_service.services.validation.checks import (
     CALL_TIMEOUT_S,
     PURCHASE_EVENTS,
@@ -28,7 +29,7 @@ class BloomreachChecks:
         self._customers = customers
 
     async def bloomreach_credentials(
-        self, integration: Integration, client: BloomreachClient | None
+        self, integration: Integration, client: BloomreachApi | None
     ) -> Check:
         name = "bloomreach_credentials"
         access = integration.bloomreach
@@ -70,7 +71,7 @@ class BloomreachChecks:
             f"{access.project_token}",
         )
 
-    async def read_permissions(self, integration: Integration, client: BloomreachClient) -> Check:
+    async def read_permissions(self, integration: Integration, client: BloomreachApi) -> Check:
         name = "bloomreach_read_permissions"
         mapping = self._customers.mapping(integration)
         probe = {integration.hard_id_name: f"sitoo-bloomreach-probe-{nonce()}"}
@@ -106,7 +107,7 @@ class BloomreachChecks:
             "purchase events are readable",
         )
 
-    async def consent_categories(self, integration: Integration, client: BloomreachClient) -> Check:
+    async def consent_categories(self, integration: Integration, client: BloomreachApi) -> Check:
         name = "consent_categories"
         wanted = dict.fromkeys(
             [c.category for c in integration.consent_types]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from core_service.adapters.bloomreach import BloomreachError
+from core_service.domain.bloomreach_api import BloomreachError
 from core_service.domain.validation import Check
 
 CALL_TIMEOUT_S = 10.0

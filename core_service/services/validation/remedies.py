@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core_service.adapters.bloomreach import (
+from core_service.domain.bloomreach_api import (
     BloomreachAuthFailed,
     BloomreachError,
     BloomreachRateLimited,

@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from core_service.adapters.bloomreach import BloomreachClient, BloomreachError
+from core_service.domain.bloomreach_api import BloomreachError
 from core_service.domain.customer import CustomerInput, Origin
 from core_service.domain.errors import DomainError
 from core_service.domain.integration import Integration
@@ -15,6 +15,7 @@ from core_service.domain.validation import Check
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
 from core_service.services.ports import ValidationStore
+from core_service.services.upstream_ports import BloomreachApi
 from core_service.services.validation.checks import (
     CALL_TIMEOUT_S,
     VALIDATION_STORE,
@@ -99,7 +100,7 @@ class RoundTrip:
         )
 
     async def write_permissions(
-        self, integration: Integration, client: BloomreachClient, customer: TestCustomer
+        self, integration: Integration, client: BloomreachApi, customer: TestCustomer
     ) -> Check:
         name = "bloomreach_write_permissions"
         now = int(time.time())
@@ -180,7 +181,7 @@ class RoundTrip:
         return ok(name, f"the API group may write {written}")
 
     async def order_tracking(
-        self, integration: Integration, client: BloomreachClient, customer: TestCustomer
+        self, integration: Integration, client: BloomreachApi, customer: TestCustomer
     ) -> Check:
         name = "order_tracking"
         nonce = secrets.token_hex(4)
@@ -241,7 +242,7 @@ class RoundTrip:
         )
 
     async def anonymize(
-        self, integration: Integration, client: BloomreachClient, customer: TestCustomer
+        self, integration: Integration, client: BloomreachApi, customer: TestCustomer
     ) -> Check:
         name = "test_customer_anonymized"
         if not customer.created:

@@ -6,13 +6,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from core_service.adapters.bloomreach import BloomreachClient, BloomreachProject
-from core_service.adapters.http_client import HttpClients
+from core_service.domain.bloomreach_api import BloomreachProject
 from core_service.domain.integration import Integration
 from core_service.domain.validation import Check, Report
 from core_service.metrics import CoreMetrics
 from core_service.services.customers import CustomerService
 from core_service.services.ports import ValidationStore
+from core_service.services.upstream_ports import BloomreachApi, Upstream
 from core_service.services.validation.bloomreach_checks import BloomreachChecks
 from core_service.services.validation.checks import (
     TestCustomer,
@@ -33,15 +33,15 @@ class ValidationService:
         self,
         customers: CustomerService,
         repository: ValidationStore,
-        http: HttpClients,
+        upstream: Upstream,
         settings: Settings,
         metrics: CoreMetrics,
     ) -> None:
         self._repo = repository
-        self._http = http
+        self._upstream = upstream
         self._metrics = metrics
         self._bloomreach_checks = BloomreachChecks(customers)
-        self._sitoo_checks = SitooChecks(http, settings)
+        self._sitoo_checks = SitooChecks(upstream, settings)
         self._round_trip = RoundTrip(customers, repository, settings)
 
     async def validate(self, integration: Integration, *, skip_round_trip: bool) -> Report:
@@ -130,11 +130,11 @@ class ValidationService:
             )
         return checks
 
-    def _bloomreach(self, integration: Integration) -> BloomreachClient | None:
+    def _bloomreach(self, integration: Integration) -> BloomreachApi | None:
         access = integration.bloomreach
         if not (access.api_base_url and access.project_token and access.api_key_id):
             return None
         project = BloomreachProject(
             access.api_base_url, access.project_token, access.api_key_id, access.api_secret or ""
         )
-        return BloomreachClient(self._http, project)
+        return self._upstream.bloomreach(project)

@@ -5,17 +5,11 @@ from __future__ import annotations
 import time
 from http import HTTPStatus
 
-import aiohttp
-
-from core_service.adapters.http_client import HttpClients
-from core_service.adapters.sitoo_api import (
-    SitooAccount,
-    SitooAuthFailed,
-    SitooError,
-    SitooOrderLister,
-)
 from core_service.domain.integration import Integration
+from core_service.domain.sitoo_api import SitooAccount, SitooAuthFailed, SitooError
+from core_service.domain.upstream import Unreachable
 from core_service.domain.validation import Check
+from core_service.services.upstream_ports import Upstream
 from core_service.services.validation.checks import CALL_TIMEOUT_S, fail, ok, skip
 from runtime.settings import Settings
 
@@ -23,8 +17,8 @@ from runtime.settings import Settings
 class SitooChecks:
     """Sitoo's REST API with the integration's credentials, and the edge as Sitoo reaches it."""
 
-    def __init__(self, http: HttpClients, settings: Settings) -> None:
-        self._http = http
+    def __init__(self, upstream: Upstream, settings: Settings) -> None:
+        self._upstream = upstream
         self._settings = settings
 
     async def sitoo_credentials(self, integration: Integration) -> Check:
@@ -42,7 +36,7 @@ class SitooChecks:
         )
         now = int(time.time())
         try:
-            page = await SitooOrderLister(self._http, account).list_orders(
+            page = await self._upstream.sitoo_order_lister(account).list_orders(
                 date_from=now - 86400,
                 date_to=now + 60,
                 order_id_from=1,
@@ -79,15 +73,11 @@ class SitooChecks:
         if not url:
             return skip(name, "SITOO_BR_EDGE_PUBLIC_URL is not set")
         try:
-            session = self._http.session(url)
-            async with session.get(
-                f"{url}/readyz", timeout=aiohttp.ClientTimeout(total=CALL_TIMEOUT_S)
-            ) as response:
-                status = response.status
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            status = await self._upstream.status(f"{url}/readyz", CALL_TIMEOUT_S)
+        except Unreachable as exc:
             return fail(
                 name,
-                f"{url}/readyz: {type(exc).__name__}",
+                f"{url}/readyz: {exc.cause}",
                 "Sitoo calls the edge at this URL: check DNS, TLS and the load balancer, or "
                 "fix SITOO_BR_EDGE_PUBLIC_URL",
             )
