@@ -55,10 +55,21 @@ def a_member() -> cpb.Customer:
                 promotion_id="p1",
                 name="10% off",
                 promotion_type=cpb.PromotionType(type="cart_percent", value_int=10),
+                value="10",
+                valid_until=1_900_000_000,
             ),
             cpb.Promotion(promotion_id="p2", name="Free coffee"),
         ],
-        bonus_checks=[cpb.BonusCheck(bonus_check_id="b1", name="Bonus 50 kr", value="50.00")],
+        bonus_checks=[
+            cpb.BonusCheck(
+                bonus_check_id="b1",
+                name="Bonus 50 kr",
+                value="50.00",
+                currency="SEK",
+                description="Spring bonus",
+                valid_until=1_900_000_000,
+            )
+        ],
     )
 
 
@@ -100,16 +111,30 @@ async def test_redeem_sends_every_item_and_answers_the_customer_card(
             "promotion_id": "p1",
             "promotion_type": {"type": "cart_percent", "value_int": 10},
             "redeemed": True,
+            "valid_until": 1_900_000_000,
+            "value": "10",
+            "currency": "",
         },
         {
             "name": "Free coffee",
             "promotion_id": "p2",
             "promotion_type": {"type": "", "value_int": 0},
             "redeemed": False,
+            "valid_until": 0,
+            "value": "",
+            "currency": "",
         },
     ]
     assert card["bonus_checks"] == [
-        {"bonus_check_id": "b1", "name": "Bonus 50 kr", "value": "50.00", "redeemed": True}
+        {
+            "bonus_check_id": "b1",
+            "name": "Bonus 50 kr",
+            "value": "50.00",
+            "redeemed": True,
+            "description": "Spring bonus",
+            "valid_until": 1_900_000_000,
+            "currency": "SEK",
+        }
     ]
 
 
