@@ -248,6 +248,12 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no integration {request.name!r}")
         integration.company = request.settings.company
         integration.market = request.settings.market
+        # The rest as the core takes them: a field set in the input replaces the same-named
+        # plain field of the integration (e.g. the loyalty settings, fields 60-69).
+        plain = {f.name for f in apb.Integration.DESCRIPTOR.fields if f.message_type is None}
+        for descriptor, value in request.settings.ListFields():
+            if descriptor.name in plain and not descriptor.is_repeated:
+                setattr(integration, descriptor.name, value)
         return integration
 
 
