@@ -1,19 +1,25 @@
 """Members redeeming offers during the store day (issue 14): the plan and what it must leave.
 
 A Bloomreach scenario gives some members a promotion and a bonus check (customer events,
-:mod:`sandbox.bloomreach.offers`). At the till each offer then follows one *script*:
+:mod:`sandbox.bloomreach.offers`). At the till each offer then follows one *script*; calls come
+from register A unless said otherwise:
 
 * ``once`` — redeemed (200), and the sale carries it;
-* ``twice`` — redeemed (200), redeemed again (400: already redeemed), the sale carries it;
-* ``concurrent`` — two registers redeem it at the same moment: one 200, one 400; sold;
-* ``undone`` — redeemed (200), taken out of the cart (undo 200), undone again (400: not
-  redeemed); not sold, redeemable at the end;
-* ``undone_again`` — redeemed, undone, redeemed again (all 200); sold.
+* ``twice`` — redeemed (200), then used again at register B (400: already redeemed); sold;
+* ``retried`` — redeemed, and the POS sends the same call again from the same register (a
+  retry after a lost answer: 200 again, and nothing changes); sold;
+* ``concurrent`` — registers A and B redeem it at the same moment: one 200, one 400; sold;
+* ``undone`` — redeemed (200), taken out of the cart (undo 200), undone again at register B
+  (400: not redeemed); not sold, redeemable at the end;
+* ``undone_again`` — redeemed, undone, redeemed again at register B (all 200); sold.
 
-Besides, one member's cashier tries an id nobody has (400). Expected statuses are Sitoo's
-contract as the driver reads it (``sitoo_contract.REDEEM_TWICE_STATUS``, CRM spec §5.7/§5.8).
-A sold offer sits on one line of one of the member's sales, in the item's ``additionaldata``
-(``crm-promotionid`` / ``crm-bonuscheckid``, spec §9).
+The first member also has an ``expired`` promotion (``valid_until`` before the day): it is not
+on the card and redeeming it is a 400; and their cashier tries an id nobody has (400).
+Expected statuses are Sitoo's contract as the driver reads it (CRM spec §5.7/§5.8; a POS
+retry is answered like the first call). A sold offer sits on one line of one of the member's
+sales, in the item's ``additionaldata`` (``crm-promotionid`` / ``crm-bonuscheckid``, spec §9).
+Every change of an offer (not a retry, not a refusal) is tracked back to Bloomreach by the
+middleware as an event of its own (:attr:`ExpectedOffer.redemption_events`).
 """
 
 from __future__ import annotations
@@ -33,19 +39,37 @@ from sandbox.driver.sitoo_contract import (
 )
 from sandbox.driver.store_plan import StoreDayPlan
 
-Script = Literal["once", "twice", "concurrent", "undone", "undone_again"]
-SCRIPTS: tuple[Script, ...] = ("once", "twice", "concurrent", "undone", "undone_again")
+Script = Literal["once", "twice", "retried", "concurrent", "undone", "undone_again", "expired"]
+#: The scripts the members' offers go round; ``expired`` is the first member's extra offer.
+SCRIPTS: tuple[Script, ...] = (
+    "once",
+    "twice",
+    "retried",
+    "concurrent",
+    "undone",
+    "undone_again",
+)
 Op = Literal["redeem", "undo"]
 OK = int(HTTPStatus.OK)
 REFUSED = REDEEM_TWICE_STATUS
-#: Each script's calls in order, with the status each must get. ``concurrent`` is the two
-#: calls sent together: their statuses in any order.
-SCRIPT_CALLS: Mapping[Script, tuple[tuple[Op, int], ...]] = {
-    "once": (("redeem", OK),),
-    "twice": (("redeem", OK), ("redeem", REFUSED)),
-    "concurrent": (("redeem", OK), ("redeem", REFUSED)),
-    "undone": (("redeem", OK), ("undo", OK), ("undo", REFUSED)),
-    "undone_again": (("redeem", OK), ("undo", OK), ("redeem", OK)),
+#: Each script's calls in order: operation, the status it must get, register (0 = A, 1 = B),
+#: and whether it changes the offer. ``concurrent`` is its two calls sent together: their
+#: statuses in any order.
+SCRIPT_CALLS: Mapping[Script, tuple[tuple[Op, int, int, bool], ...]] = {
+    "once": (("redeem", OK, 0, True),),
+    "twice": (("redeem", OK, 0, True), ("redeem", REFUSED, 1, False)),
+    "retried": (("redeem", OK, 0, True), ("redeem", OK, 0, False)),
+    "concurrent": (("redeem", OK, 0, True), ("redeem", REFUSED, 1, False)),
+    "undone": (("redeem", OK, 0, True), ("undo", OK, 0, True), ("undo", REFUSED, 1, False)),
+    "undone_again": (("redeem", OK, 0, True), ("undo", OK, 0, True), ("redeem", OK, 1, True)),
+    "expired": (("redeem", REFUSED, 0, False),),
+}
+#: The middleware's redemption event types (loyalty-core's choice, issue 14).
+REDEMPTION_EVENT_TYPES: Mapping[tuple[str, Op], str] = {
+    ("promotion", "redeem"): "sitoo_promotion_redeemed",
+    ("promotion", "undo"): "sitoo_promotion_undone",
+    ("bonus_check", "redeem"): "sitoo_bonus_check_redeemed",
+    ("bonus_check", "undo"): "sitoo_bonus_check_undone",
 }
 #: Offers stay valid 30 days after the day starts.
 VALID_DAYS = 30
@@ -71,12 +95,12 @@ class PlannedOffer:
 
     @property
     def redeemed_at_end(self) -> bool:
-        return self.script != "undone"
+        return self.script not in ("undone", "expired")
 
     @property
-    def successes(self) -> tuple[Op, ...]:
-        """The calls that must succeed, in order (what the middleware tracks back)."""
-        return tuple(op for op, status in SCRIPT_CALLS[self.script] if status == OK)
+    def changes(self) -> tuple[Op, ...]:
+        """The calls that change the offer, in order (what the middleware tracks back)."""
+        return tuple(op for op, _, _, change in SCRIPT_CALLS[self.script] if change)
 
 
 @dataclass(frozen=True)
@@ -137,6 +161,17 @@ def plan_loyalty(plan: StoreDayPlan, members: int) -> LoyaltyPlan:
                     currency=currency,
                 )
             offers.append(PlannedOffer(customer, offer, SCRIPTS[number % len(SCRIPTS)]))
+    if chosen:
+        expired_id = str(uuid.uuid5(_NAMESPACE, f"{plan.run_tag}/expired"))
+        expired = Offer(
+            "promotion",
+            expired_id,
+            "Last month's 30% off",
+            valid_until=day_start - 86400,
+            type="cart_percent",
+            value=30,
+        )
+        offers.append(PlannedOffer(chosen[0], expired, "expired"))
     unknown = str(uuid.uuid5(_NAMESPACE, f"{plan.run_tag}/unknown"))
     given_at = day_start - 3600
     return LoyaltyPlan(tuple(offers), unknown, given_at, _sold(plan, offers))
@@ -191,8 +226,8 @@ class RedeemCall:
 
 @dataclass(frozen=True)
 class ExpectedOffer:
-    """One offer at the end of the day: the customer card's ``redeemed`` and the order line
-    that used it; the middleware's redemption events are ``successes`` in this order."""
+    """One offer at the end of the day: on the card or not (expired), the card's ``redeemed``,
+    the order line that used it, and the changes the middleware tracks back, in order."""
 
     hard_id: str
     customer_id: str
@@ -202,9 +237,24 @@ class ExpectedOffer:
     event_type: str  # the offer event the Bloomreach scenario tracked
     properties: Mapping[str, Any]  # ... with exactly these properties
     redeemed: bool
-    successes: tuple[Op, ...]
+    changes: tuple[Op, ...]
+    on_card: bool = True
     order_id: int | None = None  # the Sitoo order whose line used it
     line: int | None = None
+
+    @property
+    def redemption_events(self) -> list[dict[str, Any]]:
+        """The Bloomreach events the middleware tracks for this offer, oldest first: type
+        and the properties that identify the change (``ledger_version`` counts from 1)."""
+        return [
+            {
+                "event_type": REDEMPTION_EVENT_TYPES[self.kind, op],
+                f"{self.kind}_id": self.offer_id,
+                "action": op,
+                "ledger_version": version,
+            }
+            for version, op in enumerate(self.changes, 1)
+        ]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -216,7 +266,9 @@ class ExpectedOffer:
             "event_type": self.event_type,
             "properties": dict(self.properties),
             "redeemed": self.redeemed,
-            "successes": list(self.successes),
+            "changes": list(self.changes),
+            "on_card": self.on_card,
+            "redemption_events": self.redemption_events,
             "order_id": self.order_id,
             "line": self.line,
         }
@@ -243,7 +295,7 @@ class LoyaltyOutcome:
             flags = [
                 o.get("redeemed") for o in listed if o.get(offer.kind + "_id") == offer.offer_id
             ]
-            if flags != [offer.redeemed]:
+            if flags != ([offer.redeemed] if offer.on_card else []):
                 found.append(f"card of {offer.customer_id}: {offer.offer_id} {flags}")
         return found
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from sandbox.bloomreach.offers import OfferTracker
 from sandbox.driver.loyalty_plan import (
@@ -29,39 +30,49 @@ from sandbox.driver.pos_client import Origin, PosClient, SpiResult
 from sandbox.driver.store_plan import ScenarioError, StoreDayPlan
 
 REGISTERS = ("{LOYALTY-REGISTER-A}", "{LOYALTY-REGISTER-B}")
+STORE = "S200"  # when the POS client names no store
 
 
 def _call(planned: PlannedOffer, op: Op, expected: int, result: SpiResult) -> RedeemCall:
-    register = result.request_headers.get("Register-ID", "")
+    register = unquote(result.request_headers.get("Register-ID", ""))
     return RedeemCall(
         planned.offer.offer_id, op, expected, result.status, register, tuple(result.problems)
     )
 
 
-async def _one(pos: PosClient, customer_id: str, planned: PlannedOffer, op: Op) -> SpiResult:
+def register(pos: PosClient, index: int) -> Origin:
+    """The till: the store of the POS, register A or B (a retry is recognised by these)."""
+    return Origin(
+        store_id=pos.origin.store_id or STORE,
+        staff_id=pos.origin.staff_id,
+        register_id=REGISTERS[index],
+    )
+
+
+async def _one(
+    pos: PosClient, customer_id: str, planned: PlannedOffer, op: Op, till: int
+) -> SpiResult:
     items = [(planned.key, planned.offer.offer_id)]
     if op == "redeem":
-        return await pos.redeem(customer_id, items)
-    return await pos.undo_redeem(customer_id, items)
+        return await pos.redeem(customer_id, items, origin=register(pos, till))
+    return await pos.undo_redeem(customer_id, items, origin=register(pos, till))
 
 
 async def _play(pos: PosClient, customer_id: str, planned: PlannedOffer) -> list[RedeemCall]:
     steps = SCRIPT_CALLS[planned.script]
     if planned.script == "concurrent":
-        items = [(planned.key, planned.offer.offer_id)]
-        origins = [Origin(register_id=r, store_id=pos.origin.store_id) for r in REGISTERS]
         results = await asyncio.gather(
-            *(pos.redeem(customer_id, items, origin=origin) for origin in origins)
+            *(_one(pos, customer_id, planned, op, till) for op, _, till, _ in steps)
         )
         # One of the two wins, whichever it is: pair the statuses in order.
         ordered = sorted(results, key=lambda r: (r.status != OK, r.status))
         return [
             _call(planned, op, expected, result)
-            for (op, expected), result in zip(steps, ordered, strict=True)
+            for (op, expected, _, _), result in zip(steps, ordered, strict=True)
         ]
     return [
-        _call(planned, op, expected, await _one(pos, customer_id, planned, op))
-        for op, expected in steps
+        _call(planned, op, expected, await _one(pos, customer_id, planned, op, till))
+        for op, expected, till, _ in steps
     ]
 
 
@@ -102,10 +113,17 @@ class LoyaltyDay:
                 self.calls += await _play(self.pos, customer_id, planned)
             if member == first:
                 unknown_id = self.loyalty.unknown_offer_id
-                unknown = await self.pos.redeem(customer_id, [("promotion_id", unknown_id)])
+                unknown = await self.pos.redeem(
+                    customer_id, [("promotion_id", unknown_id)], origin=register(self.pos, 0)
+                )
                 self.calls.append(
                     RedeemCall(
-                        unknown_id, "redeem", REFUSED, unknown.status, problems=unknown.problems
+                        unknown_id,
+                        "redeem",
+                        REFUSED,
+                        unknown.status,
+                        REGISTERS[0],
+                        problems=unknown.problems,
                     )
                 )
 
@@ -130,7 +148,8 @@ class LoyaltyDay:
                     event_type=str(body["event_type"]),
                     properties=body["properties"],
                     redeemed=planned.redeemed_at_end,
-                    successes=planned.successes,
+                    changes=planned.changes,
+                    on_card=planned.script != "expired",
                     order_id=orderids[where[0]] if where else None,
                     line=where[1] if where else None,
                 )

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import time
+
 import aiohttp
 import pytest
 from aiohttp import web
@@ -63,14 +65,16 @@ async def sitoo_url() -> AsyncIterator[str]:
 
 
 class FakeEdge:
-    """The redeem contract as the driver reads it: offers are the customer's offer events in
-    Bloomreach; redeeming one twice, or undoing what is not redeemed, is a 400; a call is
-    all or nothing. ``lenient`` answers 200 to everything (an edge that must be caught)."""
+    """The redeem contract as the driver reads it: offers are the customer's unexpired offer
+    events in Bloomreach; redeeming one twice, or undoing what is not redeemed, is a 400,
+    unless the call repeats the last one from the same register (a POS retry: 200, no
+    change); a call is all or nothing. ``lenient`` answers 200 to everything."""
 
     def __init__(self, bloomreach_url: str, *, lenient: bool = False) -> None:
         self.bloomreach_url = bloomreach_url
         self.lenient = lenient
         self.redeemed: set[str] = set()
+        self.last: tuple[object, ...] = ()
 
     async def offers(self, customer_id: str) -> dict[str, dict[str, Any]]:
         url = f"{self.bloomreach_url}/_sandbox/projects/{DEFAULT_PROJECT_TOKEN}/events"
@@ -79,7 +83,9 @@ class FakeEdge:
         return {
             e["properties"]["id"]: {"kind": OFFER_TYPES[e["type"]], **e["properties"]}
             for e in events
-            if e["type"] in OFFER_TYPES and e["customer_ids"].get("registered") == customer_id
+            if e["type"] in OFFER_TYPES
+            and e["customer_ids"].get("registered") == customer_id
+            and e["properties"]["valid_until"] > time.time()
         }
 
     def card(self, customer_id: str, offers: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -111,6 +117,9 @@ class FakeEdge:
         ]
         # No await from here on: the check and the change are one step, as in a transaction.
         redeem = parts[5] == "redeem"
+        call = (redeem, tuple(wanted), request.headers.get("Register-ID"))
+        if call == self.last:
+            return web.json_response(self.card(customer_id, offers))
         for index, offer_id in enumerate(wanted):
             refused = offer_id not in offers or (offer_id in self.redeemed) == redeem
             if refused and not self.lenient:
@@ -123,6 +132,7 @@ class FakeEdge:
                 return web.json_response(body, status=400)
         for offer_id in wanted:
             (self.redeemed.add if redeem else self.redeemed.discard)(offer_id)
+        self.last = call
         return web.json_response(self.card(customer_id, offers))
 
 
@@ -150,7 +160,8 @@ async def test_members_redeem_their_offers_through_the_day(
     loyalty = outcome.loyalty
     assert loyalty is not None
     assert loyalty.mismatches() == []
-    assert len(loyalty.offers) == 6 and {o.script for o in loyalty.offers} == set(SCRIPTS)
+    assert len(loyalty.offers) == 7
+    assert {o.script for o in loyalty.offers} == {*SCRIPTS, "expired"}
     assert {o.kind for o in loyalty.offers} == {"promotion", "bonus_check"}
 
     # The calls: each script's statuses; the concurrent pair from two registers, one winner.
@@ -160,20 +171,37 @@ async def test_members_redeem_their_offers_through_the_day(
     expected_calls = {
         "once": [("redeem", 200)],
         "twice": [("redeem", 200), ("redeem", 400)],
+        "retried": [("redeem", 200), ("redeem", 200)],
         "concurrent": [("redeem", 200), ("redeem", 400)],
         "undone": [("redeem", 200), ("undo", 200), ("undo", 400)],
         "undone_again": [("redeem", 200), ("undo", 200), ("redeem", 200)],
+        "expired": [("redeem", 400)],
     }
     for offer in loyalty.offers:
         assert by_offer[offer.offer_id] == expected_calls[offer.script], offer.script
     concurrent = next(o for o in loyalty.offers if o.script == "concurrent")
     registers = {c.register for c in loyalty.calls if c.offer_id == concurrent.offer_id}
-    assert registers == {encode_header_value(r) for r in REGISTERS}
+    assert registers == set(REGISTERS)
+    assert all(
+        r.headers["Register-ID"] in {encode_header_value(x) for x in REGISTERS}
+        for r in receiver.records
+        if r.path.endswith("redeem")
+    )
     planned_ids = {o.offer_id for o in loyalty.offers}
     unknown = [(c.op, c.status) for c in loyalty.calls if c.offer_id not in planned_ids]
     assert unknown == [("redeem", 400)]
     redeem_posts = [r for r in receiver.records if r.path.endswith(("/redeem", "/undo-redeem"))]
-    assert len(redeem_posts) == len(loyalty.calls) == 1 + 2 + 2 + 3 + 3 + 1 + 1
+    assert len(redeem_posts) == len(loyalty.calls) == 1 + 2 + 2 + 2 + 3 + 3 + 1 + 1
+    # What the middleware must track back: one event per change, retries and refusals none.
+    events = {o.script: [e["event_type"] for e in o.redemption_events] for o in loyalty.offers}
+    kinds = {o.script: o.kind for o in loyalty.offers}
+    assert events["retried"] == [f"sitoo_{kinds['retried']}_redeemed"]
+    assert events["undone_again"] == [
+        f"sitoo_{kinds['undone_again']}_{change}" for change in ("redeemed", "undone", "redeemed")
+    ]
+    assert events["expired"] == []
+    assert len(events["twice"]) == len(events["concurrent"]) == len(events["once"]) == 1
+    assert [e["ledger_version"] for o in loyalty.offers for e in o.redemption_events][:1] == [1]
 
     # Bloomreach holds each offer event exactly as the scenario tracked it.
     br = BR(aiohttp.ClientSession(), bloomreach)
