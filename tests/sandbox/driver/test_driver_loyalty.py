@@ -5,10 +5,9 @@ emulator and the driver's real clients. The real core plays it in
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-
-import time
 
 import aiohttp
 import pytest
