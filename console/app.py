@@ -19,6 +19,7 @@ from console.views import (
     authenticate,
     consents,
     integrations,
+    loyalty,
     matching,
     operations,
     sitoo,
@@ -97,6 +98,7 @@ def add_routes(app: web.Application) -> None:
     router.add_view(f"{one}/sitoo", sitoo.SitooView, name="sitoo")
     router.add_view(f"{one}/credentials/rotate", sitoo.RotateView, name="rotate")
     router.add_view(f"{one}/validate", validate.ValidateView, name="validate")
+    router.add_view(f"{one}/loyalty", loyalty.LoyaltyView, name="loyalty")
     router.add_view(f"{one}/operations", operations.OperationsView, name="operations")
     router.add_view(f"{one}/operations/stats", operations.StatsView, name="stats")
     router.add_view(f"{one}/operations/replay", operations.ReplayView, name="replay")

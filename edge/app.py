@@ -12,7 +12,7 @@ from edge.core_client import CoreClient
 from edge.keys import ADMISSION, CORE, METRICS, SETTINGS
 from edge.metrics import EdgeMetrics
 from edge.middlewares import request_context, webhook_never_500
-from edge.views import customers, events, probes
+from edge.views import customers, events, loyalty, probes
 from runtime.settings import Settings
 
 _VIEWS: dict[str, type[web.View]] = {
@@ -21,6 +21,8 @@ _VIEWS: dict[str, type[web.View]] = {
     spi_contract.CUSTOMER_TRANSACTIONS.name: customers.CustomerTransactionsView,
     spi_contract.LOOKUP.name: customers.LookupView,
     spi_contract.CONSENTS.name: customers.ConsentsView,
+    spi_contract.REDEEM.name: loyalty.RedeemView,
+    spi_contract.UNDO_REDEEM.name: loyalty.UndoRedeemView,
     spi_contract.EVENTS.name: events.EventsView,
 }
 

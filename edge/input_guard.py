@@ -163,3 +163,54 @@ def parse_json(raw: bytes) -> Any:
     except RecursionError:
         # Unreachable with the depth check above; kept so no input can ever escape as a 500.
         raise InputRejected("the body is nested too deeply") from None
+
+
+# ---- Redeem bodies (spec §5.7, §5.8; the reading is in edge.spi_contract) ----------------
+
+
+def redeem_items(data: Any) -> list[tuple[str, str]]:
+    """The items of a Redeem / Undo Redeem body as ``(key, id)`` pairs, ``key`` one of
+    ``spi.REDEEM_ITEM_KEYS``; raises InputRejected naming the item at fault."""
+    if isinstance(data, dict):
+        items = data.get(spi.REDEEM_ITEMS_KEY)
+        if not isinstance(items, list):
+            raise InputRejected(f"{spi.REDEEM_ITEMS_KEY} must be an array of redeem items")
+    elif isinstance(data, list) and spi.REDEEM_ACCEPTS_BARE_LIST:
+        items = data
+    else:
+        raise InputRejected(f"the body must be an object with {spi.REDEEM_ITEMS_KEY}")
+    if not items:
+        raise InputRejected(f"{spi.REDEEM_ITEMS_KEY} must hold at least one item")
+    if len(items) > spi.MAX_REDEEM_ITEMS:
+        raise InputRejected(f"{spi.REDEEM_ITEMS_KEY} holds more than {spi.MAX_REDEEM_ITEMS} items")
+    parsed: list[tuple[str, str]] = []
+    for index, item in enumerate(items):
+        parsed.append(_redeem_item(item, f"{spi.REDEEM_ITEMS_KEY}[{index}]"))
+    seen: dict[tuple[str, str], int] = {}
+    for index, pair in enumerate(parsed):
+        if pair in seen:
+            raise InputRejected(
+                f"{spi.REDEEM_ITEMS_KEY}[{index}].{pair[0]}: the same id as "
+                f"{spi.REDEEM_ITEMS_KEY}[{seen[pair]}]; an offer is redeemed once per call"
+            )
+        seen[pair] = index
+    return parsed
+
+
+def _redeem_item(item: Any, where: str) -> tuple[str, str]:
+    if not isinstance(item, dict):
+        raise InputRejected(f"{where} must be an object")
+    given = [key for key in spi.REDEEM_ITEM_KEYS if item.get(key) is not None]
+    if len(given) != 1:
+        raise InputRejected(f"{where} must hold exactly one of {', '.join(spi.REDEEM_ITEM_KEYS)}")
+    (key,) = given
+    value = item[key]
+    if not isinstance(value, str):
+        raise InputRejected(f"{where}.{key} must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InputRejected(f"{where}.{key} must not be empty")
+    if len(value) > spi.MAX_OFFER_ID_LENGTH:
+        raise InputRejected(f"{where}.{key} is longer than {spi.MAX_OFFER_ID_LENGTH} characters")
+    if _UNPRINTABLE.search(value):
+        raise InputRejected(f"{where}.{key} holds control characters or invalid text")
+    return key, value

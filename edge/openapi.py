@@ -66,6 +66,7 @@ def _schemas() -> dict[str, Any]:
     }
     consent_id, name, description, value = spi.CONSENT_KEYS
     return {
+        **_redeem_schemas(),
         "Customer": _obj(customer_props, ("customer_id",)),
         "CustomerPrefill": _obj({k: v for k, v in customer_props.items() if k != "customer_id"}),
         "CustomerInput": {**_obj(writable), "description": "Unknown fields are ignored."},
@@ -89,6 +90,29 @@ def _schemas() -> dict[str, Any]:
             ("request_id", "error_code", "error_data"),
         ),
     }
+
+
+def _redeem_schemas() -> dict[str, Any]:
+    """Redeem / Undo Redeem bodies (spec §5.7, §5.8; our reading in edge.spi_contract)."""
+    offer_id = {"type": "string", "minLength": 1, "maxLength": spi.MAX_OFFER_ID_LENGTH}
+    item = {
+        "type": "object",
+        "properties": {key: offer_id for key in spi.REDEEM_ITEM_KEYS},
+        "oneOf": [{"required": [key]} for key in spi.REDEEM_ITEM_KEYS],
+        "description": "Exactly one of " + " or ".join(spi.REDEEM_ITEM_KEYS) + ".",
+    }
+    items = {
+        "type": "array",
+        "items": _ref("RedeemItem"),
+        "minItems": 1,
+        "maxItems": spi.MAX_REDEEM_ITEMS,
+        "uniqueItems": True,
+        "description": "The same id twice in one call is a 400.",
+    }
+    body: dict[str, Any] = _obj({spi.REDEEM_ITEMS_KEY: items}, (spi.REDEEM_ITEMS_KEY,))
+    if spi.REDEEM_ACCEPTS_BARE_LIST:
+        body = {"oneOf": [body, items], "description": "An object with items, or the array."}
+    return {"RedeemItem": item, "RedeemRequest": body}
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +165,7 @@ def _key_type(required: bool) -> dict[str, Any]:
 def _operation(route: spi.SpiRoute) -> dict[str, Any]:
     customer = _ref("Customer")
     body = {"required": True, "content": _json(_ref("CustomerInput"))}
+    redeem = {"required": True, "content": _json(_ref("RedeemRequest"))}
     errors = _ERROR_STATUSES
     ops: dict[str, dict[str, Any]] = {
         spi.SEARCH_CUSTOMERS.name: {
@@ -197,6 +222,18 @@ def _operation(route: spi.SpiRoute) -> dict[str, Any]:
         spi.CONSENTS.name: {
             "summary": "The consent types offered in the POS, with their defaults",
             "responses": _responses({"type": "array", "items": _ref("ConsentDefinition")}, errors),
+        },
+        spi.REDEEM.name: {
+            "summary": "Redeem promotions and bonus checks; answers the customer card",
+            "parameters": [_CUSTOMER_ID],
+            "requestBody": redeem,
+            "responses": _responses(customer, errors),
+        },
+        spi.UNDO_REDEEM.name: {
+            "summary": "Undo a redemption: the items are redeemable again; answers the card",
+            "parameters": [_CUSTOMER_ID],
+            "requestBody": redeem,
+            "responses": _responses(customer, errors),
         },
         spi.EVENTS.name: {
             "summary": "Events SPI webhook: 1 to 10 events",

@@ -46,6 +46,12 @@ CUSTOMER_TRANSACTIONS: Final = SpiRoute(
 )
 LOOKUP: Final = SpiRoute("lookup", "GET", "/lookup", Confidence.INFERRED)
 CONSENTS: Final = SpiRoute("consents", "GET", "/consents", Confidence.INFERRED)
+# Redeem / Undo Redeem (spec §5.7, §5.8): the operations are documented POS interactions, the
+# paths and bodies are ours; see "Redeem and Undo Redeem" below.
+REDEEM: Final = SpiRoute("redeem", "POST", "/customers/{customer_id}/redeem", Confidence.INFERRED)
+UNDO_REDEEM: Final = SpiRoute(
+    "undo_redeem", "POST", "/customers/{customer_id}/undo-redeem", Confidence.INFERRED
+)
 
 # Events SPI (documented: POST {base}/events).
 EVENTS: Final = SpiRoute("events", "POST", "/events", Confidence.DOCUMENTED)
@@ -59,6 +65,8 @@ CRM_ROUTES: Final = (
     CUSTOMER_TRANSACTIONS,
     LOOKUP,
     CONSENTS,
+    REDEEM,
+    UNDO_REDEEM,
 )
 ALL_ROUTES: Final = (*CRM_ROUTES, EVENTS)
 
@@ -174,3 +182,26 @@ MAX_AUTHORIZATION_LENGTH: Final = 1024
 MAX_ORIGIN_HEADER_LENGTH: Final = 200
 # Digits of an integer query parameter (e.g. transactions' `limit`), ASCII 0-9 only.
 MAX_QUERY_INT_DIGITS: Final = 6
+
+# ---- Redeem and Undo Redeem (spec §5.7, §5.8) ----------------------------------------------
+# [inferred] Sitoo publishes no schema for these calls. Our reading:
+# * The body names what the cashier redeems: ``{"items": [<item>, ...]}``. "Redeem Items"
+#   (Omnium's name for the feature) and one call per cart suggest a list; the spec's design
+#   choice is "a list of items". A bare JSON array of items is accepted as the same request,
+#   so either reading of "a list" works.
+# * An item is an object holding exactly one of ``promotion_id`` / ``bonus_check_id`` (the ids
+#   the customer card shows, spec §6.2), a non-empty string. Other keys in an item are ignored
+#   (spec §12.6: tolerate unknown fields); an item with both ids, neither, or an empty one is
+#   a 400 naming the item (``items[2].promotion_id``).
+# * The same id twice in one call is a 400 (a cashier cannot use one offer twice in a cart).
+# * The answer is the customer card (the Customer object) after the call, so the POS sees
+#   ``redeemed`` flip without another Get Customer.
+# * Redeeming an already-redeemed item, or undoing one that is not redeemed, is a 400 with the
+#   core's message naming the item (spec §5.7 "fails with 400"); nothing of that call is applied.
+# * Undo Redeem takes the same body and gives the same answer (spec §5.8).
+REDEEM_ITEMS_KEY: Final = "items"
+REDEEM_ACCEPTS_BARE_LIST: Final = True
+REDEEM_ITEM_KEYS: Final = ("promotion_id", "bonus_check_id")
+# Bounds: a cart holds a handful of offers; ids are UUIDs or event ids from Bloomreach.
+MAX_REDEEM_ITEMS: Final = 20
+MAX_OFFER_ID_LENGTH: Final = 128

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from sandbox.driver.loyalty_plan import LoyaltyOutcome
 
 # --- expected outcome ----------------------------------------------------------------------
 
@@ -109,6 +112,8 @@ class ExpectedOutcome:
     skipped: tuple[ExpectedSkip, ...]
     event_ids: tuple[str, ...]
     delivery: Mapping[str, Any] = field(default_factory=dict)
+    # Members' offers and redemptions (StoreDayConfig.loyalty_members > 0), else None.
+    loyalty: LoyaltyOutcome | None = None
 
     @property
     def sales(self) -> tuple[ExpectedPurchase, ...]:
@@ -137,4 +142,5 @@ class ExpectedOutcome:
             "by_customer": {k: [p.order_id for p in v] for k, v in self.by_customer().items()},
             "event_ids": list(self.event_ids),
             "delivery": dict(self.delivery),
+            "loyalty": self.loyalty.to_json() if self.loyalty is not None else None,
         }

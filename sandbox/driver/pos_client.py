@@ -30,13 +30,16 @@ from sandbox.driver.sitoo_contract import (
     GET_CUSTOMER,
     LOOKUP,
     PATCH_CUSTOMER,
+    REDEEM,
     REGISTER_ID_HEADER,
     SEARCH_CUSTOMERS,
     STAFF_ID_HEADER,
     STORE_ID_HEADER,
+    UNDO_REDEEM,
     UPDATE_CUSTOMER,
     Route,
     integration_path,
+    redeem_body,
 )
 from sandbox.driver.spi_result import (
     SLOW_THRESHOLD_S,
@@ -229,6 +232,45 @@ class PosClient:
             CUSTOMER_TRANSACTIONS,
             params={"customer_id": customer_id},
             shape="list",
+            origin=origin,
+            auth=auth,
+        )
+
+    async def redeem(
+        self,
+        customer_id: str,
+        items: list[tuple[str, str]],
+        *,
+        body: Any = None,
+        origin: Origin | None = None,
+        auth: AuthArg = None,
+    ) -> SpiResult:
+        """``POST /customers/{customer_id}/redeem`` with ``(key, id)`` items
+        (``promotion_id`` / ``bonus_check_id``); ``body`` replaces the whole body as given.
+        The answer is the customer card."""
+        return await self._call(
+            REDEEM,
+            params={"customer_id": customer_id},
+            json_body=redeem_body(items) if body is None else body,
+            shape="customer",
+            origin=origin,
+            auth=auth,
+        )
+
+    async def undo_redeem(
+        self,
+        customer_id: str,
+        items: list[tuple[str, str]],
+        *,
+        origin: Origin | None = None,
+        auth: AuthArg = None,
+    ) -> SpiResult:
+        """``POST /customers/{customer_id}/undo-redeem``: the same body as :meth:`redeem`."""
+        return await self._call(
+            UNDO_REDEEM,
+            params={"customer_id": customer_id},
+            json_body=redeem_body(items),
+            shape="customer",
             origin=origin,
             auth=auth,
         )

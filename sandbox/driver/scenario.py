@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from sandbox.bloomreach.offers import OfferTracker
 from sandbox.driver.expected import (
     ExpectedCustomer,
     ExpectedItem,
@@ -35,6 +36,8 @@ from sandbox.driver.expected import (
     ExpectedPurchase,
     ExpectedSkip,
 )
+from sandbox.driver.loyalty_plan import plan_loyalty
+from sandbox.driver.loyalty_run import LoyaltyDay
 from sandbox.driver.pos_client import PosClient, SpiConnectionError, SpiResult
 from sandbox.driver.sitoo_orders import SitooOrdersClient, refund_order_body, sale_order_body
 from sandbox.driver.store_plan import (
@@ -90,8 +93,14 @@ async def run_store_day(
     sender: EventSender,
     *,
     plan: StoreDayPlan | None = None,
+    offers: OfferTracker | None = None,
+    hard_id_name: str = "registered",
 ) -> ExpectedOutcome:
-    """Play the day; see the module docstring. Events are flushed before returning."""
+    """Play the day; see the module docstring. Events are flushed before returning.
+
+    With ``config.loyalty_members``, ``offers`` (the Bloomreach project's tracker) gives the
+    members their offers before the first sale and the POS redeems them
+    (:mod:`sandbox.driver.loyalty_plan`); the customers' hard ID is ``hard_id_name``."""
     plan = plan or plan_store_day(config)
     ids: list[str] = []
     member_numbers: list[str | None] = []
@@ -104,6 +113,10 @@ async def run_store_day(
             new_id, member_number = planned.hard_id, None
         ids.append(new_id)
         member_numbers.append(member_number)
+
+    loyalty = _loyalty_day(config, plan, pos, offers, ids, hard_id_name=hard_id_name)
+    if loyalty is not None:
+        await loyalty.run()
 
     orderids: dict[int, int] = {}
     purchases: list[ExpectedPurchase] = []
@@ -121,7 +134,8 @@ async def run_store_day(
             body = refund_order_body(order, config, source)
         else:
             original = None
-            body = sale_order_body(order, config, customer_id, customer, member)
+            sold = loyalty.loyalty.sold.get(order.position) if loyalty is not None else None
+            body = sale_order_body(order, config, customer_id, customer, member, line_data=sold)
         orderid = await sitoo.add_order(config.site_id, body)
         orderids[order.position] = orderid
 
@@ -204,7 +218,25 @@ async def run_store_day(
         skipped=tuple(skipped),
         event_ids=tuple(event_ids),
         delivery=sender.summary(),
+        loyalty=await loyalty.outcome(orderids) if loyalty is not None else None,
     )
+
+
+def _loyalty_day(
+    config: StoreDayConfig,
+    plan: StoreDayPlan,
+    pos: PosClient | None,
+    offers: OfferTracker | None,
+    ids: Sequence[str],
+    *,
+    hard_id_name: str,
+) -> LoyaltyDay | None:
+    if not config.loyalty_members:
+        return None
+    if pos is None or offers is None:
+        raise ScenarioError("members redeeming offers need a PosClient and an OfferTracker")
+    loyalty = plan_loyalty(plan, config.loyalty_members)
+    return LoyaltyDay(plan, loyalty, pos, offers, ids, hard_id_name)
 
 
 def _voucher_of(line: PlannedLine) -> str:
@@ -220,6 +252,8 @@ def summarize(outcome: ExpectedOutcome) -> dict[str, Any]:
         "skipped": len(outcome.skipped),
         "offline": sum(p.offline for p in outcome.purchases),
         "events": len(outcome.event_ids),
+        "offers": len(outcome.loyalty.offers) if outcome.loyalty else 0,
+        "loyalty_mismatches": len(outcome.loyalty.mismatches()) if outcome.loyalty else 0,
     }
 
 

@@ -166,6 +166,26 @@ LOOKUP_OMITS_CUSTOMER_ID: Final = True
 #: [INFERRED] consent definition keys, v1's ``consentid`` renamed v2-style (§7).
 CONSENT_KEYS: Final = ("consent_id", "name", "description", "value")
 
+# --- Redeem / Undo Redeem (CRM §5.7, §5.8) -------------------------------------------------
+
+#: [INFERRED] §5.7: "a list of items, each {"bonus_check_id": …} or {"promotion_id": …}"; we
+#: send the list as ``{"items": [...]}`` ("Redeem Items"). Undo Redeem takes the same body.
+REDEEM_ITEMS_KEY: Final = "items"
+#: [DOCUMENTED] the ids the customer card carries (§6.2: ``promotion_id``; [INFERRED]
+#: ``bonus_check_id``, v1's bonus check id renamed v2-style).
+REDEEM_ITEM_KEYS: Final = ("promotion_id", "bonus_check_id")
+#: [INFERRED] §5.7: redeeming an already-redeemed item "fails with 400"; §5.8: after an undo
+#: "the item is redeemable again". The answer is the customer card with ``redeemed`` updated.
+REDEEM_TWICE_STATUS: Final = 400
+#: [THIRD_PARTY] order item ``additionaldata`` keys naming what a sale line used (§9).
+ORDER_ITEM_PROMOTION_KEY: Final = "crm-promotionid"
+ORDER_ITEM_BONUS_CHECK_KEY: Final = "crm-bonuscheckid"
+
+
+def redeem_body(items: list[tuple[str, str]]) -> dict[str, list[dict[str, str]]]:
+    """The Redeem / Undo Redeem body for ``(key, id)`` pairs."""
+    return {REDEEM_ITEMS_KEY: [{key: value} for key, value in items]}
+
 
 def error_code_for(status: int) -> str:
     return ERROR_CODES.get(status, OTHER_ERROR_CODE)

@@ -155,8 +155,11 @@ def sale_order_body(
     customer_id: str | None,
     customer: PlannedCustomer | None,
     member_number: str | None = None,
+    *,
+    line_data: Mapping[int, Mapping[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """A POS sale (built with the emulator's :func:`sandbox.sitoo_api.orders.sale_order`)."""
+    """A POS sale (built with the emulator's :func:`sandbox.sitoo_api.orders.sale_order`);
+    ``line_data`` is extra item ``additionaldata`` by line index (e.g. ``crm-promotionid``)."""
     store = config.store
     identified = customer_id is not None and customer is not None
     return sale_order(
@@ -171,8 +174,9 @@ def sale_order_body(
                 row_price=money(line.gross_before) if line.discounted else None,
                 row_discount=money(line.manual_discount) if line.manual_discount else None,
                 voucher=line.voucher,
+                additionaldata=(line_data or {}).get(index),
             )
-            for line in order.lines
+            for index, line in enumerate(order.lines)
         ],
         orderdate=order.order_date,
         customer_id=customer_id if identified else None,

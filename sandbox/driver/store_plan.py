@@ -96,12 +96,14 @@ class StoreDayConfig:
     # customer id the customer path would answer (the hard ID, i.e. the lower-cased e-mail).
     # For testing the order path on its own; the caller seeds the customers in Bloomreach.
     create_customers_via_spi: bool = True
+    # Members (customers with a sale) given a promotion and a bonus check to redeem (issue 14).
+    loyalty_members: int = 0
     account_id: int = 1500
     site_id: int = 1
     store: StoreInfo = field(default_factory=StoreInfo)
 
     def __post_init__(self) -> None:
-        for name in ("customers", "sales", "refunds", "anonymous"):
+        for name in ("customers", "sales", "refunds", "anonymous", "loyalty_members"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         if self.sales and not self.customers:

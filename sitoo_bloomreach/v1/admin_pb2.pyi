@@ -254,6 +254,16 @@ class Integration(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     ENRICHMENT_RULES_FIELD_NUMBER: _builtins.int
     ENABLED_FIELD_NUMBER: _builtins.int
+    LOYALTY_PROMOTION_EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    LOYALTY_BONUS_CHECK_EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    LOYALTY_ID_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_NAME_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_TYPE_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_VALUE_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_AMOUNT_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_CURRENCY_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_VALID_UNTIL_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_SEARCH_SHOWS_OFFERS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """URL slug: /sitoo/{name}/..."""
     display_name: _builtins.str
@@ -265,6 +275,29 @@ class Integration(_message.Message):
     created_at: _builtins.int
     updated_at: _builtins.int
     enabled: _builtins.bool
+    loyalty_promotion_event_type: _builtins.str
+    """Loyalty offers (issue 14): which customer events carry offers and which of their
+    properties hold what. An empty event type turns that kind of offer off.
+    default sitoo_promotion
+    """
+    loyalty_bonus_check_event_type: _builtins.str
+    """default sitoo_bonus_check"""
+    loyalty_id_property: _builtins.str
+    """default id"""
+    loyalty_name_property: _builtins.str
+    """default name"""
+    loyalty_type_property: _builtins.str
+    """default type (cart_percent, cart_amount, ...)"""
+    loyalty_value_property: _builtins.str
+    """default value"""
+    loyalty_amount_property: _builtins.str
+    """default amount"""
+    loyalty_currency_property: _builtins.str
+    """default currency"""
+    loyalty_valid_until_property: _builtins.str
+    """default valid_until (unix seconds or ISO 8601)"""
+    loyalty_search_shows_offers: _builtins.bool
+    """default false: search costs no extra call"""
     @_builtins.property
     def bloomreach(self) -> Global___BloomreachSettings: ...
     @_builtins.property
@@ -300,10 +333,20 @@ class Integration(_message.Message):
         updated_at: _builtins.int = ...,
         enrichment_rules: _abc.Iterable[Global___EnrichmentRule] | None = ...,
         enabled: _builtins.bool = ...,
+        loyalty_promotion_event_type: _builtins.str = ...,
+        loyalty_bonus_check_event_type: _builtins.str = ...,
+        loyalty_id_property: _builtins.str = ...,
+        loyalty_name_property: _builtins.str = ...,
+        loyalty_type_property: _builtins.str = ...,
+        loyalty_value_property: _builtins.str = ...,
+        loyalty_amount_property: _builtins.str = ...,
+        loyalty_currency_property: _builtins.str = ...,
+        loyalty_valid_until_property: _builtins.str = ...,
+        loyalty_search_shows_offers: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "matching", b"matching", "sitoo", b"sitoo"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "created_at", b"created_at", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "market", b"market", "matching", b"matching", "name", b"name", "sitoo", b"sitoo", "spi_username", b"spi_username", "updated_at", b"updated_at", "webhook_username", b"webhook_username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "created_at", b"created_at", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "matching", b"matching", "name", b"name", "sitoo", b"sitoo", "spi_username", b"spi_username", "updated_at", b"updated_at", "webhook_username", b"webhook_username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -358,6 +401,16 @@ class IntegrationInput(_message.Message):
     SET_ENRICHMENT_RULES_FIELD_NUMBER: _builtins.int
     ENRICHMENT_RULES_FIELD_NUMBER: _builtins.int
     ENABLED_FIELD_NUMBER: _builtins.int
+    LOYALTY_PROMOTION_EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    LOYALTY_BONUS_CHECK_EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    LOYALTY_ID_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_NAME_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_TYPE_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_VALUE_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_AMOUNT_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_CURRENCY_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_VALID_UNTIL_PROPERTY_FIELD_NUMBER: _builtins.int
+    LOYALTY_SEARCH_SHOWS_OFFERS_FIELD_NUMBER: _builtins.int
     display_name: _builtins.str
     company: _builtins.str
     market: _builtins.str
@@ -377,6 +430,16 @@ class IntegrationInput(_message.Message):
     sitoo_site_id: _builtins.int
     set_enrichment_rules: _builtins.bool
     enabled: _builtins.bool
+    loyalty_promotion_event_type: _builtins.str
+    loyalty_bonus_check_event_type: _builtins.str
+    loyalty_id_property: _builtins.str
+    loyalty_name_property: _builtins.str
+    loyalty_type_property: _builtins.str
+    loyalty_value_property: _builtins.str
+    loyalty_amount_property: _builtins.str
+    loyalty_currency_property: _builtins.str
+    loyalty_valid_until_property: _builtins.str
+    loyalty_search_shows_offers: _builtins.bool
     @_builtins.property
     def field_mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldMapping]: ...
     @_builtins.property
@@ -411,10 +474,20 @@ class IntegrationInput(_message.Message):
         set_enrichment_rules: _builtins.bool = ...,
         enrichment_rules: _abc.Iterable[Global___EnrichmentRule] | None = ...,
         enabled: _builtins.bool | None = ...,
+        loyalty_promotion_event_type: _builtins.str | None = ...,
+        loyalty_bonus_check_event_type: _builtins.str | None = ...,
+        loyalty_id_property: _builtins.str | None = ...,
+        loyalty_name_property: _builtins.str | None = ...,
+        loyalty_type_property: _builtins.str | None = ...,
+        loyalty_value_property: _builtins.str | None = ...,
+        loyalty_amount_property: _builtins.str | None = ...,
+        loyalty_currency_property: _builtins.str | None = ...,
+        loyalty_valid_until_property: _builtins.str | None = ...,
+        loyalty_search_shows_offers: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_market", b"_market", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "company", b"company", "display_name", b"display_name", "enabled", b"enabled", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "market", b"market", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_loyalty_amount_property", b"_loyalty_amount_property", "_loyalty_bonus_check_event_type", b"_loyalty_bonus_check_event_type", "_loyalty_currency_property", b"_loyalty_currency_property", "_loyalty_id_property", b"_loyalty_id_property", "_loyalty_name_property", b"_loyalty_name_property", "_loyalty_promotion_event_type", b"_loyalty_promotion_event_type", "_loyalty_search_shows_offers", b"_loyalty_search_shows_offers", "_loyalty_type_property", b"_loyalty_type_property", "_loyalty_valid_until_property", b"_loyalty_valid_until_property", "_loyalty_value_property", b"_loyalty_value_property", "_market", b"_market", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "company", b"company", "display_name", b"display_name", "enabled", b"enabled", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_market", b"_market", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "market", b"market", "set_channel_categories", b"set_channel_categories", "set_consent_types", b"set_consent_types", "set_enrichment_rules", b"set_enrichment_rules", "set_field_mappings", b"set_field_mappings", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_loyalty_amount_property", b"_loyalty_amount_property", "_loyalty_bonus_check_event_type", b"_loyalty_bonus_check_event_type", "_loyalty_currency_property", b"_loyalty_currency_property", "_loyalty_id_property", b"_loyalty_id_property", "_loyalty_name_property", b"_loyalty_name_property", "_loyalty_promotion_event_type", b"_loyalty_promotion_event_type", "_loyalty_search_shows_offers", b"_loyalty_search_shows_offers", "_loyalty_type_property", b"_loyalty_type_property", "_loyalty_valid_until_property", b"_loyalty_valid_until_property", "_loyalty_value_property", b"_loyalty_value_property", "_market", b"_market", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "set_channel_categories", b"set_channel_categories", "set_consent_types", b"set_consent_types", "set_enrichment_rules", b"set_enrichment_rules", "set_field_mappings", b"set_field_mappings", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bloomreach_api_base_url: _TypeAlias = _typing.Literal["bloomreach_api_base_url"]  # noqa: Y015
     _WhichOneofArgType__bloomreach_api_base_url: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url"]  # noqa: Y015
@@ -434,6 +507,26 @@ class IntegrationInput(_message.Message):
     _WhichOneofArgType__hard_id_name: _TypeAlias = _typing.Literal["_hard_id_name", b"_hard_id_name"]  # noqa: Y015
     _WhichOneofReturnType__hard_id_source_field: _TypeAlias = _typing.Literal["hard_id_source_field"]  # noqa: Y015
     _WhichOneofArgType__hard_id_source_field: _TypeAlias = _typing.Literal["_hard_id_source_field", b"_hard_id_source_field"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_amount_property: _TypeAlias = _typing.Literal["loyalty_amount_property"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_amount_property: _TypeAlias = _typing.Literal["_loyalty_amount_property", b"_loyalty_amount_property"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_bonus_check_event_type: _TypeAlias = _typing.Literal["loyalty_bonus_check_event_type"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_bonus_check_event_type: _TypeAlias = _typing.Literal["_loyalty_bonus_check_event_type", b"_loyalty_bonus_check_event_type"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_currency_property: _TypeAlias = _typing.Literal["loyalty_currency_property"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_currency_property: _TypeAlias = _typing.Literal["_loyalty_currency_property", b"_loyalty_currency_property"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_id_property: _TypeAlias = _typing.Literal["loyalty_id_property"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_id_property: _TypeAlias = _typing.Literal["_loyalty_id_property", b"_loyalty_id_property"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_name_property: _TypeAlias = _typing.Literal["loyalty_name_property"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_name_property: _TypeAlias = _typing.Literal["_loyalty_name_property", b"_loyalty_name_property"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_promotion_event_type: _TypeAlias = _typing.Literal["loyalty_promotion_event_type"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_promotion_event_type: _TypeAlias = _typing.Literal["_loyalty_promotion_event_type", b"_loyalty_promotion_event_type"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_search_shows_offers: _TypeAlias = _typing.Literal["loyalty_search_shows_offers"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_search_shows_offers: _TypeAlias = _typing.Literal["_loyalty_search_shows_offers", b"_loyalty_search_shows_offers"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_type_property: _TypeAlias = _typing.Literal["loyalty_type_property"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_type_property: _TypeAlias = _typing.Literal["_loyalty_type_property", b"_loyalty_type_property"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_valid_until_property: _TypeAlias = _typing.Literal["loyalty_valid_until_property"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_valid_until_property: _TypeAlias = _typing.Literal["_loyalty_valid_until_property", b"_loyalty_valid_until_property"]  # noqa: Y015
+    _WhichOneofReturnType__loyalty_value_property: _TypeAlias = _typing.Literal["loyalty_value_property"]  # noqa: Y015
+    _WhichOneofArgType__loyalty_value_property: _TypeAlias = _typing.Literal["_loyalty_value_property", b"_loyalty_value_property"]  # noqa: Y015
     _WhichOneofReturnType__market: _TypeAlias = _typing.Literal["market"]  # noqa: Y015
     _WhichOneofArgType__market: _TypeAlias = _typing.Literal["_market", b"_market"]  # noqa: Y015
     _WhichOneofReturnType__sitoo_account_id: _TypeAlias = _typing.Literal["sitoo_account_id"]  # noqa: Y015
@@ -464,6 +557,26 @@ class IntegrationInput(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__hard_id_name) -> _WhichOneofReturnType__hard_id_name | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__hard_id_source_field) -> _WhichOneofReturnType__hard_id_source_field | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_amount_property) -> _WhichOneofReturnType__loyalty_amount_property | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_bonus_check_event_type) -> _WhichOneofReturnType__loyalty_bonus_check_event_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_currency_property) -> _WhichOneofReturnType__loyalty_currency_property | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_id_property) -> _WhichOneofReturnType__loyalty_id_property | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_name_property) -> _WhichOneofReturnType__loyalty_name_property | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_promotion_event_type) -> _WhichOneofReturnType__loyalty_promotion_event_type | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_search_shows_offers) -> _WhichOneofReturnType__loyalty_search_shows_offers | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_type_property) -> _WhichOneofReturnType__loyalty_type_property | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_valid_until_property) -> _WhichOneofReturnType__loyalty_valid_until_property | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_value_property) -> _WhichOneofReturnType__loyalty_value_property | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__market) -> _WhichOneofReturnType__market | None: ...
     @_typing.overload

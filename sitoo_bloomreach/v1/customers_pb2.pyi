@@ -130,15 +130,27 @@ Global___PromotionType: _TypeAlias = PromotionType  # noqa: Y015
 
 @_typing.final
 class Promotion(_message.Message):
+    """Offers come from the customer's Bloomreach events (issue 14; event types and property
+    names per integration). Fields 5-7 are ours [inferred]: Sitoo documents only 1-4.
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
     PROMOTION_ID_FIELD_NUMBER: _builtins.int
     PROMOTION_TYPE_FIELD_NUMBER: _builtins.int
     REDEEMED_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     promotion_id: _builtins.str
     redeemed: _builtins.bool
+    valid_until: _builtins.int
+    """unix seconds; 0 = no end"""
+    value: _builtins.str
+    """decimal string (money for cart_amount, percent for cart_percent)"""
+    currency: _builtins.str
     @_builtins.property
     def promotion_type(self) -> Global___PromotionType: ...
     def __init__(
@@ -148,10 +160,13 @@ class Promotion(_message.Message):
         promotion_id: _builtins.str = ...,
         promotion_type: Global___PromotionType | None = ...,
         redeemed: _builtins.bool = ...,
+        valid_until: _builtins.int = ...,
+        value: _builtins.str = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["promotion_type", b"promotion_type"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "promotion_id", b"promotion_id", "promotion_type", b"promotion_type", "redeemed", b"redeemed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["currency", b"currency", "name", b"name", "promotion_id", b"promotion_id", "promotion_type", b"promotion_type", "redeemed", b"redeemed", "valid_until", b"valid_until", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -165,11 +180,18 @@ class BonusCheck(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     VALUE_FIELD_NUMBER: _builtins.int
     REDEEMED_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    VALID_UNTIL_FIELD_NUMBER: _builtins.int
+    CURRENCY_FIELD_NUMBER: _builtins.int
     bonus_check_id: _builtins.str
     name: _builtins.str
     value: _builtins.str
     """money as a decimal string"""
     redeemed: _builtins.bool
+    description: _builtins.str
+    valid_until: _builtins.int
+    """unix seconds; 0 = no end"""
+    currency: _builtins.str
     def __init__(
         self,
         *,
@@ -177,10 +199,13 @@ class BonusCheck(_message.Message):
         name: _builtins.str = ...,
         value: _builtins.str = ...,
         redeemed: _builtins.bool = ...,
+        description: _builtins.str = ...,
+        valid_until: _builtins.int = ...,
+        currency: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bonus_check_id", b"bonus_check_id", "name", b"name", "redeemed", b"redeemed", "value", b"value"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bonus_check_id", b"bonus_check_id", "currency", b"currency", "description", b"description", "name", b"name", "redeemed", b"redeemed", "valid_until", b"valid_until", "value", b"value"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -80,6 +80,14 @@ def test_edge_conforms_to_its_openapi_document(conformance_stack: CustomerStack)
     )
     print(f"core handled {handled} customer calls")
     assert handled >= 50
+    # Redeem and Undo Redeem (issue 14) reached the core too, not only the edge's checks.
+    for method in ("Redeem", "UndoRedeem"):
+        answered = sum(
+            sample_value(metrics, "core_grpc_server_handling_seconds_count", method=method, code=c)
+            or 0
+            for c in ("OK", "INVALID_ARGUMENT", "NOT_FOUND")
+        )
+        assert answered >= 1, method
 
 
 # Header bytes that pass HTTP parsing (visible ASCII, space, TAB, obs-text 0x80-0xFF) but not

@@ -126,6 +126,48 @@ class FakeCustomers(customers_pb2_grpc.CustomerServiceServicer):
         purchases = self.state.purchases[: request.limit or None]
         return cpb.GetPurchaseHistoryResponse(purchases=purchases)
 
+    async def Redeem(
+        self, request: cpb.RedeemRequest, context: ServicerContext
+    ) -> cpb.RedeemResponse:
+        await _enter(self.state, "Redeem", request, context)
+        return await self._redeem(request, context, redeemed=True)
+
+    async def UndoRedeem(
+        self, request: cpb.RedeemRequest, context: ServicerContext
+    ) -> cpb.RedeemResponse:
+        await _enter(self.state, "UndoRedeem", request, context)
+        return await self._redeem(request, context, redeemed=False)
+
+    async def _redeem(
+        self, request: cpb.RedeemRequest, context: ServicerContext, *, redeemed: bool
+    ) -> cpb.RedeemResponse:
+        """All or nothing, like the core: an unknown offer, or one already in the wanted
+        state, is INVALID_ARGUMENT naming the item, and nothing changes."""
+        customer = self.state.customers.get(request.customer_id)
+        if customer is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "customer not found")
+        offers: dict[tuple[str, str], cpb.Promotion | cpb.BonusCheck] = {
+            **{("promotion_id", p.promotion_id): p for p in customer.promotions},
+            **{("bonus_check_id", b.bonus_check_id): b for b in customer.bonus_checks},
+        }
+        chosen = []
+        for index, item in enumerate(request.items):
+            kind = item.WhichOneof("item") or ""
+            offer = offers.get((kind, getattr(item, kind) if kind else ""))
+            if offer is None:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"items[{index}].{kind}: no such offer"
+                )
+            elif offer.redeemed == redeemed:
+                state = "already redeemed" if redeemed else "not redeemed"
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"items[{index}].{kind}: {state}"
+                )
+            chosen.append(offer)
+        for offer in chosen:
+            offer.redeemed = redeemed
+        return cpb.RedeemResponse(customer=customer)
+
     def _store(self, customer_id: str, given: cpb.CustomerInput) -> cpb.Customer:
         customer = cpb.Customer(
             customer_id=customer_id,
@@ -206,6 +248,12 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
             await context.abort(grpc.StatusCode.NOT_FOUND, f"no integration {request.name!r}")
         integration.company = request.settings.company
         integration.market = request.settings.market
+        # The rest as the core takes them: a field set in the input replaces the same-named
+        # plain field of the integration (e.g. the loyalty settings, fields 60-69).
+        plain = {f.name for f in apb.Integration.DESCRIPTOR.fields if f.message_type is None}
+        for descriptor, value in request.settings.ListFields():
+            if descriptor.name in plain and not descriptor.is_repeated:
+                setattr(integration, descriptor.name, value)
         return integration
 
 

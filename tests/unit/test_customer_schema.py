@@ -105,10 +105,21 @@ def test_a_customer_serialises_to_sitoos_json() -> None:
                 "promotion_id": "p1",
                 "promotion_type": {"type": "percent", "value_int": 10},
                 "redeemed": True,
+                "valid_until": 0,
+                "value": "",
+                "currency": "",
             }
         ],
         "bonus_checks": [
-            {"bonus_check_id": "b1", "name": "Bonus", "value": "50.00", "redeemed": False}
+            {
+                "bonus_check_id": "b1",
+                "name": "Bonus",
+                "value": "50.00",
+                "redeemed": False,
+                "description": "",
+                "valid_until": 0,
+                "currency": "",
+            }
         ],
         "voucher_passwords": ["secret-1"],
         "store_id_home": "",

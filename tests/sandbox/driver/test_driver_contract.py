@@ -17,14 +17,7 @@ from edge import spi_contract as edge
 from sandbox.driver import sitoo_contract as driver
 
 #: difference -> why it is accepted for now.
-KNOWN: dict[str, str] = {
-    "route redeem: stated by Sitoo's side (POST /customers/{customer_id}/redeem), not served": (
-        "bonus checks and promotions come from Bloomreach, which offers none to redeem; the "
-        "edge has no redeem endpoint yet (spec §5.7 is inferred)"
-    ),
-    "route undo_redeem: stated by Sitoo's side (POST /customers/{customer_id}/undo-redeem), "
-    "not served": "the counterpart of redeem (spec §5.8), same reason",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _differences() -> list[str]:
@@ -79,6 +72,8 @@ def _differences() -> list[str]:
     same("channels", driver.CHANNELS, edge.CHANNELS)
     same("lookup omits customer_id", driver.LOOKUP_OMITS_CUSTOMER_ID, edge.LOOKUP_OMITS_CUSTOMER_ID)
     same("consent keys", driver.CONSENT_KEYS, edge.CONSENT_KEYS)
+    same("redeem items key", driver.REDEEM_ITEMS_KEY, edge.REDEEM_ITEMS_KEY)
+    same("redeem item keys", driver.REDEEM_ITEM_KEYS, edge.REDEEM_ITEM_KEYS)
     for route in driver.CRM_ROUTES:
         if route.name in theirs:
             params = {"customer_id": "c-1"} if "{customer_id}" in route.path else {}

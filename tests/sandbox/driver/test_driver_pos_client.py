@@ -13,10 +13,12 @@ from edge.spi_contract import (
     CONSENTS,
     CUSTOMER_TRANSACTIONS,
     LOOKUP,
+    REDEEM,
     REGISTER_ID_HEADER,
     SEARCH_CUSTOMERS,
     STAFF_ID_HEADER,
     STORE_ID_HEADER,
+    UNDO_REDEEM,
     error_body,
     integration_path,
 )
@@ -133,6 +135,43 @@ async def test_every_operation_uses_the_contract_routes(start_receiver: Receiver
     assert receiver.records[0].body == {"email": "anna@example.com"}
     assert receiver.records[0].headers["Content-Type"] == "application/json"
     assert receiver.records[2].body == {"name_first": "Anna"}
+
+
+async def test_redeem_and_undo_post_the_items_and_expect_the_card(
+    start_receiver: ReceiverFactory,
+) -> None:
+    card = {**CUSTOMER, "promotions": [{"promotion_id": "p1", "redeemed": True}]}
+    receiver = await start_receiver(
+        script=[
+            Reply(200, card),
+            Reply(400, error_body(400, "items[0]: already redeemed")),
+            Reply(200, CUSTOMER),
+            Reply(200, [CUSTOMER]),
+        ]
+    )
+    items = [("promotion_id", "p1"), ("bonus_check_id", "b 1")]
+    async with client(receiver.url) as pos:
+        redeemed = await pos.redeem("anna@example.com", items)
+        twice = await pos.redeem("anna@example.com", items[:1])
+        undone = await pos.undo_redeem("anna@example.com", items[1:])
+        not_a_card = await pos.redeem("anna@example.com", [], body=[{"promotion_id": "p1"}])
+    assert redeemed.ok and redeemed.conforms and redeemed.body == card
+    assert twice.status == 400 and twice.conforms
+    assert undone.ok and undone.conforms
+    assert "body-invalid: expected a customer object" in not_a_card.problems
+    cid = "anna%40example.com"
+    assert [(r.method, r.raw_path) for r in receiver.records] == [
+        ("POST", integration_path("acme", REDEEM, customer_id=cid)),
+        ("POST", integration_path("acme", REDEEM, customer_id=cid)),
+        ("POST", integration_path("acme", UNDO_REDEEM, customer_id=cid)),
+        ("POST", integration_path("acme", REDEEM, customer_id=cid)),
+    ]
+    assert [r.body for r in receiver.records] == [
+        {"items": [{"promotion_id": "p1"}, {"bonus_check_id": "b 1"}]},
+        {"items": [{"promotion_id": "p1"}]},
+        {"items": [{"bonus_check_id": "b 1"}]},
+        [{"promotion_id": "p1"}],
+    ]
 
 
 async def test_error_body_validation_flags_a_bad_body(start_receiver: ReceiverFactory) -> None:
