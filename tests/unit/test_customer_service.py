@@ -1,26 +1,22 @@
 """The customer path's use cases against an in-memory Bloomreach project
 (services/upstream_ports.py's BloomreachApi): what is read, what is sent and when, and how
 Bloomreach's failures become domain errors. tests/e2e/test_customers.py runs the same service
-behind the real edge and core against the Bloomreach emulator over HTTP."""
+behind the real edge and core against the Bloomreach emulator over HTTP; the fakes are
+tests/support/fake_upstream.py's."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 
 from core_service.domain.bloomreach_api import (
-    AttributeResult,
     BloomreachAuthFailed,
     BloomreachError,
-    BloomreachProject,
     BloomreachRateLimited,
     BloomreachRejected,
     BloomreachTimeout,
     BloomreachUnavailable,
-    CommandResult,
-    JsonObject,
 )
 from core_service.domain.customer import CustomerInput, Origin
 from core_service.domain.errors import (
@@ -41,160 +37,15 @@ from core_service.domain.integration import (
     Integration,
     SitooAccess,
 )
-from core_service.domain.sitoo_api import SitooAccount
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
-from core_service.services.upstream_ports import (
-    BloomreachApi,
-    SitooOrderListing,
-    SitooOrderSource,
-)
+from tests.support.fake_upstream import FakeBloomreach, FakeUpstream
 
 NOW = 1_700_000_000.0
 ORIGIN = Origin(store_id="1", staff_id="anna", register_id="r1")
-
-
-class FakeBloomreach:
-    """One Bloomreach project in memory: profiles by their ids, with properties and consents.
-
-    ``attributes`` answers as Bloomreach does (``None`` for an unknown customer, one result per
-    attribute); ``batch`` applies ``customers`` and consent commands. ``fail`` holds errors the
-    next calls raise (one each); command ids in ``refuse`` are answered ``success: false``."""
-
-    def __init__(self) -> None:
-        self.profiles: list[dict[str, dict[str, Any]]] = []
-        self.calls: list[str] = []
-        self.batches: list[list[dict[str, Any]]] = []
-        self.fail: list[BloomreachError] = []
-        self.refuse: set[str] = set()
-
-    def add(self, ids: dict[str, str], **properties: Any) -> None:
-        self.profiles.append({"ids": dict(ids), "properties": properties, "consents": {}})
-
-    def _find(self, customer_ids: Mapping[str, str]) -> dict[str, dict[str, Any]] | None:
-        for profile in self.profiles:
-            if any(profile["ids"].get(name) == value for name, value in customer_ids.items()):
-                return profile
-        return None
-
-    def _enter(self, call: str) -> None:
-        self.calls.append(call)
-        if self.fail:
-            raise self.fail.pop(0)
-
-    async def attributes(
-        self,
-        customer_ids: Mapping[str, str],
-        attributes: Sequence[Mapping[str, Any]],
-        timeout: float,
-    ) -> list[AttributeResult] | None:
-        self._enter("attributes")
-        assert timeout > 0
-        profile = self._find(customer_ids)
-        if profile is None:
-            return None
-        answers = []
-        for attribute in attributes:
-            if attribute["type"] == "id":
-                answers.append(AttributeResult(True, profile["ids"].get(attribute["id"])))
-            elif attribute["type"] == "property":
-                value = profile["properties"].get(attribute["property"])
-                answers.append(AttributeResult(True, value))
-            elif attribute["type"] == "consent":
-                value = profile["consents"].get(attribute["category"], False)
-                answers.append(AttributeResult(True, value))
-            else:
-                answers.append(AttributeResult(False, error="no such analysis"))
-        return answers
-
-    async def batch(
-        self, commands: Sequence[Mapping[str, Any]], timeout: float
-    ) -> list[CommandResult]:
-        self._enter("batch")
-        self.batches.append([dict(c) for c in commands])
-        results = []
-        for command in commands:
-            refused = command["command_id"] in self.refuse
-            if not refused:
-                self._apply(command)
-            results.append(
-                CommandResult(not refused, command["command_id"], ("refused",) if refused else ())
-            )
-        return results
-
-    def _apply(self, command: Mapping[str, Any]) -> None:
-        data = command["data"]
-        profile = self._find(data["customer_ids"])
-        if profile is None:
-            profile = {"ids": {}, "properties": {}, "consents": {}}
-            self.profiles.append(profile)
-        if command["name"] == "customers":
-            profile["ids"].update(data["customer_ids"])
-            profile["properties"].update(data["properties"])
-        elif data["event_type"] == "consent":
-            props = data["properties"]
-            profile["consents"][props["category"]] = props["action"] == "accept"
-
-    async def export_events(
-        self,
-        customer_ids: Mapping[str, str],
-        event_types: Sequence[str],
-        timeout: float,
-        *,
-        order: str = "desc",
-        limit: int = 20,
-        skip: int = 0,
-    ) -> list[JsonObject] | None:
-        self._enter("export_events")
-        return None if self._find(customer_ids) is None else []
-
-    async def system_time(self, timeout: float) -> float:
-        raise AssertionError("not used by the customer path")
-
-    async def track_customer(
-        self,
-        customer_ids: Mapping[str, str],
-        properties: Mapping[str, Any],
-        update_timestamp: float,
-        timeout: float,
-    ) -> None:
-        raise AssertionError("not used by the customer path")
-
-    async def export_one(
-        self, customer_ids: Mapping[str, str], timeout: float
-    ) -> JsonObject | None:
-        raise AssertionError("not used by the customer path")
-
-    async def consent_categories(self, timeout: float) -> list[JsonObject]:
-        raise AssertionError("not used by the customer path")
-
-    async def anonymize(self, customer_ids: Mapping[str, str], timeout: float) -> bool:
-        raise AssertionError("not used by the customer path")
-
-
-class FakeUpstream:
-    """Hands out the one fake project; records the pools asked for."""
-
-    def __init__(self, project: FakeBloomreach) -> None:
-        self.project = project
-        self.pools: list[str | None] = []
-
-    def bloomreach(self, project: BloomreachProject, *, pool: str | None = None) -> BloomreachApi:
-        assert project.secret == "secret"
-        self.pools.append(pool)
-        return self.project
-
-    def sitoo_orders(self, account: SitooAccount) -> SitooOrderSource:
-        raise AssertionError("not used by the customer path")
-
-    def sitoo_order_lister(self, account: SitooAccount) -> SitooOrderListing:
-        raise AssertionError("not used by the customer path")
-
-    async def status(self, url: str, timeout: float) -> int:
-        raise AssertionError("not used by the customer path")
 
 
 def integration(**overrides: Any) -> Integration:
