@@ -33,7 +33,8 @@ class FakeBloomreach:
     attribute; an attribute named in ``unreadable`` fails as a missing permission); ``batch``
     applies ``customers`` and consent commands. ``fail`` holds errors the next calls raise (one
     each); command ids in ``refuse`` are answered ``success: false``. ``events`` are every
-    found customer's events; ``categories`` the project's consent categories."""
+    found customer's events; ``categories`` the project's consent categories. Bloomreach
+    answers an unknown customer with 404 or with null values: ``unknown_is_404`` picks."""
 
     def __init__(self) -> None:
         self.profiles: list[Profile] = []
@@ -45,6 +46,7 @@ class FakeBloomreach:
         self.events: list[JsonObject] = []
         self.categories: list[JsonObject] = []
         self.anonymized: list[dict[str, str]] = []
+        self.unknown_is_404 = True
 
     def add(self, ids: dict[str, str], **properties: Any) -> None:
         self.profiles.append({"ids": dict(ids), "properties": properties, "consents": {}})
@@ -70,7 +72,9 @@ class FakeBloomreach:
         assert timeout > 0
         profile = self.find(customer_ids)
         if profile is None:
-            return None
+            if self.unknown_is_404:
+                return None
+            profile = {"ids": {}, "properties": {}, "consents": {}}
         return [self._answer(profile, attribute) for attribute in attributes]
 
     def _answer(self, profile: Profile, attribute: Mapping[str, Any]) -> AttributeResult:
