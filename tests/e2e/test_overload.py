@@ -19,13 +19,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from harness.customer_stack import BR_READY, base_env
+from harness.databases import sqlite_url
+from harness.metrics import sample_value
+from harness.processes import free_port, running
+from harness.stack import Stack, stack
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_SECRET
 from sandbox.driver.pos_client import POS_TIMEOUT_S
-from tests.support.customer_stack import BR_READY, base_env
-from tests.support.databases import sqlite_url
-from tests.support.metrics import sample_value
-from tests.support.processes import free_port, running
-from tests.support.stack import Stack, stack
 
 pytestmark = pytest.mark.slow
 

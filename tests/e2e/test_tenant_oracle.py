@@ -14,8 +14,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.support.customer_stack import INTEGRATION, CustomerStack, customer_stack
-from tests.support.metrics import sample_value
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
+from harness.metrics import sample_value
 
 pytestmark = pytest.mark.slow
 
