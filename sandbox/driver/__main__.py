@@ -27,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sandbox.bloomreach.offers import OfferTracker
 from sandbox.driver.local_run import LocalRunError, defaults_path, load_local_run
 from sandbox.driver.pos_client import POS_TIMEOUT_S, Origin, PosClient, SpiConnectionError
 from sandbox.driver.scenario import (
@@ -164,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     day.add_argument("--sitoo-api-id", default=_env("SITOO_API_ID"))
     day.add_argument("--sitoo-api-password", default=_env("SITOO_API_PASSWORD"))
     day.add_argument("--warehouse-id", type=int, default=3)
+    day.add_argument("--loyalty-members", type=int, default=0, help="members redeeming offers")
+    day.add_argument("--bloomreach-url", default=_env("BLOOMREACH_URL"), help="gives the offers")
     day.add_argument("--output", type=Path, help="also write the full outcome JSON here")
     day.add_argument("--summary", action="store_true", help="print counts, not the outcome")
     return parser
@@ -313,6 +316,8 @@ async def _send_events(args: argparse.Namespace) -> int:
 
 async def _store_day(args: argparse.Namespace) -> int:
     _require(args, "sitoo_api_id", "sitoo_api_password")
+    if args.loyalty_members:
+        _require(args, "bloomreach_url")
     try:
         config = StoreDayConfig(
             customers=args.customers,
@@ -326,7 +331,9 @@ async def _store_day(args: argparse.Namespace) -> int:
             close_events=not args.no_close_events,
             account_id=args.sitoo_account,
             site_id=args.sitoo_site,
+            loyalty_members=args.loyalty_members,
         )
+        offers = OfferTracker(args.bloomreach_url) if args.loyalty_members else None
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if args.warehouse_id != config.store.warehouse_id:
@@ -337,8 +344,10 @@ async def _store_day(args: argparse.Namespace) -> int:
         args.sitoo_url, args.sitoo_account, args.sitoo_api_id, args.sitoo_api_password
     )
     try:
-        outcome = await run_store_day(config, pos, sitoo, sender)
+        outcome = await run_store_day(config, pos, sitoo, sender, offers=offers)
     finally:
+        if offers is not None:
+            await offers.close()
         await pos.close()
         await sender.close()
         await sitoo.close()
@@ -346,7 +355,8 @@ async def _store_day(args: argparse.Namespace) -> int:
     if args.output is not None:
         args.output.write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
     _print({**summarize(outcome), "delivery": dict(outcome.delivery)} if args.summary else full)
-    return 0 if outcome.delivery.get("dropped_batches", 0) == 0 else 1
+    mismatches = outcome.loyalty.mismatches() if outcome.loyalty else []
+    return 0 if outcome.delivery.get("dropped_batches", 0) == 0 and not mismatches else 1
 
 
 _COMMANDS = {

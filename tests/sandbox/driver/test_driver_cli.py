@@ -14,6 +14,7 @@ from edge.spi_contract import ADD_CUSTOMER, EVENTS, integration_path
 from sandbox.driver.__main__ import main
 from sandbox.driver.receiver import Received, Receiver, Reply
 from sandbox.driver.webhooks import order_event
+from tests.sandbox.driver.test_driver_loyalty import FakeEdge
 
 ReceiverFactory = Callable[..., Awaitable[Receiver]]
 SPI = ["--integration", "acme", "--spi-user", "pos", "--spi-password", "pw"]
@@ -165,6 +166,38 @@ async def test_store_day_command(
     assert summary["events"] == 10
     full = json.loads(output.read_text())
     assert len(full["purchases"]) == 4 and len(full["customers"]) == 2
+
+
+async def test_store_day_with_members_redeeming_offers(
+    start_receiver: ReceiverFactory,
+    sitoo_url: str,
+    bloomreach: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lenient = FakeEdge(bloomreach, lenient=True)  # lets offers be used twice: must exit 1
+    for edge, exit_code in ((FakeEdge(bloomreach), 0), (lenient, 1)):
+        receiver = await start_receiver(handler=edge.handle)
+        code = await run(
+            ["store-day", "--edge-url", receiver.url, *SPI, "--webhook-user", "h"],
+            ["--webhook-password", "p", "--sitoo-url", sitoo_url, "--sitoo-api-id", "1500-1"],
+            ["--sitoo-api-password", "sandbox-password", "--customers", "2", "--sales", "4"],
+            ["--refunds", "0", "--anonymous", "0", "--compression", "1e9", "--summary"],
+            ["--loyalty-members", "2", "--bloomreach-url", bloomreach],
+        )
+        out, err = capsys.readouterr()
+        assert code == exit_code, err
+        summary = json.loads(out)
+        assert summary["offers"] == 5  # two members' promotion and bonus check, one expired
+        assert (summary["loyalty_mismatches"] > 0) is (exit_code == 1)
+
+
+async def test_store_day_loyalty_needs_bloomreach(capsys: pytest.CaptureFixture[str]) -> None:
+    code = await run(
+        ["store-day", "--edge-url", "http://127.0.0.1:9", *SPI, "--sitoo-api-id", "1500-1"],
+        ["--sitoo-api-password", "p", "--loyalty-members", "1"],
+    )
+    assert code == 2
+    assert "--bloomreach-url" in capsys.readouterr().err
 
 
 async def test_store_day_bad_sitoo_credentials(

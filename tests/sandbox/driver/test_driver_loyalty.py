@@ -14,7 +14,6 @@ import pytest
 from aiohttp import web
 
 from edge.spi_contract import ADD_CUSTOMER, EVENTS, integration_path
-from sandbox.bloomreach import BloomreachConfig, create_app
 from sandbox.bloomreach.config import DEFAULT_PROJECT_TOKEN
 from sandbox.bloomreach.offers import OfferTracker
 from sandbox.bloomreach.testing import BR
@@ -45,13 +44,6 @@ async def start_app(app: web.Application) -> tuple[web.AppRunner, str]:
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]
     return runner, f"http://{host}:{port}"
-
-
-@pytest.fixture
-async def bloomreach() -> AsyncIterator[str]:
-    runner, url = await start_app(create_app(BloomreachConfig.sandbox(seed=1)))
-    yield url
-    await runner.cleanup()
 
 
 @pytest.fixture
