@@ -2,9 +2,11 @@
 breaker (default settings) and without it (``SITOO_BR_BLOOMREACH_CIRCUIT_FAILURES=0``).
 
 The emulator answers every ``attributes`` call after 8 s, beyond the core's 5 s call timeout:
-an outage that looks like a hang. Tills search in a closed loop (the next search when the last
-was answered, after ``Retry-After`` on a 503, as the edge asks); answers and the Bloomreach
-calls the core started are counted over the window. Without the breaker the call gate already
+an outage that looks like a hang. After a warm-up (one till's searches until the outage is
+known: 5 timeouts), tills search in a closed loop with a cashier's second between answer and
+next search (a cashier retries by hand; Retry-After is not honoured, so a till is not made the
+probe by waiting exactly the cool-down); answers and the Bloomreach calls the core started are
+counted over the window. Without the breaker the call gate already
 lets only one call at a time go out to a project slower than its timeout, but that call's till
 waits out the timeout, and a till alone always does; with it, after 5 failures the tills are
 answered at once and only one probe per cool-down (5 s, doubling to 60 s) goes out. Real
@@ -29,6 +31,8 @@ from harness.metrics import sample_value
 TILLS = (1, 20)
 OUTAGE_LATENCY_MS = 8000
 CLIENT_TIMEOUT_S = 12.0
+THINK_S = 1.0
+WARM_UP_SEARCHES = 6  # the default 5 failures open the circuit
 
 
 @dataclass
@@ -53,6 +57,22 @@ async def _calls(session: aiohttp.ClientSession, url: str) -> float:
     return sample_value(text, name, upstream="bloomreach", operation="attributes") or 0.0
 
 
+async def _search(session: aiohttp.ClientSession, url: str, auth: str, n: int, cell: Cell) -> None:
+    started = time.monotonic()
+    try:
+        async with session.get(
+            f"{url}&key=till{n}@example.se",
+            headers={"Authorization": auth},
+            timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S),
+        ) as response:
+            await response.read()
+            status = response.status
+    except (TimeoutError, aiohttp.ClientError):
+        status = 0
+    cell.took.append(time.monotonic() - started)
+    cell.statuses[status] += 1
+
+
 async def _run_cell(
     session: aiohttp.ClientSession, url: str, auth: str, cell: Cell, seconds: float
 ) -> None:
@@ -60,24 +80,8 @@ async def _run_cell(
 
     async def till(n: int) -> None:
         while time.monotonic() < end:
-            started = time.monotonic()
-            retry_after = 0.0
-            try:
-                async with session.get(
-                    f"{url}&key=till{n}@example.se",
-                    headers={"Authorization": auth},
-                    timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S),
-                ) as response:
-                    await response.read()
-                    status = response.status
-                    if status == HTTPStatus.SERVICE_UNAVAILABLE:
-                        retry_after = float(response.headers.get("Retry-After", "1"))
-            except (TimeoutError, aiohttp.ClientError):
-                status = 0
-            cell.took.append(time.monotonic() - started)
-            cell.statuses[status] += 1
-            if retry_after:
-                await asyncio.sleep(min(retry_after, max(0.0, end - time.monotonic())))
+            await _search(session, url, auth, n, cell)
+            await asyncio.sleep(min(THINK_S, max(0.0, end - time.monotonic())))
 
     await asyncio.gather(*(till(n) for n in range(cell.tills)))
 
@@ -98,6 +102,9 @@ async def _measure(breaker: bool, seconds: float) -> list[Cell]:
                     f"{cs.bloomreach_url}/_sandbox/faults", json={"faults": faults}
                 ) as response:
                     assert response.status == HTTPStatus.OK, await response.text()
+                warm_up = Cell(breaker, 1)
+                for _ in range(WARM_UP_SEARCHES):
+                    await _search(session, url, auth, 0, warm_up)
                 for tills in TILLS:
                     cell = Cell(breaker, tills)
                     before = await _calls(session, metrics_url)
@@ -125,10 +132,12 @@ async def run(quick: bool) -> str:
         "## Customer search while Bloomreach times out (circuit breaker, issue 15 §3)",
         "",
         f"Every Bloomreach `attributes` call hangs for {OUTAGE_LATENCY_MS / 1000:g} s (beyond "
-        f"the 5 s call timeout). Closed loop of tills for {seconds:g} s per row, one after the "
-        "other on one stack (the breaker's state carries over from the 1-till row to the "
-        "20-till row, as in a real outage); a till sleeps `Retry-After` after a 503. Time to "
-        "answer as the till sees it; Bloomreach calls = the attribute calls the core started. "
+        f"the 5 s call timeout). After a warm-up of {WARM_UP_SEARCHES} searches by one till "
+        f"(the outage becomes known), a closed loop of tills for {seconds:g} s per row, one row "
+        "after the other on one stack (the breaker's state carries over, as in a real outage); "
+        f"a till searches again {THINK_S:g} s after each answer, whatever it was (a cashier; "
+        "`Retry-After` is not honoured). Time to answer as the till sees it; Bloomreach "
+        "calls = the attribute calls the core started. "
         "Breaker: default settings (5 failures, 5 s cool-down doubling to 60 s); off: "
         "`SITOO_BR_BLOOMREACH_CIRCUIT_FAILURES=0`. Until the card cache lands the fallback "
         "is a 503, so both sides answer 503/504; what differs is how long the till waits.",
