@@ -91,6 +91,20 @@ class AdminGateway:
             pb.ValidateIntegrationRequest(name=name), metadata=self._metadata, timeout=120.0
         )
 
+    async def circuit_breaker(self, name: str) -> pb.CircuitBreakerStatus | None:
+        """The circuit breaker of the integration's Bloomreach project; None if the core
+        predates it."""
+        try:
+            return await self._stub.GetCircuitBreaker(
+                pb.GetCircuitBreakerRequest(name=name),
+                metadata=self._metadata,
+                timeout=self._deadline,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                return None
+            raise
+
     async def last_validation(self, name: str) -> pb.ValidationReport | None:
         """The core's record of the last validation; None if there is none (or the core
         predates validation)."""

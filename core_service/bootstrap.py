@@ -34,6 +34,7 @@ from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
+from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
@@ -130,6 +131,13 @@ async def build_core(settings: Settings) -> Core:
         bloomreach_timeout_s=settings.bloomreach_timeout_seconds,
         history_limit=settings.purchase_history_limit,
         gates=CallGates(settings.bloomreach_call_slots, settings.bloomreach_max_queued, metrics),
+        # One breaker per Bloomreach project, fed by the relay too (issue 15 §3).
+        breakers=CircuitBreakers(
+            settings.bloomreach_circuit_failures,
+            settings.bloomreach_circuit_cool_down_seconds,
+            settings.bloomreach_circuit_max_cool_down_seconds,
+            metrics,
+        ),
     )
     return Core(
         settings=settings,
@@ -181,4 +189,5 @@ def build_relay(core: Core) -> Relay:
         metrics=core.metrics,
         # SQLite has one writer: one relay, one committing flush at a time.
         single_writer=is_sqlite(core.settings.resolved_database_url),
+        breakers=core.customers.breakers,
     )

@@ -59,6 +59,9 @@ class CoreMetrics:
     sitoo_credential_checks: Counter
     bloomreach_shed: Counter
     bloomreach_latency_estimate: Gauge
+    # Issue 15 §3 (outage-breaker): the circuit breaker per Bloomreach project.
+    bloomreach_circuit_state: Gauge
+    bloomreach_short_circuited: Counter
 
     @classmethod
     def create(cls) -> CoreMetrics:
@@ -224,6 +227,21 @@ class CoreMetrics:
                 "core_bloomreach_latency_estimate_seconds",
                 "The core's running estimate of one customer-path Bloomreach call, per "
                 "integration (what admission plans with)",
+                ("integration",),
+                registry=registry,
+            ),
+            bloomreach_circuit_state=Gauge(
+                "core_bloomreach_circuit_state",
+                "Circuit breaker of the integration's Bloomreach project (project: a digest of "
+                "URL and token): 0 closed, 1 half-open (the next call probes), 2 open (calls "
+                "fall back at once)",
+                ("integration", "project"),
+                registry=registry,
+            ),
+            bloomreach_short_circuited=Counter(
+                "core_bloomreach_short_circuited_total",
+                "Customer-path Bloomreach calls refused at once because the project's circuit "
+                "was open (or half-open with its probe in flight)",
                 ("integration",),
                 registry=registry,
             ),

@@ -109,6 +109,7 @@ class CoreServer:
                 backfill=core.backfill,
                 retention=core.retention,
                 clients=core.api_clients,
+                breakers=core.customers.breakers,
             ),
             self.server,
         )

@@ -21,6 +21,7 @@ class OperationsView(ConsoleView):
         dead = await self.admin.outbox_messages(self.name, "dead", 100)
         quarantine = await self.admin.quarantine(self.name, 20)
         last_validation = await self.admin.last_validation(self.name)
+        circuit = await self.admin.circuit_breaker(self.name)
         return self.page(
             "operations.html",
             integration=integration,
@@ -31,6 +32,7 @@ class OperationsView(ConsoleView):
             dead=dead,
             quarantine=quarantine,
             validation=from_report(last_validation) if last_validation is not None else None,
+            circuit=circuit,
         )
 
 

@@ -53,6 +53,19 @@ class Overloaded(UpstreamUnavailable):
         self.retry_after_s = retry_after_s
 
 
+class CircuitOpen(UpstreamUnavailable):
+    """Refused before any call (issue 15 §3): Bloomreach failed several times in a row for
+    this project and its circuit breaker's cool-down is not over, or another caller's probe is
+    in flight. Readers fall back to the cache, writers to the outbox; retryable after
+    ``retry_after_s``."""
+
+    reason = "circuit-open"
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class UpstreamRateLimited(DomainError):
     def __init__(self, message: str, retry_after_s: float | None = None) -> None:
         super().__init__(message)

@@ -22,6 +22,7 @@ from core_service.grpc_api.calls import rpc, status_for
 from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService, Progress
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
+from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.integrations import IntegrationService
 from core_service.services.ports import OutboxAdmin
 from core_service.services.retention import RetentionProgress, RetentionService
@@ -44,6 +45,7 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
         bloomreach_access: BloomreachAccessService | None = None,
         retention: RetentionService | None = None,
         clients: ApiClientService | None = None,
+        breakers: CircuitBreakers | None = None,
     ) -> None:
         self._integrations = integrations
         self._outbox = outbox
@@ -54,6 +56,7 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
         )
         self._retention = retention
         self._clients = clients
+        self._breakers = breakers
 
     @rpc
     async def CreateIntegration(
@@ -244,6 +247,28 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
                 pb.ConsentCategory(id=c.id, name=c.name, legitimate_interest=c.legitimate_interest)
                 for c in categories
             ]
+        )
+
+    @rpc
+    async def GetCircuitBreaker(
+        self, request: pb.GetCircuitBreakerRequest, context: Context
+    ) -> pb.CircuitBreakerStatus:
+        integration = await self._integrations.get(request.name)
+        status = self._breakers.status(integration) if self._breakers is not None else None
+        if status is None:
+            return pb.CircuitBreakerStatus(integration=integration.name, enabled=False)
+        opened = status.opened_seconds_ago
+        return pb.CircuitBreakerStatus(
+            integration=integration.name,
+            enabled=True,
+            state=status.state,
+            project=status.project,
+            integrations=list(status.integrations),
+            consecutive_failures=status.consecutive_failures,
+            retry_after_seconds=status.retry_after_s,
+            cool_down_seconds=status.cool_down_s,
+            trips=status.trips,
+            opened_seconds_ago=-1.0 if opened is None else opened,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from core_service.domain import purchase_history
 from core_service.domain.bloomreach_api import (
@@ -36,6 +36,7 @@ from core_service.domain.mapping import AttributeAnswer, CustomerMapping, Snapsh
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
+from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.deadline import Deadline
 from core_service.services.upstream_ports import BloomreachApi
 
@@ -52,9 +53,12 @@ class CustomerService:
         history_limit: int,
         gates: CallGates,
         clock: Callable[[], float] = time.time,
+        breakers: CircuitBreakers | None = None,
     ) -> None:
         self._clients = clients
         self._gates = gates
+        # Off unless given (fast service-level tests); bootstrap gives the core's.
+        self._breakers = breakers or CircuitBreakers(0, 1.0, 1.0)
         self._metrics = metrics
         self._timeout = bloomreach_timeout_s
         self._history_limit = history_limit
@@ -211,11 +215,19 @@ class CustomerService:
                 f"{'; '.join(first.errors) or 'no reason given'}"
             )
 
-    def _slot(
-        self, integration: Integration, deadline: Deadline
-    ) -> AbstractAsyncContextManager[float]:
-        """A call slot of the integration, if its call can finish in time; the call's timeout."""
-        return self._gates.for_integration(integration.name).call(deadline, self._timeout)
+    @asynccontextmanager
+    async def _slot(self, integration: Integration, deadline: Deadline) -> AsyncIterator[float]:
+        """A call slot of the integration, if its call can finish in time; the call's timeout.
+        While the project's circuit is open, ``CircuitOpen`` at once, before any queueing."""
+        async with (
+            self._breakers.guard(integration),
+            self._gates.for_integration(integration.name).call(deadline, self._timeout) as timeout,
+        ):
+            yield timeout
+
+    @property
+    def breakers(self) -> CircuitBreakers:
+        return self._breakers
 
     def _count(self, integration: Integration, error_class: str) -> None:
         self._metrics.upstream_errors.labels("bloomreach", integration.name, error_class).inc()

@@ -47,6 +47,7 @@ from core_service.domain.sitoo_api import (
 )
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
+from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.ports import IntegrationLister, OutboxStatsSource
 from core_service.services.relay_tenants import Tenant, TenantCache
 from runtime.settings import Settings
@@ -72,6 +73,7 @@ class Relay:
         single_writer: bool,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        breakers: CircuitBreakers | None = None,
     ) -> None:
         self._repo = repository
         self._outbox_admin = outbox_admin
@@ -79,7 +81,7 @@ class Relay:
         self._metrics = metrics
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
-        self._tenants = TenantCache(integrations, http, settings, metrics, clock)
+        self._tenants = TenantCache(integrations, http, settings, metrics, clock, breakers=breakers)
         self._sitoo_slots = asyncio.Semaphore(settings.relay_sitoo_concurrency)
         self._in_flight = 0
         # Claimed messages whose Bloomreach call has not returned yet. Claiming stops at about

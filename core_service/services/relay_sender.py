@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from core_service.domain.bloomreach_api import (
     MAX_BATCH_COMMANDS,
+    BloomreachError,
     BloomreachRateLimited,
+    BloomreachTimeout,
+    BloomreachUnavailable,
     CommandResult,
 )
 from core_service.metrics import CoreMetrics
@@ -22,8 +25,17 @@ from runtime.settings import Settings
 class ProjectSender:
     """Commands of many orders into paced ``batch`` calls of one Bloomreach project."""
 
-    def __init__(self, client: BloomreachApi, settings: Settings, metrics: CoreMetrics) -> None:
+    def __init__(
+        self,
+        client: BloomreachApi,
+        settings: Settings,
+        metrics: CoreMetrics,
+        *,
+        on_outcome: Callable[[bool], None] | None = None,
+    ) -> None:
         self._client = client
+        # Told whether Bloomreach was up for each call (the project's circuit breaker).
+        self._on_outcome = on_outcome
         self._timeout = settings.relay_http_timeout_seconds
         self._metrics = metrics
         self.limiter = RateLimiter(settings.bloomreach_requests_per_second)
@@ -53,8 +65,17 @@ class ProjectSender:
         try:
             results = await self._client.batch(flat, self._timeout)
         except BloomreachRateLimited as exc:
+            self._tell(up=False)
             self.limiter.pause(exc.retry_after_s if exc.retry_after_s is not None else 1.0)
             raise
+        except (BloomreachTimeout, BloomreachUnavailable):
+            self._tell(up=False)
+            raise
+        except BloomreachError:
+            self._tell(up=True)  # refused (400/401/403): Bloomreach is up
+            raise
+        else:
+            self._tell(up=True)
         finally:
             self._metrics.upstream_duration.labels("bloomreach", "batch").observe(
                 time.perf_counter() - started
@@ -65,6 +86,10 @@ class ProjectSender:
             out.append(results[position : position + len(item)])
             position += len(item)
         return out
+
+    def _tell(self, *, up: bool) -> None:
+        if self._on_outcome is not None:
+            self._on_outcome(up)
 
     async def close(self) -> None:
         await self._batcher.close()

@@ -13,6 +13,7 @@ from core_service.adapters.sitoo_api import SitooAccount, SitooClient
 from core_service.domain.integration import Integration
 from core_service.domain.orders import CustomerRule
 from core_service.metrics import CoreMetrics
+from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.ports import IntegrationLister
 from core_service.services.relay_sender import ProjectSender
 from runtime.settings import Settings
@@ -34,12 +35,15 @@ class TenantCache:
         settings: Settings,
         metrics: CoreMetrics,
         clock: Callable[[], float],
+        *,
+        breakers: CircuitBreakers | None = None,
     ) -> None:
         self._integrations = integrations
         self._http = http
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
+        self._breakers = breakers
         self._tenants: dict[int, Tenant] = {}
         self._loaded = 0.0
         # Bumped by settings_changed(); a load records the generation it started under, so a
@@ -98,13 +102,24 @@ class TenantCache:
                 integration=integration,
                 sitoo=SitooClient(self._http, account),
                 sender=ProjectSender(
-                    BloomreachClient(self._http, project), self._settings, self._metrics
+                    BloomreachClient(self._http, project),
+                    self._settings,
+                    self._metrics,
+                    on_outcome=self._outcome_feed(integration),
                 ),
                 rule=CustomerRule(integration.hard_id_name, integration.hard_id_source_field),
             )
         self._tenants = fresh
         self._loaded = now
         self._loaded_generation = generation
+
+    def _outcome_feed(self, integration: Integration) -> Callable[[bool], None] | None:
+        """The relay's Bloomreach outcomes go to the project's circuit breaker, so the tills
+        learn of an outage the relay saw (the relay itself is never short-circuited)."""
+        breakers = self._breakers
+        if breakers is None:
+            return None
+        return lambda success: breakers.record(integration, success=success)
 
     async def close(self) -> None:
         for tenant in self._tenants.values():

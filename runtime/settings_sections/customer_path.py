@@ -36,3 +36,25 @@ class CustomerPathSettings(Section):
         description="requests per integration waiting for a slot; a request waits only if it "
         "can still finish within the deadline, else 503 + `Retry-After` at once",
     )
+    # A circuit breaker per Bloomreach project (issue 15 §3): during an outage the till does
+    # not first pay a timeout on every call.
+    bloomreach_circuit_failures: int = Field(
+        default=5,
+        ge=0,
+        description="consecutive failed Bloomreach calls of one project (timeout, connection "
+        "error, 5xx, 429; customer path and relay) that open its circuit: customer calls then "
+        "fall back at once; 0 turns the breaker off",
+    )
+    bloomreach_circuit_cool_down_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="how long an open circuit refuses calls before one probe call may go out; "
+        "doubled after each failed probe, up to the maximum",
+    )
+    bloomreach_circuit_max_cool_down_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="the longest cool-down of an open circuit, however many probes failed",
+    )

@@ -1830,3 +1830,82 @@ class DeleteClientResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteClientResponse: _TypeAlias = DeleteClientResponse  # noqa: Y015
+
+@_typing.final
+class GetCircuitBreakerRequest(_message.Message):
+    """---- circuit breaker (issue 15 §3) ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """the integration"""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetCircuitBreakerRequest: _TypeAlias = GetCircuitBreakerRequest  # noqa: Y015
+
+@_typing.final
+class CircuitBreakerStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    ENABLED_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    PROJECT_FIELD_NUMBER: _builtins.int
+    INTEGRATIONS_FIELD_NUMBER: _builtins.int
+    CONSECUTIVE_FAILURES_FIELD_NUMBER: _builtins.int
+    RETRY_AFTER_SECONDS_FIELD_NUMBER: _builtins.int
+    COOL_DOWN_SECONDS_FIELD_NUMBER: _builtins.int
+    TRIPS_FIELD_NUMBER: _builtins.int
+    OPENED_SECONDS_AGO_FIELD_NUMBER: _builtins.int
+    integration: _builtins.str
+    enabled: _builtins.bool
+    """False when SITOO_BR_BLOOMREACH_CIRCUIT_FAILURES is 0; nothing else is then set."""
+    state: _builtins.str
+    """"closed" (calls go out), "open" (calls fall back at once), "half_open" (the cool-down is
+    over: the next call probes, the others fall back until it answers).
+    """
+    project: _builtins.str
+    """A digest of the project's API base URL and token (never the token itself); integrations
+    on the same project share the breaker.
+    """
+    consecutive_failures: _builtins.int
+    retry_after_seconds: _builtins.float
+    """until the next probe may go out"""
+    cool_down_seconds: _builtins.float
+    trips: _builtins.int
+    """times it opened since the core started"""
+    opened_seconds_ago: _builtins.float
+    """since it last opened; -1 if never"""
+    @_builtins.property
+    def integrations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        integration: _builtins.str = ...,
+        enabled: _builtins.bool = ...,
+        state: _builtins.str = ...,
+        project: _builtins.str = ...,
+        integrations: _abc.Iterable[_builtins.str] | None = ...,
+        consecutive_failures: _builtins.int = ...,
+        retry_after_seconds: _builtins.float = ...,
+        cool_down_seconds: _builtins.float = ...,
+        trips: _builtins.int = ...,
+        opened_seconds_ago: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consecutive_failures", b"consecutive_failures", "cool_down_seconds", b"cool_down_seconds", "enabled", b"enabled", "integration", b"integration", "integrations", b"integrations", "opened_seconds_ago", b"opened_seconds_ago", "project", b"project", "retry_after_seconds", b"retry_after_seconds", "state", b"state", "trips", b"trips"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CircuitBreakerStatus: _TypeAlias = CircuitBreakerStatus  # noqa: Y015

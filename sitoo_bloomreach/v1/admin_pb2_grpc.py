@@ -149,6 +149,11 @@ class AdminServiceStub:
                 request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientRequest.SerializeToString,
                 response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientResponse.FromString,
                 _registered_method=True)
+        self.GetCircuitBreaker = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/GetCircuitBreaker',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.GetCircuitBreakerRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CircuitBreakerStatus.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -300,6 +305,14 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCircuitBreaker(self, request, context):
+        """The circuit breaker of the integration's Bloomreach project (issue 15 §3), as the
+        customer path finds it now.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -417,6 +430,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteClient,
                     request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientRequest.FromString,
                     response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientResponse.SerializeToString,
+            ),
+            'GetCircuitBreaker': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCircuitBreaker,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.GetCircuitBreakerRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CircuitBreakerStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1040,6 +1058,33 @@ class AdminService:
             '/sitoo_bloomreach.v1.AdminService/DeleteClient',
             sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientRequest.SerializeToString,
             sitoo__bloomreach_dot_v1_dot_admin__pb2.DeleteClientResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCircuitBreaker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/GetCircuitBreaker',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.GetCircuitBreakerRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.CircuitBreakerStatus.FromString,
             options,
             channel_credentials,
             insecure,

@@ -68,6 +68,10 @@ class AdminServiceStub:
     RotateClientToken: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RotateClientTokenRequest, _admin_pb2.IssuedClientToken]
     RevokeOldClientTokens: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RevokeOldClientTokensRequest, _admin_pb2.ApiClient]
     DeleteClient: _grpc.UnaryUnaryMultiCallable[_admin_pb2.DeleteClientRequest, _admin_pb2.DeleteClientResponse]
+    GetCircuitBreaker: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetCircuitBreakerRequest, _admin_pb2.CircuitBreakerStatus]
+    """The circuit breaker of the integration's Bloomreach project (issue 15 §3), as the
+    customer path finds it now.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -105,6 +109,10 @@ class AdminServiceAsyncStub(AdminServiceStub):
     RotateClientToken: _aio.UnaryUnaryMultiCallable[_admin_pb2.RotateClientTokenRequest, _admin_pb2.IssuedClientToken]  # type: ignore[assignment]
     RevokeOldClientTokens: _aio.UnaryUnaryMultiCallable[_admin_pb2.RevokeOldClientTokensRequest, _admin_pb2.ApiClient]  # type: ignore[assignment]
     DeleteClient: _aio.UnaryUnaryMultiCallable[_admin_pb2.DeleteClientRequest, _admin_pb2.DeleteClientResponse]  # type: ignore[assignment]
+    GetCircuitBreaker: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetCircuitBreakerRequest, _admin_pb2.CircuitBreakerStatus]  # type: ignore[assignment]
+    """The circuit breaker of the integration's Bloomreach project (issue 15 §3), as the
+    customer path finds it now.
+    """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -277,5 +285,15 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.DeleteClientRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.DeleteClientResponse, _abc.Awaitable[_admin_pb2.DeleteClientResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetCircuitBreaker(
+        self,
+        request: _admin_pb2.GetCircuitBreakerRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.CircuitBreakerStatus, _abc.Awaitable[_admin_pb2.CircuitBreakerStatus]]:
+        """The circuit breaker of the integration's Bloomreach project (issue 15 §3), as the
+        customer path finds it now.
+        """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -227,3 +227,60 @@ async def test_a_console_whose_core_is_down_says_so(core: FakeCore) -> None:
         page = await response.text()
     assert response.status == 503
     assert "The core is unreachable" in page and "127.0.0.1:1" in page
+
+
+@pytest.mark.parametrize(
+    ("circuit", "shown", "absent"),
+    [
+        (
+            apb.CircuitBreakerStatus(
+                integration="acme",
+                enabled=True,
+                state="open",
+                project="a7762b1c52eb",
+                integrations=["acme", "acme-outlet"],
+                consecutive_failures=5,
+                retry_after_seconds=12.4,
+                trips=2,
+            ),
+            [
+                'data-circuit-state="open"',
+                '<dd data-circuit="state">open</dd>',
+                '<dd data-circuit="failures">5</dd>',
+                '<dd data-circuit="retry">12 s</dd>',
+                "acme, acme-outlet",
+                "fall back",
+            ],
+            [],
+        ),
+        (
+            apb.CircuitBreakerStatus(integration="acme", enabled=True, state="half_open"),
+            ['<dd data-circuit="state">half-open</dd>', "the next customer call probes"],
+            ['data-circuit="retry"'],
+        ),
+        (
+            apb.CircuitBreakerStatus(integration="acme", enabled=False),
+            ['data-circuit-state="off"', "SITOO_BR_BLOOMREACH_CIRCUIT_FAILURES=0"],
+            ['data-circuit="state"'],
+        ),
+        (None, [], ['id="circuit"']),  # an older core: no card, the page still renders
+    ],
+)
+async def test_the_operations_page_shows_the_circuit_breaker(
+    console: Client,
+    core: FakeCore,
+    circuit: apb.CircuitBreakerStatus | None,
+    shown: list[str],
+    absent: list[str],
+) -> None:
+    core.state.circuit = circuit
+    await sign_in(console, core.state.token)
+    response = await console.get("/integrations/acme/operations")
+    page = await response.text()
+    assert response.status == 200, page
+    for text in shown:
+        assert text in page
+    for text in absent:
+        assert text not in page
+    request, _ = core.state.last("GetCircuitBreaker")
+    assert isinstance(request, apb.GetCircuitBreakerRequest) and request.name == "acme"

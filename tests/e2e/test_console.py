@@ -486,6 +486,9 @@ def test_operations_counts_move_and_dead_messages_replay(
     page.goto(console.url + "/integrations/ops/operations")
     expect(page.locator('[data-stat="delivered"]')).to_have_text("0")
     expect(page.locator("#validation-result")).to_contain_text("Not validated yet")
+    # Issue 15 §3: the project's circuit breaker, closed while Bloomreach answers.
+    expect(page.locator("#circuit")).to_have_attribute("data-circuit-state", "closed")
+    expect(page.locator('[data-circuit="state"]')).to_have_text("closed")
     assert page.evaluate("() => (window.__notReloaded = true)") is True
 
     # A store day: the numbers move on the open page, without a reload.

@@ -87,6 +87,7 @@ async def test_a_correct_integration_passes_every_check(stack: OrderStack) -> No
     assert code == 0 and report["passed"], failed
     assert not failed
     assert set(by_name) == {
+        "bloomreach_circuit",
         "bloomreach_credentials",
         "bloomreach_read_permissions",
         "consent_categories",

@@ -49,6 +49,8 @@ class CoreState:
     purchases: list[cpb.Purchase] = field(default_factory=list)
     integrations: dict[str, apb.Integration] = field(default_factory=dict)
     failure: Failure | None = None
+    # GetCircuitBreaker's answer (issue 15 §3); None: UNIMPLEMENTED, as an older core.
+    circuit: apb.CircuitBreakerStatus | None = None
     # Every call as (method, request, metadata), in order.
     calls: list[tuple[str, object, dict[str, str]]] = field(default_factory=list)
 
@@ -255,6 +257,34 @@ class FakeAdmin(admin_pb2_grpc.AdminServiceServicer):
             if descriptor.name in plain and not descriptor.is_repeated:
                 setattr(integration, descriptor.name, value)
         return integration
+
+    # The operations page: an empty outbox, and the circuit breaker the test arranged.
+    async def GetOutboxStats(
+        self, request: apb.GetOutboxStatsRequest, context: ServicerContext
+    ) -> apb.OutboxStats:
+        await _enter(self.state, "GetOutboxStats", request, context)
+        return apb.OutboxStats()
+
+    async def ListOutboxMessages(
+        self, request: apb.ListOutboxMessagesRequest, context: ServicerContext
+    ) -> apb.ListOutboxMessagesResponse:
+        await _enter(self.state, "ListOutboxMessages", request, context)
+        return apb.ListOutboxMessagesResponse()
+
+    async def ListQuarantine(
+        self, request: apb.ListQuarantineRequest, context: ServicerContext
+    ) -> apb.ListQuarantineResponse:
+        await _enter(self.state, "ListQuarantine", request, context)
+        return apb.ListQuarantineResponse()
+
+    async def GetCircuitBreaker(
+        self, request: apb.GetCircuitBreakerRequest, context: ServicerContext
+    ) -> apb.CircuitBreakerStatus:
+        await _enter(self.state, "GetCircuitBreaker", request, context)
+        if self.state.circuit is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "an older core")
+        assert self.state.circuit is not None
+        return self.state.circuit
 
 
 @dataclass

@@ -21,6 +21,7 @@ from core_service.services.validation.checks import (
     skipped_check,
     test_value,
 )
+from core_service.services.validation.circuit_check import NAME, circuit_check
 from core_service.services.validation.round_trip import RoundTrip
 from core_service.services.validation.sitoo_checks import SitooChecks
 from runtime.settings import Settings
@@ -41,6 +42,7 @@ class ValidationService:
         self._upstream = upstream
         self._metrics = metrics
         self._bloomreach_checks = BloomreachChecks(customers)
+        self._breakers = customers.breakers
         self._sitoo_checks = SitooChecks(upstream, settings)
         self._round_trip = RoundTrip(customers, repository, settings)
 
@@ -70,6 +72,8 @@ class ValidationService:
             self._metrics.validation_checks.labels(name, outcome).inc()
             return result
 
+        # First, before the round trip's own calls can change it: as the tills find it.
+        await run(NAME, self._circuit(integration))
         credentials = await run(
             "bloomreach_credentials",
             lambda: self._bloomreach_checks.bloomreach_credentials(integration, client),
@@ -129,6 +133,14 @@ class ValidationService:
                 lambda: self._round_trip.anonymize(integration, client, customer),
             )
         return checks
+
+    def _circuit(self, integration: Integration) -> Callable[[], Awaitable[Check]]:
+        status = self._breakers.status(integration)
+
+        async def check() -> Check:
+            return circuit_check(status)
+
+        return check
 
     def _bloomreach(self, integration: Integration) -> BloomreachApi | None:
         access = integration.bloomreach
