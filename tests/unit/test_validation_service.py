@@ -25,6 +25,7 @@ from core_service.domain.validation import Check, MessageFate, Report
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
+from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.customers import CustomerService
 from core_service.services.ports import ValidationStore
 from core_service.services.validation import ValidationService
@@ -120,6 +121,7 @@ class Fixture:
             bloomreach_timeout_s=5.0,
             history_limit=20,
             gates=CallGates(4, 4, metrics),
+            breakers=CircuitBreakers(5, 5.0, 60.0, metrics),
         )
         settings = load_settings(
             edge_public_url=EDGE, validation_delivery_timeout_seconds=delivery_timeout
@@ -152,6 +154,7 @@ def skipped(checks: dict[str, Check]) -> list[str]:
 async def test_a_healthy_integration_passes_every_check_and_leaves_nothing(fx: Fixture) -> None:
     checks = await fx.validate()
     assert list(checks) == [
+        "bloomreach_circuit",
         "bloomreach_credentials",
         "bloomreach_read_permissions",
         "consent_categories",
@@ -165,7 +168,7 @@ async def test_a_healthy_integration_passes_every_check_and_leaves_nothing(fx: F
     assert fx.bloomreach.profiles == [] and len(fx.bloomreach.anonymized) == 1
     # The report is kept as the integration's last.
     last = await fx.service.last_report(integration())
-    assert last is not None and last.passed and len(last.checks) == 10
+    assert last is not None and last.passed and len(last.checks) == 11
 
 
 async def test_skip_round_trip_writes_nothing(fx: Fixture) -> None:
