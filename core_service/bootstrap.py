@@ -28,12 +28,14 @@ from core_service.adapters.db.retention_repo import RetentionRepository
 from core_service.adapters.db.startup import wait_until_reachable
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
+from core_service.card_cache_metrics import CardCacheMetrics
 from core_service.crypto import MasterKey, SecretBox
 from core_service.metrics import CoreMetrics
 from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
+from core_service.services.card_cache import CardCachedCustomers, CardWriter
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
@@ -62,6 +64,7 @@ class Core:
     api_clients: ApiClientService
     # Issue 15: the sealed card cache (services use it through ports.CardCache).
     card_cache: CardCacheRepository
+    card_writer: CardWriter
     customer_http: HttpClients | None = None
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
@@ -74,6 +77,7 @@ class Core:
 
     async def close(self) -> None:
         await self.ingest.close()
+        await self.card_writer.close()
         await self.http.close()
         if self.customer_http is not None:
             await self.customer_http.close()
@@ -127,12 +131,17 @@ async def build_core(settings: Settings) -> Core:
     # The POS path's own pools, one per integration and as large as its call slots, apart
     # from the relay's and backfill's (issue 11: no waiting for a connection unseen).
     customer_http = HttpClients(connections_per_host=settings.bloomreach_call_slots)
-    customers = CustomerService(
+    cache_metrics = CardCacheMetrics.create(metrics.registry)
+    card_writer = CardWriter(card_cache, cache_metrics)
+    customers: CustomerService = CardCachedCustomers(
         BloomreachClients(customer_http),
         metrics,
         bloomreach_timeout_s=settings.bloomreach_timeout_seconds,
         history_limit=settings.purchase_history_limit,
         gates=CallGates(settings.bloomreach_call_slots, settings.bloomreach_max_queued, metrics),
+        cards=card_cache,
+        writer=card_writer,
+        cache_metrics=cache_metrics,
     )
     return Core(
         settings=settings,
@@ -169,6 +178,7 @@ async def build_core(settings: Settings) -> Core:
         ),
         customer_http=customer_http,
         card_cache=card_cache,
+        card_writer=card_writer,
     )
 
 

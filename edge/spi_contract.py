@@ -174,3 +174,10 @@ MAX_AUTHORIZATION_LENGTH: Final = 1024
 MAX_ORIGIN_HEADER_LENGTH: Final = 200
 # Digits of an integer query parameter (e.g. transactions' `limit`), ASCII 0-9 only.
 MAX_QUERY_INT_DIGITS: Final = 6
+
+# ---- Our own response headers (not Sitoo's) --------------------------------------------
+# [ours] Issue 15: a customer answer (search, get, lookup) given from the card cache because
+# Bloomreach failed carries `X-Sitoo-Bloomreach-Cache: hit; age=<seconds>` (the card's age).
+# The body keeps Sitoo's shape; Sitoo ignores headers it does not know. Fresh answers carry
+# no such header.
+CARD_CACHE_HEADER: Final = "X-Sitoo-Bloomreach-Cache"

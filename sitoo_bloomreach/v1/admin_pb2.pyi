@@ -254,6 +254,10 @@ class Integration(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     ENRICHMENT_RULES_FIELD_NUMBER: _builtins.int
     ENABLED_FIELD_NUMBER: _builtins.int
+    CACHED_READS_FIELD_NUMBER: _builtins.int
+    QUEUED_WRITES_FIELD_NUMBER: _builtins.int
+    CARD_CACHE_MAX_CARDS_FIELD_NUMBER: _builtins.int
+    CARD_CACHE_TTL_SECONDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """URL slug: /sitoo/{name}/..."""
     display_name: _builtins.str
@@ -265,6 +269,14 @@ class Integration(_message.Message):
     created_at: _builtins.int
     updated_at: _builtins.int
     enabled: _builtins.bool
+    cached_reads: _builtins.bool
+    """Issue 15, riding out a Bloomreach outage (70-79).
+    answer searches from the card cache when Bloomreach fails
+    """
+    queued_writes: _builtins.bool
+    """queue creates/updates when Bloomreach fails"""
+    card_cache_max_cards: _builtins.int
+    card_cache_ttl_seconds: _builtins.int
     @_builtins.property
     def bloomreach(self) -> Global___BloomreachSettings: ...
     @_builtins.property
@@ -300,10 +312,14 @@ class Integration(_message.Message):
         updated_at: _builtins.int = ...,
         enrichment_rules: _abc.Iterable[Global___EnrichmentRule] | None = ...,
         enabled: _builtins.bool = ...,
+        cached_reads: _builtins.bool = ...,
+        queued_writes: _builtins.bool = ...,
+        card_cache_max_cards: _builtins.int = ...,
+        card_cache_ttl_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "matching", b"matching", "sitoo", b"sitoo"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "created_at", b"created_at", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "market", b"market", "matching", b"matching", "name", b"name", "sitoo", b"sitoo", "spi_username", b"spi_username", "updated_at", b"updated_at", "webhook_username", b"webhook_username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "cached_reads", b"cached_reads", "card_cache_max_cards", b"card_cache_max_cards", "card_cache_ttl_seconds", b"card_cache_ttl_seconds", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "created_at", b"created_at", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "market", b"market", "matching", b"matching", "name", b"name", "queued_writes", b"queued_writes", "sitoo", b"sitoo", "spi_username", b"spi_username", "updated_at", b"updated_at", "webhook_username", b"webhook_username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -358,6 +374,10 @@ class IntegrationInput(_message.Message):
     SET_ENRICHMENT_RULES_FIELD_NUMBER: _builtins.int
     ENRICHMENT_RULES_FIELD_NUMBER: _builtins.int
     ENABLED_FIELD_NUMBER: _builtins.int
+    CACHED_READS_FIELD_NUMBER: _builtins.int
+    QUEUED_WRITES_FIELD_NUMBER: _builtins.int
+    CARD_CACHE_MAX_CARDS_FIELD_NUMBER: _builtins.int
+    CARD_CACHE_TTL_SECONDS_FIELD_NUMBER: _builtins.int
     display_name: _builtins.str
     company: _builtins.str
     market: _builtins.str
@@ -377,6 +397,11 @@ class IntegrationInput(_message.Message):
     sitoo_site_id: _builtins.int
     set_enrichment_rules: _builtins.bool
     enabled: _builtins.bool
+    cached_reads: _builtins.bool
+    """Issue 15 (70-79); defaults: on, on, 100000 cards, 30 days."""
+    queued_writes: _builtins.bool
+    card_cache_max_cards: _builtins.int
+    card_cache_ttl_seconds: _builtins.int
     @_builtins.property
     def field_mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldMapping]: ...
     @_builtins.property
@@ -411,10 +436,14 @@ class IntegrationInput(_message.Message):
         set_enrichment_rules: _builtins.bool = ...,
         enrichment_rules: _abc.Iterable[Global___EnrichmentRule] | None = ...,
         enabled: _builtins.bool | None = ...,
+        cached_reads: _builtins.bool | None = ...,
+        queued_writes: _builtins.bool | None = ...,
+        card_cache_max_cards: _builtins.int | None = ...,
+        card_cache_ttl_seconds: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_market", b"_market", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "company", b"company", "display_name", b"display_name", "enabled", b"enabled", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "market", b"market", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_cached_reads", b"_cached_reads", "_card_cache_max_cards", b"_card_cache_max_cards", "_card_cache_ttl_seconds", b"_card_cache_ttl_seconds", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_market", b"_market", "_queued_writes", b"_queued_writes", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "cached_reads", b"cached_reads", "card_cache_max_cards", b"card_cache_max_cards", "card_cache_ttl_seconds", b"card_cache_ttl_seconds", "company", b"company", "display_name", b"display_name", "enabled", b"enabled", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "market", b"market", "queued_writes", b"queued_writes", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_market", b"_market", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "market", b"market", "set_channel_categories", b"set_channel_categories", "set_consent_types", b"set_consent_types", "set_enrichment_rules", b"set_enrichment_rules", "set_field_mappings", b"set_field_mappings", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_cached_reads", b"_cached_reads", "_card_cache_max_cards", b"_card_cache_max_cards", "_card_cache_ttl_seconds", b"_card_cache_ttl_seconds", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_market", b"_market", "_queued_writes", b"_queued_writes", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "cached_reads", b"cached_reads", "card_cache_max_cards", b"card_cache_max_cards", "card_cache_ttl_seconds", b"card_cache_ttl_seconds", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "market", b"market", "queued_writes", b"queued_writes", "set_channel_categories", b"set_channel_categories", "set_consent_types", b"set_consent_types", "set_enrichment_rules", b"set_enrichment_rules", "set_field_mappings", b"set_field_mappings", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bloomreach_api_base_url: _TypeAlias = _typing.Literal["bloomreach_api_base_url"]  # noqa: Y015
     _WhichOneofArgType__bloomreach_api_base_url: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url"]  # noqa: Y015
@@ -424,6 +453,12 @@ class IntegrationInput(_message.Message):
     _WhichOneofArgType__bloomreach_api_secret: _TypeAlias = _typing.Literal["_bloomreach_api_secret", b"_bloomreach_api_secret"]  # noqa: Y015
     _WhichOneofReturnType__bloomreach_project_token: _TypeAlias = _typing.Literal["bloomreach_project_token"]  # noqa: Y015
     _WhichOneofArgType__bloomreach_project_token: _TypeAlias = _typing.Literal["_bloomreach_project_token", b"_bloomreach_project_token"]  # noqa: Y015
+    _WhichOneofReturnType__cached_reads: _TypeAlias = _typing.Literal["cached_reads"]  # noqa: Y015
+    _WhichOneofArgType__cached_reads: _TypeAlias = _typing.Literal["_cached_reads", b"_cached_reads"]  # noqa: Y015
+    _WhichOneofReturnType__card_cache_max_cards: _TypeAlias = _typing.Literal["card_cache_max_cards"]  # noqa: Y015
+    _WhichOneofArgType__card_cache_max_cards: _TypeAlias = _typing.Literal["_card_cache_max_cards", b"_card_cache_max_cards"]  # noqa: Y015
+    _WhichOneofReturnType__card_cache_ttl_seconds: _TypeAlias = _typing.Literal["card_cache_ttl_seconds"]  # noqa: Y015
+    _WhichOneofArgType__card_cache_ttl_seconds: _TypeAlias = _typing.Literal["_card_cache_ttl_seconds", b"_card_cache_ttl_seconds"]  # noqa: Y015
     _WhichOneofReturnType__company: _TypeAlias = _typing.Literal["company"]  # noqa: Y015
     _WhichOneofArgType__company: _TypeAlias = _typing.Literal["_company", b"_company"]  # noqa: Y015
     _WhichOneofReturnType__display_name: _TypeAlias = _typing.Literal["display_name"]  # noqa: Y015
@@ -436,6 +471,8 @@ class IntegrationInput(_message.Message):
     _WhichOneofArgType__hard_id_source_field: _TypeAlias = _typing.Literal["_hard_id_source_field", b"_hard_id_source_field"]  # noqa: Y015
     _WhichOneofReturnType__market: _TypeAlias = _typing.Literal["market"]  # noqa: Y015
     _WhichOneofArgType__market: _TypeAlias = _typing.Literal["_market", b"_market"]  # noqa: Y015
+    _WhichOneofReturnType__queued_writes: _TypeAlias = _typing.Literal["queued_writes"]  # noqa: Y015
+    _WhichOneofArgType__queued_writes: _TypeAlias = _typing.Literal["_queued_writes", b"_queued_writes"]  # noqa: Y015
     _WhichOneofReturnType__sitoo_account_id: _TypeAlias = _typing.Literal["sitoo_account_id"]  # noqa: Y015
     _WhichOneofArgType__sitoo_account_id: _TypeAlias = _typing.Literal["_sitoo_account_id", b"_sitoo_account_id"]  # noqa: Y015
     _WhichOneofReturnType__sitoo_api_base_url: _TypeAlias = _typing.Literal["sitoo_api_base_url"]  # noqa: Y015
@@ -455,6 +492,12 @@ class IntegrationInput(_message.Message):
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__bloomreach_project_token) -> _WhichOneofReturnType__bloomreach_project_token | None: ...
     @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cached_reads) -> _WhichOneofReturnType__cached_reads | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_cache_max_cards) -> _WhichOneofReturnType__card_cache_max_cards | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_cache_ttl_seconds) -> _WhichOneofReturnType__card_cache_ttl_seconds | None: ...
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__company) -> _WhichOneofReturnType__company | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__display_name) -> _WhichOneofReturnType__display_name | None: ...
@@ -466,6 +509,8 @@ class IntegrationInput(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__hard_id_source_field) -> _WhichOneofReturnType__hard_id_source_field | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__market) -> _WhichOneofReturnType__market | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__queued_writes) -> _WhichOneofReturnType__queued_writes | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__sitoo_account_id) -> _WhichOneofReturnType__sitoo_account_id | None: ...
     @_typing.overload
@@ -1717,3 +1762,86 @@ class DeleteClientResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteClientResponse: _TypeAlias = DeleteClientResponse  # noqa: Y015
+
+@_typing.final
+class CardCacheRequest(_message.Message):
+    """---- card cache (issue 15) ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    integration: _builtins.str
+    def __init__(
+        self,
+        *,
+        integration: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["integration", b"integration"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CardCacheRequest: _TypeAlias = CardCacheRequest  # noqa: Y015
+
+@_typing.final
+class CardCacheStats(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    CARDS_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
+    OLDEST_STORED_AT_FIELD_NUMBER: _builtins.int
+    NEWEST_STORED_AT_FIELD_NUMBER: _builtins.int
+    MAX_CARDS_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    CACHED_READS_FIELD_NUMBER: _builtins.int
+    integration: _builtins.str
+    cards: _builtins.int
+    """live cards (within the TTL)"""
+    expired: _builtins.int
+    """past the TTL, awaiting the retention purge"""
+    oldest_stored_at: _builtins.float
+    """Unix seconds; 0 when empty"""
+    newest_stored_at: _builtins.float
+    max_cards: _builtins.int
+    ttl_seconds: _builtins.int
+    cached_reads: _builtins.bool
+    def __init__(
+        self,
+        *,
+        integration: _builtins.str = ...,
+        cards: _builtins.int = ...,
+        expired: _builtins.int = ...,
+        oldest_stored_at: _builtins.float = ...,
+        newest_stored_at: _builtins.float = ...,
+        max_cards: _builtins.int = ...,
+        ttl_seconds: _builtins.int = ...,
+        cached_reads: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached_reads", b"cached_reads", "cards", b"cards", "expired", b"expired", "integration", b"integration", "max_cards", b"max_cards", "newest_stored_at", b"newest_stored_at", "oldest_stored_at", b"oldest_stored_at", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CardCacheStats: _TypeAlias = CardCacheStats  # noqa: Y015
+
+@_typing.final
+class PurgeCardCacheResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURGED_FIELD_NUMBER: _builtins.int
+    purged: _builtins.int
+    def __init__(
+        self,
+        *,
+        purged: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["purged", b"purged"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurgeCardCacheResponse: _TypeAlias = PurgeCardCacheResponse  # noqa: Y015

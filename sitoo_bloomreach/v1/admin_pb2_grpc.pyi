@@ -68,6 +68,10 @@ class AdminServiceStub:
     RotateClientToken: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RotateClientTokenRequest, _admin_pb2.IssuedClientToken]
     RevokeOldClientTokens: _grpc.UnaryUnaryMultiCallable[_admin_pb2.RevokeOldClientTokensRequest, _admin_pb2.ApiClient]
     DeleteClient: _grpc.UnaryUnaryMultiCallable[_admin_pb2.DeleteClientRequest, _admin_pb2.DeleteClientResponse]
+    GetCardCacheStats: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CardCacheRequest, _admin_pb2.CardCacheStats]
+    """Issue 15: the card cache of one integration (cards answered when Bloomreach fails)."""
+    PurgeCardCache: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CardCacheRequest, _admin_pb2.PurgeCardCacheResponse]
+    """Forgets every cached card of the integration; the next fresh reads refill it."""
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -105,6 +109,10 @@ class AdminServiceAsyncStub(AdminServiceStub):
     RotateClientToken: _aio.UnaryUnaryMultiCallable[_admin_pb2.RotateClientTokenRequest, _admin_pb2.IssuedClientToken]  # type: ignore[assignment]
     RevokeOldClientTokens: _aio.UnaryUnaryMultiCallable[_admin_pb2.RevokeOldClientTokensRequest, _admin_pb2.ApiClient]  # type: ignore[assignment]
     DeleteClient: _aio.UnaryUnaryMultiCallable[_admin_pb2.DeleteClientRequest, _admin_pb2.DeleteClientResponse]  # type: ignore[assignment]
+    GetCardCacheStats: _aio.UnaryUnaryMultiCallable[_admin_pb2.CardCacheRequest, _admin_pb2.CardCacheStats]  # type: ignore[assignment]
+    """Issue 15: the card cache of one integration (cards answered when Bloomreach fails)."""
+    PurgeCardCache: _aio.UnaryUnaryMultiCallable[_admin_pb2.CardCacheRequest, _admin_pb2.PurgeCardCacheResponse]  # type: ignore[assignment]
+    """Forgets every cached card of the integration; the next fresh reads refill it."""
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -277,5 +285,21 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.DeleteClientRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.DeleteClientResponse, _abc.Awaitable[_admin_pb2.DeleteClientResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetCardCacheStats(
+        self,
+        request: _admin_pb2.CardCacheRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.CardCacheStats, _abc.Awaitable[_admin_pb2.CardCacheStats]]:
+        """Issue 15: the card cache of one integration (cards answered when Bloomreach fails)."""
+
+    @_abc_1.abstractmethod
+    def PurgeCardCache(
+        self,
+        request: _admin_pb2.CardCacheRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.PurgeCardCacheResponse, _abc.Awaitable[_admin_pb2.PurgeCardCacheResponse]]:
+        """Forgets every cached card of the integration; the next fresh reads refill it."""
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
