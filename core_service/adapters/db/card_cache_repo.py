@@ -24,8 +24,9 @@ import hmac
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -72,6 +73,13 @@ async def load_index_key(sessions: async_sessionmaker[AsyncSession], box: Secret
     raise RuntimeError("could not read or create the card index key")
 
 
+@dataclass(frozen=True)
+class _CardRow:
+    sealed: str
+    expires_at: float
+    key_digests: tuple[str, ...]  # the customer's digest first
+
+
 class CardCacheRepository:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], box: SecretBox, index_key: bytes
@@ -111,66 +119,102 @@ class CardCacheRepository:
     async def _remember_many(
         self, cards: Sequence[tuple[Integration, Customer]], now: float
     ) -> None:
-        touched: dict[int, Integration] = {}
+        # One row per customer (the last card given wins), built before the transaction.
+        rows: dict[tuple[int, str], _CardRow] = {}
+        integrations: dict[int, Integration] = {}
+        for integration, card in cards:
+            keys = index_keys(integration, card)
+            if not keys or keys[0][0] != CUSTOMER_ID:
+                continue
+            iid = integration.id
+            customer_digest = self.digest(iid, *keys[0])
+            context = card_context(iid, customer_digest)
+            rows[(iid, customer_digest)] = _CardRow(
+                sealed=self._box.seal(card_to_json(card), context=context),
+                expires_at=now + integration.card_cache_ttl_seconds,
+                key_digests=tuple(
+                    dict.fromkeys([customer_digest, *(self.digest(iid, t, k) for t, k in keys[1:])])
+                ),
+            )
+            integrations[iid] = integration
+        if not rows:
+            return
         async with self._sessions.begin() as session:
-            for integration, card in cards:
-                keys = index_keys(integration, card)
-                if not keys or keys[0][0] != CUSTOMER_ID:
-                    continue
-                await self._store(session, integration, card, keys, now)
-                touched[integration.id] = integration
-            for integration in touched.values():
+            ids = await self._upsert_cards(session, rows, now)
+            await self._replace_keys(session, rows, ids)
+            for integration in integrations.values():
                 await self._trim(session, integration)
 
-    async def _store(
-        self,
+    @staticmethod
+    async def _upsert_cards(
+        session: AsyncSession, rows: dict[tuple[int, str], _CardRow], now: float
+    ) -> dict[tuple[int, str], int]:
+        """The cards' rows written (updated in place or inserted); their ids."""
+        ids: dict[tuple[int, str], int] = {}
+        for iid in {iid for iid, _ in rows}:
+            digests = [d for i, d in rows if i == iid]
+            found = await session.execute(
+                select(CachedCardRow.customer_digest, CachedCardRow.id).where(
+                    CachedCardRow.integration_id == iid,
+                    CachedCardRow.customer_digest.in_(digests),
+                )
+            )
+            ids.update({(iid, digest): card_id for digest, card_id in found.all()})
+        known = [
+            {"id": ids[key], "sealed_card": r.sealed, "stored_at": now, "expires_at": r.expires_at}
+            for key, r in rows.items()
+            if key in ids
+        ]
+        if known:
+            await session.execute(update(CachedCardRow), known)
+        new = [
+            {
+                "integration_id": iid,
+                "customer_digest": digest,
+                "sealed_card": r.sealed,
+                "stored_at": now,
+                "expires_at": r.expires_at,
+            }
+            for (iid, digest), r in rows.items()
+            if (iid, digest) not in ids
+        ]
+        if new:
+            inserted = await session.execute(
+                insert(CachedCardRow).returning(
+                    CachedCardRow.integration_id, CachedCardRow.customer_digest, CachedCardRow.id
+                ),
+                new,
+            )
+            ids.update({(iid, digest): card_id for iid, digest, card_id in inserted.all()})
+        return ids
+
+    @staticmethod
+    async def _replace_keys(
         session: AsyncSession,
-        integration: Integration,
-        card: Customer,
-        keys: tuple[tuple[str, str], ...],
-        now: float,
+        rows: dict[tuple[int, str], _CardRow],
+        ids: dict[tuple[int, str], int],
     ) -> None:
-        iid = integration.id
-        customer_digest = self.digest(iid, *keys[0])
-        sealed = self._box.seal(card_to_json(card), context=card_context(iid, customer_digest))
-        expires_at = now + integration.card_cache_ttl_seconds
-        card_id = await session.scalar(
-            select(CachedCardRow.id).where(
-                CachedCardRow.integration_id == iid,
-                CachedCardRow.customer_digest == customer_digest,
-            )
-        )
-        if card_id is None:
-            row = CachedCardRow(
-                integration_id=iid,
-                customer_digest=customer_digest,
-                sealed_card=sealed,
-                stored_at=now,
-                expires_at=expires_at,
-            )
-            session.add(row)
-            await session.flush()
-            card_id = row.id
-        else:
-            await session.execute(
-                update(CachedCardRow)
-                .where(CachedCardRow.id == card_id)
-                .values(sealed_card=sealed, stored_at=now, expires_at=expires_at)
-            )
-        digests = [customer_digest, *(self.digest(iid, t, k) for t, k in keys[1:])]
-        # The card's keys now, and nobody else's: a key another card had (an e-mail that
-        # moved) points here from now on.
+        """Each card's search keys now, and nobody else's: a key another card had (an e-mail
+        that moved) points to the card that has it now."""
         await session.execute(
-            delete(CachedCardKeyRow).where(
-                CachedCardKeyRow.integration_id == iid,
-                (CachedCardKeyRow.card_id == card_id) | CachedCardKeyRow.key_digest.in_(digests),
+            delete(CachedCardKeyRow).where(CachedCardKeyRow.card_id.in_(list(ids.values())))
+        )
+        for iid in {iid for iid, _ in rows}:
+            digests = [d for (i, _), r in rows.items() if i == iid for d in r.key_digests]
+            await session.execute(
+                delete(CachedCardKeyRow).where(
+                    CachedCardKeyRow.integration_id == iid,
+                    CachedCardKeyRow.key_digest.in_(digests),
+                )
             )
+        # Within one group a key two cards share goes to the later card.
+        keys = {
+            (iid, d): ids[(iid, digest)] for (iid, digest), r in rows.items() for d in r.key_digests
+        }
+        await session.execute(
+            insert(CachedCardKeyRow),
+            [{"integration_id": i, "key_digest": d, "card_id": c} for (i, d), c in keys.items()],
         )
-        session.add_all(
-            CachedCardKeyRow(integration_id=iid, key_digest=d, card_id=card_id)
-            for d in dict.fromkeys(digests)
-        )
-        await session.flush()
 
     @staticmethod
     async def _trim(session: AsyncSession, integration: Integration) -> None:
