@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+WRITE_OUTCOMES = ("stored", "unchanged", "dropped", "failed")
 # Card ages: minutes to the 30-day default TTL.
 AGE_BUCKETS = (60.0, 600.0, 3600.0, 6 * 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0)
 
@@ -18,6 +19,13 @@ class CardCacheMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CardCacheMetrics:
+        metrics = cls._create(registry)
+        for outcome in WRITE_OUTCOMES:
+            metrics.writes.labels(outcome)  # exported at 0 from the start
+        return metrics
+
+    @classmethod
+    def _create(cls, registry: CollectorRegistry) -> CardCacheMetrics:
         return cls(
             answers=Counter(
                 "core_card_cache_answers_total",
