@@ -285,3 +285,19 @@ async def test_writes_are_grouped_deduplicated_and_never_fail_the_call() -> None
     await writer.drain()
     assert metrics.writes.labels("failed")._value.get() == 1
     await writer.close()
+
+
+def test_the_stored_form_knows_every_field_of_the_card() -> None:
+    # A field added to Customer must be added to domain.card_cache's stored form (or be
+    # decided against there, e.g. something a stale copy must not show): this fails first.
+    from dataclasses import fields
+
+    assert {f.name for f in fields(Customer)} == {
+        "customer_id",
+        "fields",
+        "accepts_communication",
+        "consents",
+        "additional_options",
+        "enrichment",
+    }
+    assert {f.name for f in fields(Enrichment)} == {"status", "voucher_passwords", "sections"}
