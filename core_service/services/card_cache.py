@@ -3,9 +3,10 @@
 ``CardCachedCustomers`` is the customer service with its reads wrapped:
 
 * every card a fresh Bloomreach answer builds (search, get, create, update) is remembered,
-  off the request's path: ``CardWriter`` hands it to a group-commit batcher (one transaction
-  for the cards that arrive while the previous one is written) and skips a card identical to
-  one it stored moments ago, so a healthy till pays no database write per search;
+  off the request's path: ``CardWriter`` queues it for a group commit (one transaction for
+  the cards that arrive while the previous one is written, as ``services/batching.py`` does
+  for the relay) and skips a card identical to one it stored moments ago, so a healthy till
+  pays no database write per search;
 * when Bloomreach fails in a way ``domain.card_cache.falls_back`` accepts (down, slow, rate
   limiting, the breaker open, too little deadline left to ask it), search, get and lookup
   answer from the cache, if the integration allows cached reads and holds a live card; the
@@ -21,10 +22,11 @@ customer_id (a prefill, as Bloomreach's would be).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
@@ -34,7 +36,6 @@ from core_service.domain.card_cache import CUSTOMER_ID, CacheStats, card_to_json
 from core_service.domain.customer import Customer, CustomerInput, Origin
 from core_service.domain.errors import DomainError, StorageError
 from core_service.domain.integration import Integration
-from core_service.services.batching import Batcher
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
 from core_service.services.integrations import IntegrationService
@@ -48,7 +49,9 @@ MAX_PENDING_WRITES = 10_000
 # A card identical to one this process stored less than this long ago is not written again.
 REWRITE_AFTER_S = 300.0
 RECENT_CARDS = 50_000
-GROUP_MAX_CARDS = 200
+# Cards per transaction: on SQLite the write lock is held this long (~30 ms at 50), which the
+# webhook's inbox writes wait behind.
+GROUP_MAX_CARDS = 50
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ def served_from_cache() -> CacheHit | None:
 
 
 class CardWriter:
-    """Remembers fresh cards in the background, in group commits."""
+    """Remembers fresh cards in the background, in group commits: one writer task takes every
+    card queued while its previous transaction ran (up to ``GROUP_MAX_CARDS``) into the next
+    one. Nothing waits for a group to fill; a lone card is written at once."""
 
     def __init__(
         self, store: CardCacheStore, metrics: CardCacheMetrics, *, clock: Clock = time.time
@@ -75,10 +80,11 @@ class CardWriter:
         self._store = store
         self._metrics = metrics
         self._clock = clock
-        self._batcher: Batcher[tuple[Integration, Customer], None] = Batcher(
-            self._flush, max_weight=GROUP_MAX_CARDS, linger_s=0.0, concurrency=1
-        )
-        self._pending: set[asyncio.Task[None]] = set()
+        self._queue: deque[tuple[Integration, Customer]] = deque()
+        self._ready = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._worker: asyncio.Task[None] | None = None
         self._recent: OrderedDict[tuple[int, str], tuple[str, float]] = OrderedDict()
 
     def offer(self, integration: Integration, card: Customer) -> None:
@@ -92,42 +98,55 @@ class CardWriter:
         if seen is not None and seen[0] == fingerprint and now - seen[1] < REWRITE_AFTER_S:
             self._metrics.writes.labels("unchanged").inc()
             return
-        if len(self._pending) >= MAX_PENDING_WRITES:
+        if len(self._queue) >= MAX_PENDING_WRITES:
             self._metrics.writes.labels("dropped").inc()
             return
         self._recent[key] = (fingerprint, now)
         self._recent.move_to_end(key)
         while len(self._recent) > RECENT_CARDS:
             self._recent.popitem(last=False)
-        task = asyncio.create_task(self._write(integration, card, key))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._queue.append((integration, card))
+        self._idle.clear()
+        self._ready.set()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._work())
 
-    async def _write(self, integration: Integration, card: Customer, key: tuple[int, str]) -> None:
+    async def _work(self) -> None:
+        while True:
+            await self._ready.wait()
+            group = [self._queue.popleft() for _ in range(min(GROUP_MAX_CARDS, len(self._queue)))]
+            if not self._queue:
+                self._ready.clear()
+            if group:
+                await self._write(group)
+            if not self._queue:
+                self._idle.set()
+
+    async def _write(self, group: list[tuple[Integration, Customer]]) -> None:
         try:
-            await self._batcher.submit((integration, card))
+            await self._store.remember_many(group, now=self._clock())
         except Exception as exc:  # a cache write never fails a till's call
-            self._recent.pop(key, None)
-            self._metrics.writes.labels("failed").inc()
+            for integration, card in group:
+                self._recent.pop((integration.id, card.customer_id), None)
+            self._metrics.writes.labels("failed").inc(len(group))
             log.warning(
                 "card cache write failed",
-                extra={"integration": integration.name, "error_class": type(exc).__name__},
+                extra={"cards": len(group), "error_class": type(exc).__name__},
             )
         else:
-            self._metrics.writes.labels("stored").inc()
-
-    async def _flush(self, cards: list[tuple[Integration, Customer]]) -> list[None]:
-        await self._store.remember_many(cards, now=self._clock())
-        return [None] * len(cards)
+            self._metrics.writes.labels("stored").inc(len(group))
 
     async def drain(self) -> None:
-        """Wait for every card offered so far to be written (or to fail)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        """Wait until every card offered so far is written (or failed)."""
+        await self._idle.wait()
 
     async def close(self) -> None:
         await self.drain()
-        await self._batcher.close()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
 
 
 class CardCachedCustomers(CustomerService):
