@@ -24,6 +24,7 @@ from core_service.domain.integration import (
     SitooAccess,
 )
 from core_service.domain.mapping import CustomerMapping
+from edge.spi_contract import CARD_CACHE_HEADER as CACHE_HEADER
 from harness.customer_stack import INTEGRATION, customer_stack
 from harness.processes import free_port, running
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
@@ -66,6 +67,71 @@ async def _measure(
     throughput = await closed_loop(call, concurrency=CONCURRENCY, duration_s=seconds)
     latency = await open_loop(call, rate_per_s=RATE, duration_s=seconds)
     return name, throughput, latency
+
+
+SEARCH_DOWN = "search, Bloomreach down (edge -> core -> card cache)"
+GET_DOWN = "get, Bloomreach down (edge -> core -> card cache)"
+DOWN = {"error_rate": 1, "error_status": 503}
+
+
+async def _bloomreach_faults(
+    session: aiohttp.ClientSession, url: str, faults: dict[str, object]
+) -> None:
+    async with session.put(f"{url}/_sandbox/faults", json={"faults": faults}) as response:
+        assert response.status == HTTPStatus.OK, await response.text()
+
+
+def _from_cache(
+    session: aiohttp.ClientSession, url: str, spi: aiohttp.BasicAuth
+) -> Callable[[], Awaitable[None]]:
+    """A call that must be answered from the card cache."""
+
+    async def call() -> None:
+        async with session.get(url, auth=spi) as response:
+            await response.read()
+            if response.status != HTTPStatus.OK or CACHE_HEADER not in response.headers:
+                raise RuntimeError(f"status {response.status}, not from the card cache")
+
+    return call
+
+
+async def _measure_outage(
+    session: aiohttp.ClientSession,
+    bloomreach_url: str,
+    base: str,
+    spi: aiohttp.BasicAuth,
+    quick: bool,
+) -> list[tuple[str, LoadResult, LoadResult]]:
+    """Issue 15: search and get with Bloomreach down (every attributes call a 503), answered
+    from the card cache the healthy runs filled."""
+    measured = []
+    await _bloomreach_faults(session, bloomreach_url, {"attributes": DOWN})
+    try:
+        for name, url in (
+            (SEARCH_DOWN, f"{base}/customers?key_type=email&key={EMAIL}"),
+            (GET_DOWN, f"{base}/customers/{EMAIL}"),
+        ):
+            measured.append(await _measure(name, _from_cache(session, url, spi), quick))
+    finally:
+        await _bloomreach_faults(session, bloomreach_url, {})
+    return measured
+
+
+def _outage_lines(by_name: dict[str, tuple[LoadResult, LoadResult]]) -> list[str]:
+    lines = []
+    for down, healthy in (
+        (SEARCH_DOWN, "search (edge -> core -> emulator)"),
+        (GET_DOWN, "get (edge -> core -> emulator)"),
+    ):
+        t, lat = by_name[down]
+        ht, hlat = by_name[healthy]
+        lines.append(
+            f"- {down.split(',')[0]} with Bloomreach down (503 on every read, answered from the "
+            f"card cache with `X-Sitoo-Bloomreach-Cache`): {t.throughput:,.0f} requests/s, p99 "
+            f"{lat.p99_ms:.1f} ms (healthy, same run: {ht.throughput:,.0f} requests/s, p99 "
+            f"{hlat.p99_ms:.1f} ms)."
+        )
+    return lines
 
 
 def _row(name: str, throughput: LoadResult, latency: LoadResult) -> str:
@@ -162,6 +228,7 @@ async def run(quick: bool) -> str:  # noqa: PLR0915
                 ("get (edge -> core -> emulator)", get),
             ):
                 results.append(await _measure(name, call, quick))
+            results += await _measure_outage(session, cs.bloomreach_url, base, spi, quick)
             served = sum(t.requests + lat.requests for n, t, lat in results if "edge" in n)
             edge_pid = cs.stack.edge.process.pid  # type: ignore[union-attr]
             core_pid = cs.stack.core.process.pid  # type: ignore[union-attr]
@@ -200,6 +267,7 @@ async def run(quick: bool) -> str:  # noqa: PLR0915
             f"- {name.split()[0]}: {t.throughput / ceiling:.0%} of the pass-through chain; "
             f"p99 {lat.p99_ms - floor_p99:+.1f} ms over the emulator alone."
         )
+    lines += _outage_lines(by_name)
     lines += [
         f"- RSS after {rss_before[0]:,} customer requests: edge {rss_before[1]:.0f} MB, core "
         f"{rss_before[2]:.0f} MB"

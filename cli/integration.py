@@ -40,6 +40,11 @@ def _integration_text(data: dict[str, Any]) -> str:
         f"  spi user:        {data.get('spi_username')}",
         f"  webhook user:    {data.get('webhook_username')}",
         f"  mappings:        {mappings}",
+        # Issue 15 (MessageToDict leaves out false booleans and zeros).
+        f"  outage:          cached reads {'on' if data.get('cached_reads') else 'off'}, "
+        f"queued writes {'on' if data.get('queued_writes') else 'off'}, "
+        f"card cache {int(data.get('card_cache_max_cards', 0)):,} cards / "
+        f"{int(data.get('card_cache_ttl_seconds', 0)):,} s",
     ]
     consents = data.get("consent_types", [])
     if consents:

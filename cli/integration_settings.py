@@ -101,6 +101,11 @@ def settings_input(args: argparse.Namespace) -> pb.IntegrationInput:
         "sitoo_url": "sitoo_api_base_url",
         "sitoo_api_id": "sitoo_api_id",
         "sitoo_site": "sitoo_site_id",
+        # Issue 15: outage behaviour.
+        "cached_reads": "cached_reads",
+        "queued_writes": "queued_writes",
+        "card_cache_max_cards": "card_cache_max_cards",
+        "card_cache_ttl_seconds": "card_cache_ttl_seconds",
     }
     for arg, field in plain.items():
         value = getattr(args, arg)
@@ -178,3 +183,26 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     enabled = group.add_mutually_exclusive_group()
     enabled.add_argument("--enable", dest="enabled", action="store_true", default=None)
     enabled.add_argument("--disable", dest="enabled", action="store_false")
+    outage = parser.add_argument_group(
+        "Bloomreach outage (issue 15): what the till may do while Bloomreach fails"
+    )
+    outage.add_argument(
+        "--cached-reads",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="answer searches from the card cache when Bloomreach fails (default: on)",
+    )
+    outage.add_argument(
+        "--queued-writes",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="queue creates and updates when Bloomreach fails (default: on)",
+    )
+    outage.add_argument(
+        "--card-cache-max-cards", type=int, help="cards kept, oldest go first (default 100000)"
+    )
+    outage.add_argument(
+        "--card-cache-ttl-seconds",
+        type=int,
+        help="how long a cached card may be answered (default 2592000, 30 days)",
+    )

@@ -12,7 +12,18 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from cli import admin, clients, integration, migrate, operations, outbox, quarantine, rekey, serve
+from cli import (
+    admin,
+    card_cache,
+    clients,
+    integration,
+    migrate,
+    operations,
+    outbox,
+    quarantine,
+    rekey,
+    serve,
+)
 from cli.embedded import with_existing_local_admin_token
 from core_service.adapters.db.engine import SchemaNotCurrentError
 from core_service.adapters.db.startup import DatabaseUnreachableError
@@ -79,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     outbox.add_outbox_parser(commands)
     quarantine.add_quarantine_parser(commands)
     clients.add_client_parser(commands)
+    card_cache.add_cache_parser(commands)
     operations.add_operations_parsers(commands)
     sandbox = commands.add_parser(
         "sandbox",

@@ -185,6 +185,7 @@ _RETENTION_WHAT = {
     "inbox_events": "webhook events received",
     "outbox_messages": "delivered/skipped messages finished",
     "quarantine": "quarantined bodies received",
+    "card_cache": "cached customer cards expired",
 }
 # A long first purge shows it is alive on stderr this often.
 RETENTION_PROGRESS_EVERY_S = 5.0
@@ -195,9 +196,10 @@ def retention_text(progress: pb.RetentionProgress) -> str:
     lines = [f"retention: rows {verb}"]
     for t in progress.tables:
         what = _RETENTION_WHAT.get(t.table, "rows")
+        # Cached cards (issue 15) go at their own expiry (the integration's TTL).
+        kept = "per integration TTL" if t.table == "card_cache" else f"kept {t.keep_days} days"
         lines.append(
-            f"  {t.table:<16} {t.deleted:>10}  {what} before {_when(int(t.cutoff))} "
-            f"(kept {t.keep_days} days)"
+            f"  {t.table:<16} {t.deleted:>10}  {what} before {_when(int(t.cutoff))} ({kept})"
         )
     total = sum(t.deleted for t in progress.tables)
     lines.append(f"  {'total':<16} {total:>10}  in {progress.elapsed_seconds:.1f} s")

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.api_clients_repo import ApiClientRepository
 from core_service.adapters.db.backfill_repo import BackfillRepository
+from core_service.adapters.db.card_cache_repo import CardCacheRepository
 from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
 from core_service.adapters.db.engine import (
     check_schema_current,
@@ -28,12 +29,14 @@ from core_service.adapters.db.startup import wait_until_reachable
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.upstream import HttpUpstream
+from core_service.card_cache_metrics import CardCacheMetrics
 from core_service.crypto import MasterKey, SecretBox
 from core_service.metrics import CoreMetrics
 from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
+from core_service.services.card_cache import CardCachedCustomers, CardWriter
 from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
@@ -61,6 +64,9 @@ class Core:
     validation: ValidationService
     retention: RetentionService
     api_clients: ApiClientService
+    # Issue 15: the sealed card cache (services use it through ports.CardCache).
+    card_cache: CardCacheRepository
+    card_writer: CardWriter
     customer_http: HttpClients | None = None
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
@@ -73,6 +79,7 @@ class Core:
 
     async def close(self) -> None:
         await self.ingest.close()
+        await self.card_writer.close()
         await self.http.close()
         if self.customer_http is not None:
             await self.customer_http.close()
@@ -114,6 +121,7 @@ async def open_database(
 async def build_core(settings: Settings) -> Core:
     engine, sessions, box = await open_database(settings)
     metrics = CoreMetrics.create()
+    card_cache = await CardCacheRepository.open(sessions, box)
     integrations = IntegrationService(
         IntegrationRepository(sessions, box),
         box,
@@ -125,7 +133,9 @@ async def build_core(settings: Settings) -> Core:
     # The POS path's own pools, one per integration and as large as its call slots, apart
     # from the relay's and backfill's (issue 11: no waiting for a connection unseen).
     customer_http = HttpClients(connections_per_host=settings.bloomreach_call_slots)
-    customers = CustomerService(
+    cache_metrics = CardCacheMetrics.create(metrics.registry)
+    card_writer = CardWriter(card_cache, cache_metrics)
+    customers: CustomerService = CardCachedCustomers(
         BloomreachClients(HttpUpstream(customer_http)),
         metrics,
         bloomreach_timeout_s=settings.bloomreach_timeout_seconds,
@@ -138,6 +148,9 @@ async def build_core(settings: Settings) -> Core:
             settings.bloomreach_circuit_max_cool_down_seconds,
             metrics,
         ),
+        cards=card_cache,
+        writer=card_writer,
+        cache_metrics=cache_metrics,
     )
     return Core(
         settings=settings,
@@ -175,6 +188,8 @@ async def build_core(settings: Settings) -> Core:
             refresh_s=settings.api_client_refresh_seconds,
         ),
         customer_http=customer_http,
+        card_cache=card_cache,
+        card_writer=card_writer,
     )
 
 

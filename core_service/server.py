@@ -19,6 +19,7 @@ from core_service.grpc_api.customers import CustomerServicer
 from core_service.grpc_api.order_events import OrderEventServicer
 from core_service.grpc_api.request_context import RequestContextInterceptor
 from core_service.metrics import MetricsInterceptor, serve_metrics
+from core_service.services.card_cache import CardCacheAdmin
 from core_service.services.outbox_gauges import refresh_forever
 from runtime.settings import ConfigurationError, Settings, read_secret
 from sitoo_bloomreach.v1 import (
@@ -110,6 +111,7 @@ class CoreServer:
                 retention=core.retention,
                 clients=core.api_clients,
                 breakers=core.customers.breakers,
+                card_cache=CardCacheAdmin(core.integrations, core.card_cache),
             ),
             self.server,
         )

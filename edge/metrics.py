@@ -19,6 +19,7 @@ class EdgeMetrics:
     auth_failures: Counter
     core_ready: Gauge
     shed: Counter
+    card_cache_answers: Counter
 
     @classmethod
     def create(cls) -> EdgeMetrics:
@@ -64,6 +65,13 @@ class EdgeMetrics:
                 # No integration label, as above; the core counts its sheds per integration.
                 "Customer requests answered 503 at once: their integration had "
                 "SITOO_BR_EDGE_INTEGRATION_MAX_IN_FLIGHT requests in flight",
+                ("route",),
+                registry=registry,
+            ),
+            card_cache_answers=Counter(
+                "edge_card_cache_answers_total",
+                # Issue 15: Bloomreach failed and the core answered from its card cache.
+                "Customer answers given from the core's card cache (X-Sitoo-Bloomreach-Cache)",
                 ("route",),
                 registry=registry,
             ),

@@ -162,6 +162,15 @@ def _key_type(required: bool) -> dict[str, Any]:
     )
 
 
+# Issue 15: answers given from the core's card cache while Bloomreach fails say so.
+_CACHED_ROUTES = (spi.SEARCH_CUSTOMERS.name, spi.GET_CUSTOMER.name, spi.LOOKUP.name)
+_CACHE_HEADER = {
+    "description": "Ours, not Sitoo's: present only when Bloomreach failed and the answer came "
+    "from the card cache; `hit; age=<seconds since the card was stored>`.",
+    "schema": {"type": "string", "pattern": "^hit; age=[0-9]+$"},
+}
+
+
 def _operation(route: spi.SpiRoute) -> dict[str, Any]:
     customer = _ref("Customer")
     body = {"required": True, "content": _json(_ref("CustomerInput"))}
@@ -252,6 +261,8 @@ def _operation(route: spi.SpiRoute) -> dict[str, Any]:
         },
     }
     operation = {"operationId": route.name, **ops[route.name]}
+    if route.name in _CACHED_ROUTES:
+        operation["responses"]["200"]["headers"] = {spi.CARD_CACHE_HEADER: _CACHE_HEADER}
     operation["parameters"] = [_INTEGRATION, *operation.get("parameters", []), *_ORIGIN]
     operation["security"] = [{"basic": []}]
     operation["x-confidence"] = route.confidence.value

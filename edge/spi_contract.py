@@ -205,3 +205,9 @@ REDEEM_ITEM_KEYS: Final = ("promotion_id", "bonus_check_id")
 # Bounds: a cart holds a handful of offers; ids are UUIDs or event ids from Bloomreach.
 MAX_REDEEM_ITEMS: Final = 20
 MAX_OFFER_ID_LENGTH: Final = 128
+# ---- Our own response headers (not Sitoo's) --------------------------------------------
+# [ours] Issue 15: a customer answer (search, get, lookup) given from the card cache because
+# Bloomreach failed carries `X-Sitoo-Bloomreach-Cache: hit; age=<seconds>` (the card's age).
+# The body keeps Sitoo's shape; Sitoo ignores headers it does not know. Fresh answers carry
+# no such header.
+CARD_CACHE_HEADER: Final = "X-Sitoo-Bloomreach-Cache"

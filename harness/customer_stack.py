@@ -74,7 +74,10 @@ def integration_args(bloomreach_url: str, *extra: str) -> list[str]:
 
 @contextmanager
 def customer_stack(
-    work_dir: Path, env: dict[str, str] | None = None, *integration_extra: str
+    work_dir: Path,
+    env: dict[str, str] | None = None,
+    *integration_extra: str,
+    database_url: str | None = None,
 ) -> Iterator[CustomerStack]:
     full_env = {**base_env(work_dir / "data"), **(env or {})}
     with (
@@ -85,7 +88,7 @@ def customer_stack(
             work_dir / "logs",
             BR_READY,
         ) as emulator,
-        stack(sqlite_url(work_dir), full_env, work_dir / "logs") as s,
+        stack(database_url or sqlite_url(work_dir), full_env, work_dir / "logs") as s,
     ):
         s.start_core()
         s.start_edge()

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from console.forms import MARKET_PATTERN, NAME_PATTERN, Errors, Form, checked, match, require, text
+from console.forms import (
+    MARKET_PATTERN,
+    NAME_PATTERN,
+    Errors,
+    Form,
+    checked,
+    integer,
+    match,
+    require,
+    text,
+)
 from console.views.base import ConsoleView
 from sitoo_bloomreach.v1 import admin_pb2 as pb
 
@@ -64,6 +74,7 @@ class DetailsView(ConsoleView):
             "company": integration.company,
             "market": integration.market,
             "enabled": "on" if integration.enabled else "",
+            **outage_values(integration),
         }
         return self.step_page(
             "details.html", integration, self.step, values=values, errors=Errors()
@@ -74,9 +85,38 @@ class DetailsView(ConsoleView):
         errors = Errors()
         settings = details_input(form, errors)
         settings.enabled = checked(form, "enabled")
+        outage_input(form, errors, settings)
         if not errors:
             await self.save(self.step, self.admin.update_integration(self.name, settings), errors)
         integration = await self.integration()
         return self.step_page(
             "details.html", integration, self.step, status=400, values=dict(form), errors=errors
         )
+
+
+# ---- issue 15: what the till may do while Bloomreach fails ---------------------------------
+
+DAY_S = 86400
+
+
+def outage_values(integration: pb.Integration) -> dict[str, str]:
+    return {
+        "cached_reads": "on" if integration.cached_reads else "",
+        "queued_writes": "on" if integration.queued_writes else "",
+        "card_cache_max_cards": str(integration.card_cache_max_cards),
+        "card_cache_ttl_days": f"{integration.card_cache_ttl_seconds / DAY_S:g}",
+    }
+
+
+def outage_input(form: Form, errors: Errors, settings: pb.IntegrationInput) -> None:
+    settings.cached_reads = checked(form, "cached_reads")
+    settings.queued_writes = checked(form, "queued_writes")
+    max_cards = integer(errors, form, "card_cache_max_cards", "number of cached cards")
+    if max_cards is not None:
+        settings.card_cache_max_cards = max_cards
+    days = text(form, "card_cache_ttl_days")
+    if days:
+        try:
+            settings.card_cache_ttl_seconds = round(float(days) * DAY_S)
+        except (ValueError, OverflowError):
+            errors.add("card_cache_ttl_days", "The number of days must be a number, e.g. 30.")

@@ -10,6 +10,7 @@ import grpc
 from core_service.adapters.upstream import scratch_bloomreach
 from core_service.domain import errors
 from core_service.domain.validation import Report
+from core_service.grpc_api.admin_card_cache import CardCacheAdminMixin
 from core_service.grpc_api.admin_clients import ClientAdminMixin
 from core_service.grpc_api.admin_convert import (
     credentials_to_proto,
@@ -22,6 +23,7 @@ from core_service.grpc_api.calls import rpc, status_for
 from core_service.services.api_clients import ApiClientService
 from core_service.services.backfill import BackfillService, Progress
 from core_service.services.bloomreach_access import AccessToTry, BloomreachAccessService
+from core_service.services.card_cache import CardCacheAdmin
 from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.integrations import IntegrationService
 from core_service.services.ports import OutboxAdmin
@@ -34,7 +36,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 MAX_PAGE = 1000
 
 
-class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
+class AdminServicer(ClientAdminMixin, CardCacheAdminMixin, admin_pb2_grpc.AdminServiceServicer):
     def __init__(
         self,
         integrations: IntegrationService,
@@ -46,6 +48,7 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
         retention: RetentionService | None = None,
         clients: ApiClientService | None = None,
         breakers: CircuitBreakers | None = None,
+        card_cache: CardCacheAdmin | None = None,
     ) -> None:
         self._integrations = integrations
         self._outbox = outbox
@@ -57,6 +60,7 @@ class AdminServicer(ClientAdminMixin, admin_pb2_grpc.AdminServiceServicer):
         self._retention = retention
         self._clients = clients
         self._breakers = breakers
+        self._card_cache = card_cache
 
     @rpc
     async def CreateIntegration(

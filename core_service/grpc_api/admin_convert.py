@@ -31,6 +31,10 @@ def settings_from_proto(message: pb.IntegrationInput) -> IntegrationSettings:
         "sitoo_api_password",
         "sitoo_site_id",
         "enabled",
+        "cached_reads",
+        "queued_writes",
+        "card_cache_max_cards",
+        "card_cache_ttl_seconds",
     ):
         setattr(settings, name, opt(name))
     if message.set_field_mappings:
@@ -117,6 +121,10 @@ def integration_to_proto(integration: Integration) -> pb.Integration:
         webhook_username=integration.webhook_username,
         created_at=int(integration.created_at),
         updated_at=int(integration.updated_at),
+        cached_reads=integration.cached_reads,
+        queued_writes=integration.queued_writes,
+        card_cache_max_cards=integration.card_cache_max_cards,
+        card_cache_ttl_seconds=integration.card_cache_ttl_seconds,
     )
 
 

@@ -11,6 +11,7 @@ from core_service.domain.errors import Unauthenticated, UnknownIntegration
 from core_service.domain.integration import Integration
 from core_service.grpc_api.calls import caller_info, rpc
 from core_service.metrics import CoreMetrics
+from core_service.services.card_cache import served_from_cache
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
 from core_service.services.integrations import IntegrationService
@@ -18,6 +19,18 @@ from sitoo_bloomreach.v1 import customers_pb2 as pb
 from sitoo_bloomreach.v1 import customers_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+# Issue 15: trailing metadata of an answer the card cache gave (Bloomreach failed); the edge
+# turns it into its X-Sitoo-Bloomreach-Cache header (edge/spi_contract.py).
+SERVED_FROM = "x-served-from"
+CARD_AGE = "x-card-age-seconds"
+
+
+def _mark_cached(context: Context) -> None:
+    hit = served_from_cache()
+    if hit is not None:
+        context.set_trailing_metadata(((SERVED_FROM, "cache"), (CARD_AGE, str(int(hit.age_s)))))
+
 
 # As the shared protos declare them (the edge derives its customer JSON from the same
 # messages): the address's fields, and the plain-text ones the POS may write.
@@ -127,6 +140,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         found = await self._customers.search(
             integration, request.key_type, request.key, self._deadline(context)
         )
+        _mark_cached(context)
         return pb.SearchCustomersResponse(customers=[customer_to_proto(c) for c in found])
 
     @rpc
@@ -135,6 +149,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         customer = await self._customers.get(
             integration, request.customer_id, self._deadline(context)
         )
+        _mark_cached(context)
         return customer_to_proto(customer)
 
     @rpc
@@ -172,6 +187,7 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
         found = await self._customers.lookup(
             integration, request.key_type, request.key, self._deadline(context)
         )
+        _mark_cached(context)
         return pb.LookupCustomerResponse(customers=[customer_to_proto(c) for c in found])
 
     @rpc

@@ -14,7 +14,10 @@ from typing import Any, Protocol
 
 from core_service.domain.api_clients import StoredClient
 from core_service.domain.backfill import JobState
+from core_service.domain.card_cache import CachedCard, CacheStats
+from core_service.domain.customer import Customer
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
+from core_service.domain.integration import Integration
 from core_service.domain.orders import OrderRef
 from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
 from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
@@ -132,6 +135,10 @@ class RekeyStore(Protocol):
         self, *, chunk: int = 500, progress: Callable[[Counter[str]], None] | None = None
     ) -> Counter[str]: ...
 
+    async def card_cache(self, *, chunk: int = 500) -> Counter[str]:
+        """Cached cards; those no configured key opens are deleted (tally ``dropped``)."""
+        ...
+
 
 class ApiClientStore(Protocol):
     """API clients and their token verifiers (adapters/db/api_clients_repo.py)."""
@@ -216,3 +223,38 @@ class ValidationStore(Protocol):
     ) -> None: ...
 
     async def last_run(self, integration_id: int) -> Report | None: ...
+
+
+class CardCache(Protocol):
+    """The customer cards the core last built, sealed at rest (issue 15;
+    adapters/db/card_cache_repo.py). Reads see only the integration's own, live cards."""
+
+    async def remember(self, integration: Integration, card: Customer, *, now: float) -> None: ...
+
+    async def recall_by_id(
+        self, integration: Integration, customer_id: str, *, now: float
+    ) -> Customer | None: ...
+
+    async def recall_by_key(
+        self, integration: Integration, key_type: str, key: str, *, now: float
+    ) -> Customer | None: ...
+
+
+class CardCacheStore(CardCache, Protocol):
+    """The card cache as the read-through service and the operator use it."""
+
+    async def remember_many(
+        self, cards: Sequence[tuple[Integration, Customer]], *, now: float
+    ) -> None:
+        """Several cards in one transaction (the group commit of fresh cards)."""
+        ...
+
+    async def find(
+        self, integration: Integration, key_type: str, key: str, *, now: float
+    ) -> CachedCard | None:
+        """Like ``recall_by_key``, with when the card was stored."""
+        ...
+
+    async def stats(self, integration: Integration, *, now: float) -> CacheStats: ...
+
+    async def purge(self, integration: Integration) -> int: ...

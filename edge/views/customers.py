@@ -6,8 +6,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge import customer_json, input_guard, spi_contract
+from edge.card_cache_header import answer_and_source, marked
 from edge.core_client import Metadata
-from edge.keys import CORE
+from edge.keys import CORE, METRICS
 from edge.views.base import SpiView
 from sitoo_bloomreach.v1 import customers_pb2 as pb
 
@@ -40,6 +41,12 @@ class CustomerSpiView(SpiView):
             return self.fail(400, f"key is longer than {spi_contract.MAX_KEY_LENGTH} characters")
         return key_type, input_guard.proto_text(key, "key")
 
+    def cached(self, response: web.StreamResponse, header: str | None) -> web.StreamResponse:
+        """Issue 15: mark an answer the core gave from its card cache."""
+        resource = self.request.match_info.route.resource
+        route = resource.canonical if resource is not None else "unmatched"
+        return marked(response, header, self.request.app[METRICS], route)
+
     async def customer_body(self) -> pb.CustomerInput | web.Response:
         try:
             data = customer_json.parse_object(await self.request.read())
@@ -61,11 +68,17 @@ class CustomersView(CustomerSpiView):
             integration=self.integration, key_type=key_type, key=key
         )
 
-        async def call(metadata: Metadata, timeout: float) -> pb.SearchCustomersResponse:
-            return await stub.SearchCustomers(request, metadata=metadata, timeout=timeout)
+        async def call(
+            metadata: Metadata, timeout: float
+        ) -> tuple[pb.SearchCustomersResponse, str | None]:
+            return await answer_and_source(
+                stub.SearchCustomers(request, metadata=metadata, timeout=timeout)
+            )
 
-        def render(response: pb.SearchCustomersResponse) -> web.StreamResponse:
-            return web.json_response([customer_json.customer_json(c) for c in response.customers])
+        def render(answer: tuple[pb.SearchCustomersResponse, str | None]) -> web.StreamResponse:
+            response, cached = answer
+            body = web.json_response([customer_json.customer_json(c) for c in response.customers])
+            return self.cached(body, cached)
 
         return await self.call_core("SearchCustomers", call, render)
 
@@ -89,10 +102,15 @@ class CustomerView(CustomerSpiView):
         stub = self.request.app[CORE].customers
         request = pb.GetCustomerRequest(integration=self.integration, customer_id=self.customer_id)
 
-        async def call(metadata: Metadata, timeout: float) -> pb.Customer:
-            return await stub.GetCustomer(request, metadata=metadata, timeout=timeout)
+        async def call(metadata: Metadata, timeout: float) -> tuple[pb.Customer, str | None]:
+            return await answer_and_source(
+                stub.GetCustomer(request, metadata=metadata, timeout=timeout)
+            )
 
-        return await self.call_core("GetCustomer", call, _render_customer)
+        def render(answer: tuple[pb.Customer, str | None]) -> web.StreamResponse:
+            return self.cached(_render_customer(answer[0]), answer[1])
+
+        return await self.call_core("GetCustomer", call, render)
 
     async def put(self) -> web.StreamResponse:
         body = await self.customer_body()
@@ -140,14 +158,20 @@ class LookupView(CustomerSpiView):
         stub = self.request.app[CORE].customers
         request = pb.LookupCustomerRequest(integration=self.integration, key_type=key_type, key=key)
 
-        async def call(metadata: Metadata, timeout: float) -> pb.LookupCustomerResponse:
-            return await stub.LookupCustomer(request, metadata=metadata, timeout=timeout)
+        async def call(
+            metadata: Metadata, timeout: float
+        ) -> tuple[pb.LookupCustomerResponse, str | None]:
+            return await answer_and_source(
+                stub.LookupCustomer(request, metadata=metadata, timeout=timeout)
+            )
 
-        def render(response: pb.LookupCustomerResponse) -> web.StreamResponse:
+        def render(answer: tuple[pb.LookupCustomerResponse, str | None]) -> web.StreamResponse:
+            response, cached = answer
             with_id = not spi_contract.LOOKUP_OMITS_CUSTOMER_ID
-            return web.json_response(
+            body = web.json_response(
                 [customer_json.customer_json(c, with_id=with_id) for c in response.customers]
             )
+            return self.cached(body, cached)
 
         return await self.call_core("LookupCustomer", call, render)
 

@@ -264,6 +264,10 @@ class Integration(_message.Message):
     LOYALTY_CURRENCY_PROPERTY_FIELD_NUMBER: _builtins.int
     LOYALTY_VALID_UNTIL_PROPERTY_FIELD_NUMBER: _builtins.int
     LOYALTY_SEARCH_SHOWS_OFFERS_FIELD_NUMBER: _builtins.int
+    CACHED_READS_FIELD_NUMBER: _builtins.int
+    QUEUED_WRITES_FIELD_NUMBER: _builtins.int
+    CARD_CACHE_MAX_CARDS_FIELD_NUMBER: _builtins.int
+    CARD_CACHE_TTL_SECONDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """URL slug: /sitoo/{name}/..."""
     display_name: _builtins.str
@@ -298,6 +302,14 @@ class Integration(_message.Message):
     """default valid_until (unix seconds or ISO 8601)"""
     loyalty_search_shows_offers: _builtins.bool
     """default false: search costs no extra call"""
+    cached_reads: _builtins.bool
+    """Issue 15, riding out a Bloomreach outage (70-79).
+    answer searches from the card cache when Bloomreach fails
+    """
+    queued_writes: _builtins.bool
+    """queue creates/updates when Bloomreach fails"""
+    card_cache_max_cards: _builtins.int
+    card_cache_ttl_seconds: _builtins.int
     @_builtins.property
     def bloomreach(self) -> Global___BloomreachSettings: ...
     @_builtins.property
@@ -343,10 +355,14 @@ class Integration(_message.Message):
         loyalty_currency_property: _builtins.str = ...,
         loyalty_valid_until_property: _builtins.str = ...,
         loyalty_search_shows_offers: _builtins.bool = ...,
+        cached_reads: _builtins.bool = ...,
+        queued_writes: _builtins.bool = ...,
+        card_cache_max_cards: _builtins.int = ...,
+        card_cache_ttl_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "matching", b"matching", "sitoo", b"sitoo"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "created_at", b"created_at", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "matching", b"matching", "name", b"name", "sitoo", b"sitoo", "spi_username", b"spi_username", "updated_at", b"updated_at", "webhook_username", b"webhook_username"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bloomreach", b"bloomreach", "cached_reads", b"cached_reads", "card_cache_max_cards", b"card_cache_max_cards", "card_cache_ttl_seconds", b"card_cache_ttl_seconds", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "created_at", b"created_at", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "matching", b"matching", "name", b"name", "queued_writes", b"queued_writes", "sitoo", b"sitoo", "spi_username", b"spi_username", "updated_at", b"updated_at", "webhook_username", b"webhook_username"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -411,6 +427,10 @@ class IntegrationInput(_message.Message):
     LOYALTY_CURRENCY_PROPERTY_FIELD_NUMBER: _builtins.int
     LOYALTY_VALID_UNTIL_PROPERTY_FIELD_NUMBER: _builtins.int
     LOYALTY_SEARCH_SHOWS_OFFERS_FIELD_NUMBER: _builtins.int
+    CACHED_READS_FIELD_NUMBER: _builtins.int
+    QUEUED_WRITES_FIELD_NUMBER: _builtins.int
+    CARD_CACHE_MAX_CARDS_FIELD_NUMBER: _builtins.int
+    CARD_CACHE_TTL_SECONDS_FIELD_NUMBER: _builtins.int
     display_name: _builtins.str
     company: _builtins.str
     market: _builtins.str
@@ -440,6 +460,11 @@ class IntegrationInput(_message.Message):
     loyalty_currency_property: _builtins.str
     loyalty_valid_until_property: _builtins.str
     loyalty_search_shows_offers: _builtins.bool
+    cached_reads: _builtins.bool
+    """Issue 15 (70-79); defaults: on, on, 100000 cards, 30 days."""
+    queued_writes: _builtins.bool
+    card_cache_max_cards: _builtins.int
+    card_cache_ttl_seconds: _builtins.int
     @_builtins.property
     def field_mappings(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldMapping]: ...
     @_builtins.property
@@ -484,10 +509,14 @@ class IntegrationInput(_message.Message):
         loyalty_currency_property: _builtins.str | None = ...,
         loyalty_valid_until_property: _builtins.str | None = ...,
         loyalty_search_shows_offers: _builtins.bool | None = ...,
+        cached_reads: _builtins.bool | None = ...,
+        queued_writes: _builtins.bool | None = ...,
+        card_cache_max_cards: _builtins.int | None = ...,
+        card_cache_ttl_seconds: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_loyalty_amount_property", b"_loyalty_amount_property", "_loyalty_bonus_check_event_type", b"_loyalty_bonus_check_event_type", "_loyalty_currency_property", b"_loyalty_currency_property", "_loyalty_id_property", b"_loyalty_id_property", "_loyalty_name_property", b"_loyalty_name_property", "_loyalty_promotion_event_type", b"_loyalty_promotion_event_type", "_loyalty_search_shows_offers", b"_loyalty_search_shows_offers", "_loyalty_type_property", b"_loyalty_type_property", "_loyalty_valid_until_property", b"_loyalty_valid_until_property", "_loyalty_value_property", b"_loyalty_value_property", "_market", b"_market", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "company", b"company", "display_name", b"display_name", "enabled", b"enabled", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_cached_reads", b"_cached_reads", "_card_cache_max_cards", b"_card_cache_max_cards", "_card_cache_ttl_seconds", b"_card_cache_ttl_seconds", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_loyalty_amount_property", b"_loyalty_amount_property", "_loyalty_bonus_check_event_type", b"_loyalty_bonus_check_event_type", "_loyalty_currency_property", b"_loyalty_currency_property", "_loyalty_id_property", b"_loyalty_id_property", "_loyalty_name_property", b"_loyalty_name_property", "_loyalty_promotion_event_type", b"_loyalty_promotion_event_type", "_loyalty_search_shows_offers", b"_loyalty_search_shows_offers", "_loyalty_type_property", b"_loyalty_type_property", "_loyalty_valid_until_property", b"_loyalty_valid_until_property", "_loyalty_value_property", b"_loyalty_value_property", "_market", b"_market", "_queued_writes", b"_queued_writes", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "cached_reads", b"cached_reads", "card_cache_max_cards", b"card_cache_max_cards", "card_cache_ttl_seconds", b"card_cache_ttl_seconds", "company", b"company", "display_name", b"display_name", "enabled", b"enabled", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "queued_writes", b"queued_writes", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_loyalty_amount_property", b"_loyalty_amount_property", "_loyalty_bonus_check_event_type", b"_loyalty_bonus_check_event_type", "_loyalty_currency_property", b"_loyalty_currency_property", "_loyalty_id_property", b"_loyalty_id_property", "_loyalty_name_property", b"_loyalty_name_property", "_loyalty_promotion_event_type", b"_loyalty_promotion_event_type", "_loyalty_search_shows_offers", b"_loyalty_search_shows_offers", "_loyalty_type_property", b"_loyalty_type_property", "_loyalty_valid_until_property", b"_loyalty_valid_until_property", "_loyalty_value_property", b"_loyalty_value_property", "_market", b"_market", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "set_channel_categories", b"set_channel_categories", "set_consent_types", b"set_consent_types", "set_enrichment_rules", b"set_enrichment_rules", "set_field_mappings", b"set_field_mappings", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url", "_bloomreach_api_key_id", b"_bloomreach_api_key_id", "_bloomreach_api_secret", b"_bloomreach_api_secret", "_bloomreach_project_token", b"_bloomreach_project_token", "_cached_reads", b"_cached_reads", "_card_cache_max_cards", b"_card_cache_max_cards", "_card_cache_ttl_seconds", b"_card_cache_ttl_seconds", "_company", b"_company", "_display_name", b"_display_name", "_enabled", b"_enabled", "_hard_id_name", b"_hard_id_name", "_hard_id_source_field", b"_hard_id_source_field", "_loyalty_amount_property", b"_loyalty_amount_property", "_loyalty_bonus_check_event_type", b"_loyalty_bonus_check_event_type", "_loyalty_currency_property", b"_loyalty_currency_property", "_loyalty_id_property", b"_loyalty_id_property", "_loyalty_name_property", b"_loyalty_name_property", "_loyalty_promotion_event_type", b"_loyalty_promotion_event_type", "_loyalty_search_shows_offers", b"_loyalty_search_shows_offers", "_loyalty_type_property", b"_loyalty_type_property", "_loyalty_valid_until_property", b"_loyalty_valid_until_property", "_loyalty_value_property", b"_loyalty_value_property", "_market", b"_market", "_queued_writes", b"_queued_writes", "_sitoo_account_id", b"_sitoo_account_id", "_sitoo_api_base_url", b"_sitoo_api_base_url", "_sitoo_api_id", b"_sitoo_api_id", "_sitoo_api_password", b"_sitoo_api_password", "_sitoo_site_id", b"_sitoo_site_id", "bloomreach_api_base_url", b"bloomreach_api_base_url", "bloomreach_api_key_id", b"bloomreach_api_key_id", "bloomreach_api_secret", b"bloomreach_api_secret", "bloomreach_project_token", b"bloomreach_project_token", "cached_reads", b"cached_reads", "card_cache_max_cards", b"card_cache_max_cards", "card_cache_ttl_seconds", b"card_cache_ttl_seconds", "channel_categories", b"channel_categories", "company", b"company", "consent_types", b"consent_types", "display_name", b"display_name", "enabled", b"enabled", "enrichment_rules", b"enrichment_rules", "field_mappings", b"field_mappings", "hard_id_name", b"hard_id_name", "hard_id_source_field", b"hard_id_source_field", "loyalty_amount_property", b"loyalty_amount_property", "loyalty_bonus_check_event_type", b"loyalty_bonus_check_event_type", "loyalty_currency_property", b"loyalty_currency_property", "loyalty_id_property", b"loyalty_id_property", "loyalty_name_property", b"loyalty_name_property", "loyalty_promotion_event_type", b"loyalty_promotion_event_type", "loyalty_search_shows_offers", b"loyalty_search_shows_offers", "loyalty_type_property", b"loyalty_type_property", "loyalty_valid_until_property", b"loyalty_valid_until_property", "loyalty_value_property", b"loyalty_value_property", "market", b"market", "queued_writes", b"queued_writes", "set_channel_categories", b"set_channel_categories", "set_consent_types", b"set_consent_types", "set_enrichment_rules", b"set_enrichment_rules", "set_field_mappings", b"set_field_mappings", "sitoo_account_id", b"sitoo_account_id", "sitoo_api_base_url", b"sitoo_api_base_url", "sitoo_api_id", b"sitoo_api_id", "sitoo_api_password", b"sitoo_api_password", "sitoo_site_id", b"sitoo_site_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__bloomreach_api_base_url: _TypeAlias = _typing.Literal["bloomreach_api_base_url"]  # noqa: Y015
     _WhichOneofArgType__bloomreach_api_base_url: _TypeAlias = _typing.Literal["_bloomreach_api_base_url", b"_bloomreach_api_base_url"]  # noqa: Y015
@@ -497,6 +526,12 @@ class IntegrationInput(_message.Message):
     _WhichOneofArgType__bloomreach_api_secret: _TypeAlias = _typing.Literal["_bloomreach_api_secret", b"_bloomreach_api_secret"]  # noqa: Y015
     _WhichOneofReturnType__bloomreach_project_token: _TypeAlias = _typing.Literal["bloomreach_project_token"]  # noqa: Y015
     _WhichOneofArgType__bloomreach_project_token: _TypeAlias = _typing.Literal["_bloomreach_project_token", b"_bloomreach_project_token"]  # noqa: Y015
+    _WhichOneofReturnType__cached_reads: _TypeAlias = _typing.Literal["cached_reads"]  # noqa: Y015
+    _WhichOneofArgType__cached_reads: _TypeAlias = _typing.Literal["_cached_reads", b"_cached_reads"]  # noqa: Y015
+    _WhichOneofReturnType__card_cache_max_cards: _TypeAlias = _typing.Literal["card_cache_max_cards"]  # noqa: Y015
+    _WhichOneofArgType__card_cache_max_cards: _TypeAlias = _typing.Literal["_card_cache_max_cards", b"_card_cache_max_cards"]  # noqa: Y015
+    _WhichOneofReturnType__card_cache_ttl_seconds: _TypeAlias = _typing.Literal["card_cache_ttl_seconds"]  # noqa: Y015
+    _WhichOneofArgType__card_cache_ttl_seconds: _TypeAlias = _typing.Literal["_card_cache_ttl_seconds", b"_card_cache_ttl_seconds"]  # noqa: Y015
     _WhichOneofReturnType__company: _TypeAlias = _typing.Literal["company"]  # noqa: Y015
     _WhichOneofArgType__company: _TypeAlias = _typing.Literal["_company", b"_company"]  # noqa: Y015
     _WhichOneofReturnType__display_name: _TypeAlias = _typing.Literal["display_name"]  # noqa: Y015
@@ -529,6 +564,8 @@ class IntegrationInput(_message.Message):
     _WhichOneofArgType__loyalty_value_property: _TypeAlias = _typing.Literal["_loyalty_value_property", b"_loyalty_value_property"]  # noqa: Y015
     _WhichOneofReturnType__market: _TypeAlias = _typing.Literal["market"]  # noqa: Y015
     _WhichOneofArgType__market: _TypeAlias = _typing.Literal["_market", b"_market"]  # noqa: Y015
+    _WhichOneofReturnType__queued_writes: _TypeAlias = _typing.Literal["queued_writes"]  # noqa: Y015
+    _WhichOneofArgType__queued_writes: _TypeAlias = _typing.Literal["_queued_writes", b"_queued_writes"]  # noqa: Y015
     _WhichOneofReturnType__sitoo_account_id: _TypeAlias = _typing.Literal["sitoo_account_id"]  # noqa: Y015
     _WhichOneofArgType__sitoo_account_id: _TypeAlias = _typing.Literal["_sitoo_account_id", b"_sitoo_account_id"]  # noqa: Y015
     _WhichOneofReturnType__sitoo_api_base_url: _TypeAlias = _typing.Literal["sitoo_api_base_url"]  # noqa: Y015
@@ -547,6 +584,12 @@ class IntegrationInput(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__bloomreach_api_secret) -> _WhichOneofReturnType__bloomreach_api_secret | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__bloomreach_project_token) -> _WhichOneofReturnType__bloomreach_project_token | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__cached_reads) -> _WhichOneofReturnType__cached_reads | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_cache_max_cards) -> _WhichOneofReturnType__card_cache_max_cards | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__card_cache_ttl_seconds) -> _WhichOneofReturnType__card_cache_ttl_seconds | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__company) -> _WhichOneofReturnType__company | None: ...
     @_typing.overload
@@ -579,6 +622,8 @@ class IntegrationInput(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__loyalty_value_property) -> _WhichOneofReturnType__loyalty_value_property | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__market) -> _WhichOneofReturnType__market | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__queued_writes) -> _WhichOneofReturnType__queued_writes | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__sitoo_account_id) -> _WhichOneofReturnType__sitoo_account_id | None: ...
     @_typing.overload
@@ -1909,3 +1954,86 @@ class CircuitBreakerStatus(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CircuitBreakerStatus: _TypeAlias = CircuitBreakerStatus  # noqa: Y015
+
+@_typing.final
+class CardCacheRequest(_message.Message):
+    """---- card cache (issue 15) ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    integration: _builtins.str
+    def __init__(
+        self,
+        *,
+        integration: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["integration", b"integration"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CardCacheRequest: _TypeAlias = CardCacheRequest  # noqa: Y015
+
+@_typing.final
+class CardCacheStats(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INTEGRATION_FIELD_NUMBER: _builtins.int
+    CARDS_FIELD_NUMBER: _builtins.int
+    EXPIRED_FIELD_NUMBER: _builtins.int
+    OLDEST_STORED_AT_FIELD_NUMBER: _builtins.int
+    NEWEST_STORED_AT_FIELD_NUMBER: _builtins.int
+    MAX_CARDS_FIELD_NUMBER: _builtins.int
+    TTL_SECONDS_FIELD_NUMBER: _builtins.int
+    CACHED_READS_FIELD_NUMBER: _builtins.int
+    integration: _builtins.str
+    cards: _builtins.int
+    """live cards (within the TTL)"""
+    expired: _builtins.int
+    """past the TTL, awaiting the retention purge"""
+    oldest_stored_at: _builtins.float
+    """Unix seconds; 0 when empty"""
+    newest_stored_at: _builtins.float
+    max_cards: _builtins.int
+    ttl_seconds: _builtins.int
+    cached_reads: _builtins.bool
+    def __init__(
+        self,
+        *,
+        integration: _builtins.str = ...,
+        cards: _builtins.int = ...,
+        expired: _builtins.int = ...,
+        oldest_stored_at: _builtins.float = ...,
+        newest_stored_at: _builtins.float = ...,
+        max_cards: _builtins.int = ...,
+        ttl_seconds: _builtins.int = ...,
+        cached_reads: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cached_reads", b"cached_reads", "cards", b"cards", "expired", b"expired", "integration", b"integration", "max_cards", b"max_cards", "newest_stored_at", b"newest_stored_at", "oldest_stored_at", b"oldest_stored_at", "ttl_seconds", b"ttl_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CardCacheStats: _TypeAlias = CardCacheStats  # noqa: Y015
+
+@_typing.final
+class PurgeCardCacheResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PURGED_FIELD_NUMBER: _builtins.int
+    purged: _builtins.int
+    def __init__(
+        self,
+        *,
+        purged: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["purged", b"purged"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurgeCardCacheResponse: _TypeAlias = PurgeCardCacheResponse  # noqa: Y015

@@ -154,6 +154,16 @@ class AdminServiceStub:
                 request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.GetCircuitBreakerRequest.SerializeToString,
                 response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CircuitBreakerStatus.FromString,
                 _registered_method=True)
+        self.GetCardCacheStats = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/GetCardCacheStats',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheStats.FromString,
+                _registered_method=True)
+        self.PurgeCardCache = channel.unary_unary(
+                '/sitoo_bloomreach.v1.AdminService/PurgeCardCache',
+                request_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheRequest.SerializeToString,
+                response_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.PurgeCardCacheResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -313,6 +323,20 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCardCacheStats(self, request, context):
+        """Issue 15: the card cache of one integration (cards answered when Bloomreach fails).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PurgeCardCache(self, request, context):
+        """Forgets every cached card of the integration; the next fresh reads refill it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -435,6 +459,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetCircuitBreaker,
                     request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.GetCircuitBreakerRequest.FromString,
                     response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CircuitBreakerStatus.SerializeToString,
+            ),
+            'GetCardCacheStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCardCacheStats,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheStats.SerializeToString,
+            ),
+            'PurgeCardCache': grpc.unary_unary_rpc_method_handler(
+                    servicer.PurgeCardCache,
+                    request_deserializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheRequest.FromString,
+                    response_serializer=sitoo__bloomreach_dot_v1_dot_admin__pb2.PurgeCardCacheResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1085,6 +1119,60 @@ class AdminService:
             '/sitoo_bloomreach.v1.AdminService/GetCircuitBreaker',
             sitoo__bloomreach_dot_v1_dot_admin__pb2.GetCircuitBreakerRequest.SerializeToString,
             sitoo__bloomreach_dot_v1_dot_admin__pb2.CircuitBreakerStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCardCacheStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/GetCardCacheStats',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheStats.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PurgeCardCache(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sitoo_bloomreach.v1.AdminService/PurgeCardCache',
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.CardCacheRequest.SerializeToString,
+            sitoo__bloomreach_dot_v1_dot_admin__pb2.PurgeCardCacheResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -72,6 +72,10 @@ class AdminServiceStub:
     """The circuit breaker of the integration's Bloomreach project (issue 15 §3), as the
     customer path finds it now.
     """
+    GetCardCacheStats: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CardCacheRequest, _admin_pb2.CardCacheStats]
+    """Issue 15: the card cache of one integration (cards answered when Bloomreach fails)."""
+    PurgeCardCache: _grpc.UnaryUnaryMultiCallable[_admin_pb2.CardCacheRequest, _admin_pb2.PurgeCardCacheResponse]
+    """Forgets every cached card of the integration; the next fresh reads refill it."""
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -113,6 +117,10 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """The circuit breaker of the integration's Bloomreach project (issue 15 §3), as the
     customer path finds it now.
     """
+    GetCardCacheStats: _aio.UnaryUnaryMultiCallable[_admin_pb2.CardCacheRequest, _admin_pb2.CardCacheStats]  # type: ignore[assignment]
+    """Issue 15: the card cache of one integration (cards answered when Bloomreach fails)."""
+    PurgeCardCache: _aio.UnaryUnaryMultiCallable[_admin_pb2.CardCacheRequest, _admin_pb2.PurgeCardCacheResponse]  # type: ignore[assignment]
+    """Forgets every cached card of the integration; the next fresh reads refill it."""
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -295,5 +303,21 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """The circuit breaker of the integration's Bloomreach project (issue 15 §3), as the
         customer path finds it now.
         """
+
+    @_abc_1.abstractmethod
+    def GetCardCacheStats(
+        self,
+        request: _admin_pb2.CardCacheRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.CardCacheStats, _abc.Awaitable[_admin_pb2.CardCacheStats]]:
+        """Issue 15: the card cache of one integration (cards answered when Bloomreach fails)."""
+
+    @_abc_1.abstractmethod
+    def PurgeCardCache(
+        self,
+        request: _admin_pb2.CardCacheRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.PurgeCardCacheResponse, _abc.Awaitable[_admin_pb2.PurgeCardCacheResponse]]:
+        """Forgets every cached card of the integration; the next fresh reads refill it."""
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,6 +9,9 @@ Every call carries, in gRPC metadata (never in the message, so that messages can
                        edge's service token, or a token from `sitoo-bloomreach client create`)
   x-sitoo-authorization the POS's "Basic ..." header      (checked against the integration)
   x-request-id, x-sitoo-store-id, x-sitoo-staff-id, x-sitoo-register-id (URL-decoded)
+An answer from the card cache (Bloomreach failed; issue 15) carries trailing metadata
+  x-served-from "cache" and x-card-age-seconds (whole seconds since the card was stored)
+on SearchCustomers, GetCustomer and LookupCustomer; the message keeps its shape.
 """
 
 from collections import abc as _abc

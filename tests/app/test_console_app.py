@@ -284,3 +284,33 @@ async def test_the_operations_page_shows_the_circuit_breaker(
         assert text not in page
     request, _ = core.state.last("GetCircuitBreaker")
     assert isinstance(request, apb.GetCircuitBreakerRequest) and request.name == "acme"
+
+
+async def test_the_integration_page_shows_and_saves_the_outage_settings(
+    console: Client, core: FakeCore
+) -> None:
+    # Issue 15: cached reads, queued writes and the card cache's bounds, per integration.
+    csrf = await sign_in(console, core.state.token)
+    page = await (await console.get("/integrations/acme/details")).text()
+    assert "When Bloomreach is down" in page
+    assert 'name="cached_reads"' in page and 'name="queued_writes"' in page
+    response = await console.post(
+        "/integrations/acme/details",
+        data={
+            "company": "Acme AB",
+            "market": "SE",
+            "enabled": "on",
+            "queued_writes": "on",
+            "card_cache_max_cards": "5000",
+            "card_cache_ttl_days": "7",
+            "csrf_token": csrf,
+        },
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    request, _ = core.state.last("UpdateIntegration")
+    assert isinstance(request, apb.UpdateIntegrationRequest)
+    settings = request.settings
+    assert settings.HasField("cached_reads") and not settings.cached_reads
+    assert settings.queued_writes
+    assert (settings.card_cache_max_cards, settings.card_cache_ttl_seconds) == (5000, 7 * 86400)

@@ -69,7 +69,8 @@ def test_retention_run_from_the_cli(
         assert lines[1].split()[:2] == ["inbox_events", "2"] and "kept 30 days" in lines[1]
         assert lines[2].split()[:2] == ["outbox_messages", "1"]
         assert lines[3].split()[:2] == ["quarantine", "1"]
-        assert lines[4].split()[:2] == ["total", "4"]
+        assert lines[4].split()[:2] == ["card_cache", "0"] and "integration TTL" in lines[4]
+        assert lines[5].split()[:2] == ["total", "4"]
 
         ran = s.cli("retention", "run", "--json")
         assert ran.returncode == 0, ran.stderr
@@ -79,6 +80,7 @@ def test_retention_run_from_the_cli(
             "inbox_events": 2,
             "outbox_messages": 1,
             "quarantine": 1,
+            "card_cache": 0,
         }
 
         metrics_url = f"http://{service_env['SITOO_BR_CORE_METRICS_LISTEN']}/metrics"
