@@ -220,3 +220,40 @@ async def test_timeouts_count_and_client_errors_do_not(
     for _ in range(FAILURES + 2):
         assert (await _search(session, cs)).status != 503
     assert await _state(session, cs) == CLOSED
+
+
+async def test_an_open_circuit_answers_a_known_customer_from_the_card_cache(
+    cs: CustomerStack, session: aiohttp.ClientSession
+) -> None:
+    """The breaker and the card cache together (issue 15 §1 + §3): once the circuit is open,
+    a customer the till has seen is answered from the cache at once, and the answer costs
+    Bloomreach nothing."""
+    email = f"kund-{uuid.uuid4().hex[:8]}@example.se"
+    headers = {"Authorization": aiohttp.encode_basic_auth(cs.username, cs.password)}
+    base = f"{cs.edge_url}/sitoo/{INTEGRATION}"
+    async with session.post(f"{base}/customers", json={"email": email}, headers=headers) as r:
+        assert r.status == 200, await r.text()
+    url = f"{base}/customers?key_type=email&key={email}"
+
+    async def search_known() -> tuple[int, str | None, Any]:
+        async with session.get(url, headers=headers) as response:
+            header = response.headers.get("X-Sitoo-Bloomreach-Cache")
+            return response.status, header, await response.json()
+
+    status, header, fresh = await search_known()
+    assert (status, header) == (200, None) and len(fresh) == 1
+    await _faults(session, cs, {"attributes": {"error_rate": 1, "error_status": 503}})
+    # The card is written off the request's path: wait until the cache holds it (answers
+    # from the cache while the circuit is still closed are fine), then trip the circuit.
+    await eventually(
+        search_known, lambda r: r[0] == 200 and r[1] is not None, description="card cached"
+    )
+    for _ in range(FAILURES):
+        await _search(session, cs)
+    assert await _state(session, cs) == OPEN
+    reached = await _reached(session, cs)
+    status, header, body = await search_known()
+    assert status == 200 and body == fresh
+    assert header is not None and header.startswith("hit; age=")
+    assert await _reached(session, cs) == reached
+    assert await _state(session, cs) == OPEN
