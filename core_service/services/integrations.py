@@ -25,6 +25,7 @@ from core_service.domain.integration import (
     validate_name,
     validate_url,
 )
+from core_service.domain.loyalty import LoyaltyConfig, configure
 from core_service.metrics import CoreMetrics
 from core_service.services.credential_directory import CredentialDirectory, CredentialKind
 from core_service.services.ports import CredentialVerifierSource, IntegrationStore
@@ -53,6 +54,8 @@ class IntegrationSettings:
     sitoo_api_password: str | None = None
     sitoo_site_id: int | None = None
     enabled: bool | None = None
+    # LoyaltyConfig field name -> new value; the others stay as they are (defaults on create).
+    loyalty: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class IntegrationService:
             consent_types=[],
             channel_categories={},
             enrichment_rules=[],
+            loyalty={},
             sitoo_account_id=0,
             sitoo_api_base_url="",
             sitoo_api_id="",
@@ -232,6 +236,9 @@ class IntegrationService:
                 {**vars(r), "voucher_passwords": list(r.voucher_passwords)}
                 for r in validate_enrichment_rules(settings.enrichment_rules)
             ]
+        if settings.loyalty:
+            base = current.loyalty if current else LoyaltyConfig()
+            changes["loyalty"] = configure(base, settings.loyalty).to_json()
         for field_name, column in _SECRET_COLUMNS.items():
             secret = getattr(settings, field_name)
             if secret is not None:
