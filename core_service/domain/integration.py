@@ -131,7 +131,7 @@ class Integration:
     consent_types: tuple[ConsentType, ...]
     channel_categories: dict[str, str] = field(default_factory=dict)
     enrichment_rules: tuple[EnrichmentRule, ...] = ()
-    loyalty: LoyaltyConfig = LoyaltyConfig()
+    loyalty: LoyaltyConfig = field(default_factory=LoyaltyConfig)
     spi_username: str = ""
     webhook_username: str = ""
     created_at: float = 0.0

@@ -39,6 +39,8 @@ RETRY_WINDOW_SECONDS: Final = 120.0
 EVENT_SUFFIX: Final = {"redeem": "redeemed", "undo": "undone"}
 MAX_ITEMS: Final = 50
 MAX_ID_LENGTH: Final = 200
+# A time number this large is milliseconds (1e11 seconds is the year 5138).
+_MILLISECONDS_FROM: Final = 1e11
 _NAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
@@ -199,7 +201,7 @@ def parse_time(value: Any) -> float | None:
             if parsed.tzinfo is None:  # a date without a zone is read as UTC
                 parsed = parsed.replace(tzinfo=UTC)
             return parsed.timestamp()
-    return seconds / 1000 if seconds > 1e11 else seconds
+    return seconds / 1000 if seconds > _MILLISECONDS_FROM else seconds
 
 
 def offers_from_events(

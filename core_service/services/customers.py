@@ -7,10 +7,13 @@ and, only when something changed, one ``batch``. Every call runs under the calle
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
+from typing import Any, TypeVar
 
 from core_service.adapters.bloomreach import (
     BloomreachAuthFailed,
@@ -33,13 +36,16 @@ from core_service.domain.errors import (
     UpstreamUnavailable,
 )
 from core_service.domain.integration import ConsentType, Integration
+from core_service.domain.loyalty import Action, Item
 from core_service.domain.mapping import AttributeAnswer, CustomerMapping, Snapshot
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
 from core_service.services.deadline import Deadline
+from core_service.services.loyalty import LoyaltyService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class CustomerService:
@@ -52,7 +58,9 @@ class CustomerService:
         history_limit: int,
         gates: CallGates,
         clock: Callable[[], float] = time.time,
+        loyalty: LoyaltyService | None = None,
     ) -> None:
+        self._loyalty = loyalty
         self._clients = clients
         self._gates = gates
         self._metrics = metrics
@@ -82,11 +90,77 @@ class CustomerService:
         snap = await self._read(integration, mapping, mapping.resolve_key(key_type, key), deadline)
         if snap is None or snap.hard_id is None:
             return []
-        return [mapping.customer(snap)]
+        customer = mapping.customer(snap)
+        if self._loyalty is None or not integration.loyalty.search_shows_offers:
+            return [customer]
+        return [await self._with_offers(integration, mapping, customer, deadline)]
 
     async def get(self, integration: Integration, customer_id: str, deadline: Deadline) -> Customer:
+        """The card: one attributes read and, with loyalty offers configured, one events
+        export beside it (issue 14: at most one extra call per card, whatever the offers)."""
         mapping = self.mapping(integration)
-        return mapping.customer(await self._existing(integration, mapping, customer_id, deadline))
+        if self._loyalty is None or not integration.loyalty.enabled:
+            return mapping.customer(
+                await self._existing(integration, mapping, customer_id, deadline)
+            )
+        ids = mapping.customer_ids(customer_id)
+        snap, events = await _both(
+            self._existing(integration, mapping, customer_id, deadline),
+            self._offer_events(integration, ids, deadline),
+        )
+        offers = await self._loyalty.card(integration, ids[mapping.hard_id_name], events)
+        return replace(mapping.customer(snap), offers=offers)
+
+    async def redeem(
+        self,
+        integration: Integration,
+        customer_id: str,
+        *,
+        items: Sequence[Item],
+        action: Action,
+        origin: Origin,
+        deadline: Deadline,
+    ) -> Customer:
+        """Redeem or undo offers (services/loyalty.py); the card afterwards."""
+        if self._loyalty is None:
+            raise UpstreamMisconfigured("loyalty is not available on this core")
+        mapping = self.mapping(integration)
+        ids = mapping.customer_ids(customer_id)
+        snap, events = await _both(
+            self._existing(integration, mapping, customer_id, deadline),
+            self._offer_events(integration, ids, deadline),
+        )
+        offers = await self._loyalty.change(
+            integration,
+            ids[mapping.hard_id_name],
+            items,
+            action=action,
+            origin=origin,
+            events=events,
+        )
+        return replace(mapping.customer(snap), offers=offers)
+
+    async def _with_offers(
+        self,
+        integration: Integration,
+        mapping: CustomerMapping,
+        customer: Customer,
+        deadline: Deadline,
+    ) -> Customer:
+        assert self._loyalty is not None
+        ids = mapping.customer_ids(customer.customer_id)
+        events = await self._offer_events(integration, ids, deadline)
+        offers = await self._loyalty.card(integration, ids[mapping.hard_id_name], events)
+        return replace(customer, offers=offers)
+
+    async def _offer_events(
+        self, integration: Integration, customer_ids: dict[str, str], deadline: Deadline
+    ) -> list[dict[str, Any]]:
+        types, limit = LoyaltyService.export(integration)
+        if not types:
+            return []
+        events = await self._events(integration, customer_ids, types, limit, deadline)
+        return events or []
 
     async def lookup(
         self, integration: Integration, key_type: str, key: str, deadline: Deadline
@@ -138,23 +212,36 @@ class CustomerService:
     ) -> list[Purchase]:
         mapping = self.mapping(integration)
         limit = limit if limit > 0 else self._history_limit
-        client = self._client(integration)
-        async with (
-            self._slot(integration, deadline) as timeout,
-            self._upstream(integration, "export_events"),
-        ):
-            events = await client.export_events(
-                mapping.customer_ids(customer_id),
-                purchase_history.EVENT_TYPES,
-                timeout,
-                order="desc",
-                limit=purchase_history.events_to_fetch(limit),
-            )
+        events = await self._events(
+            integration,
+            mapping.customer_ids(customer_id),
+            purchase_history.EVENT_TYPES,
+            purchase_history.events_to_fetch(limit),
+            deadline,
+        )
         if events is None:
             raise NotFound(f"no customer with {mapping.hard_source} {customer_id!r}")
         return purchase_history.purchases_from_events(events, limit)
 
     # ---- Bloomreach -------------------------------------------------------------------
+
+    async def _events(
+        self,
+        integration: Integration,
+        customer_ids: dict[str, str],
+        event_types: Sequence[str],
+        limit: int,
+        deadline: Deadline,
+    ) -> list[dict[str, Any]] | None:
+        """One events export, newest first; None for an unknown customer."""
+        client = self._client(integration)
+        async with (
+            self._slot(integration, deadline) as timeout,
+            self._upstream(integration, "export_events"),
+        ):
+            return await client.export_events(
+                customer_ids, event_types, timeout, order="desc", limit=limit
+            )
 
     def _client(self, integration: Integration) -> BloomreachClient:
         try:
@@ -270,3 +357,20 @@ def _domain_error(integration: Integration, exc: BloomreachError) -> Exception:
             f"and project token ({exc})"
         )
     return UpstreamRejected(f"Bloomreach rejected the request: {exc}")
+
+
+async def _both(first: Awaitable[T], second: Awaitable[Any]) -> tuple[T, Any]:
+    """Two calls at once; the first failure is raised and the other call cancelled."""
+    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+    for task in tasks:
+        if task in done and task.exception() is not None:
+            for other in pending:
+                other.cancel()
+            raise task.exception()  # type: ignore[misc]
+    return tasks[0].result(), tasks[1].result()

@@ -87,6 +87,15 @@ _SECRET_COLUMNS = {
 }
 
 
+def _loyalty_column(
+    settings: IntegrationSettings, current: Integration | None
+) -> dict[str, object]:
+    if not settings.loyalty:
+        return {}
+    base = current.loyalty if current else LoyaltyConfig()
+    return {"loyalty": configure(base, settings.loyalty).to_json()}
+
+
 def parse_basic(header: str) -> tuple[str, str]:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
@@ -236,13 +245,11 @@ class IntegrationService:
                 {**vars(r), "voucher_passwords": list(r.voucher_passwords)}
                 for r in validate_enrichment_rules(settings.enrichment_rules)
             ]
-        if settings.loyalty:
-            base = current.loyalty if current else LoyaltyConfig()
-            changes["loyalty"] = configure(base, settings.loyalty).to_json()
         for field_name, column in _SECRET_COLUMNS.items():
             secret = getattr(settings, field_name)
             if secret is not None:
                 changes[column] = self._repo.seal(name, field_name, secret) if secret else None
+        changes.update(_loyalty_column(settings, current))
         return changes
 
     # ---- authentication of Sitoo's calls ----

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from core_service.domain.api_clients import StoredClient
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
+from core_service.domain.loyalty import LedgerChange, Redemption
 from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
 from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
 
@@ -157,3 +158,22 @@ class ApiClientStore(Protocol):
     async def revoke_old(self, name: str) -> StoredClient: ...
 
     async def delete(self, name: str) -> None: ...
+
+
+class LoyaltyLedger(Protocol):
+    """The redemption ledger (adapters/db/loyalty_repo.py), keyed by a digest of the customer."""
+
+    def customer_key(self, integration_id: int, customer_id: str) -> str: ...
+
+    async def redeemed(self, integration_id: int, customer_id: str) -> frozenset[tuple[str, str]]:
+        """(kind, item id) of the customer's offers redeemed now."""
+        ...
+
+    async def apply(
+        self,
+        redemption: Redemption,
+        commands: Callable[[Sequence[LedgerChange]], list[dict[str, Any]]],
+    ) -> list[LedgerChange]:
+        """All items changed, with the events ``commands`` builds queued in the same
+        transaction, or none (``InvalidArgument`` naming the refused item)."""
+        ...

@@ -69,9 +69,7 @@ class IntegrationRow(Base):
     channel_categories: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     enrichment_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # domain/loyalty.py's LoyaltyConfig, only what differs from its defaults (revision 0007).
-    loyalty: Mapped[dict[str, Any]] = mapped_column(
-        JSON, default=dict, server_default=text("'{}'")
-    )
+    loyalty: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
     sitoo_account_id: Mapped[int] = mapped_column(BigInteger, default=0)
     sitoo_api_base_url: Mapped[str] = mapped_column(String(500), default="")
@@ -275,9 +273,7 @@ class LoyaltyRedemption(Base):
     is a keyed digest, never the id."""
 
     __tablename__ = "loyalty_redemptions"
-    __table_args__ = (
-        UniqueConstraint("integration_id", "customer_key", "item_kind", "item_id"),
-    )
+    __table_args__ = (UniqueConstraint("integration_id", "customer_key", "item_kind", "item_id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     integration_id: Mapped[int] = mapped_column(
