@@ -60,7 +60,7 @@ class LoyaltyLedgerRepository:
         key = self.customer_key(redemption.integration_id, redemption.customer_id)
         async with self._sessions.begin() as session:
             changes: list[LedgerChange] = []
-            for item in redemption.items:
+            for item in sorted(redemption.items, key=lambda i: i.key):  # a fixed lock order
                 version = await self._change(session, key, item, redemption)
                 if version is not None:
                     changes.append(LedgerChange(item, version, redemption.now))
