@@ -10,11 +10,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from core_service.domain.api_clients import StoredClient
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
-from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
+from core_service.domain.outbox import (
+    Claimed,
+    Completion,
+    OutboxEntry,
+    OutboxStats,
+    QuarantineEntry,
+)
 from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
 
 # Seconds since the epoch, as ``time.time``; injected so tests decide what "now" is.
@@ -72,6 +78,28 @@ class OutboxAdmin(OutboxStatsSource, Protocol):
     ) -> Sequence[QuarantineEntry]: ...
 
     async def get_quarantined(self, payload_id: int) -> QuarantineEntry: ...
+
+
+class RelayStore(Protocol):
+    """The relay's side of the outbox (adapters/db/relay_repo.py): claim due messages under a
+    lease and a claim token; every later write is guarded by that token, so a worker whose
+    lease expired changes nothing."""
+
+    async def claim(self, limit: int, lease_s: float, now: float) -> list[Claimed]: ...
+
+    async def tracked(self, integration_id: int, order_keys: Sequence[str]) -> set[str]:
+        """The order keys already delivered (``tracked_orders``)."""
+        ...
+
+    async def prepare(
+        self, items: Sequence[tuple[Claimed, dict[str, Any]]], now: float
+    ) -> set[int]:
+        """Store prepared commands (sealed); the message ids still held by their claim."""
+        ...
+
+    async def complete(self, completions: Sequence[Completion], now: float) -> list[bool]:
+        """Apply outcomes in one transaction; False where the claim was lost."""
+        ...
 
 
 class IntegrationLister(Protocol):
