@@ -119,7 +119,8 @@ class CoreMetrics:
             ),
             customer_commands_dead=Counter(
                 "core_customer_commands_dead_total",
-                "Customer messages (queued writes, loyalty events) Bloomreach refused: dead, alert",
+                "Customer messages (queued writes, loyalty events) given up: dead, alert",
+                ("integration",),
                 registry=registry,
             ),
             upstream_auth_alerts=Counter(

@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from core_service.domain.api_clients import StoredClient
+from core_service.domain.customer import Customer
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
+from core_service.domain.integration import Integration
 from core_service.domain.outbox import (
     Claimed,
     Completion,
@@ -100,6 +102,42 @@ class RelayStore(Protocol):
     async def complete(self, completions: Sequence[Completion], now: float) -> list[bool]:
         """Apply outcomes in one transaction; False where the claim was lost."""
         ...
+
+
+class CustomerCommandQueue(Protocol):
+    """A customer's Bloomreach commands queued in the outbox (kind ``customer``), delivered
+    by the relay in order (adapters/db/customer_commands.py's CustomerCommandRepository; in
+    another repository's transaction, call ``enqueue_customer_commands`` there instead)."""
+
+    async def enqueue(
+        self,
+        *,
+        integration_id: int,
+        customer_id: str,
+        commands: Sequence[Mapping[str, Any]],
+        now: float,
+    ) -> int:
+        """Queue ``commands`` (deterministic, distinct ``command_id``s) after whatever the
+        customer has queued already; the message id."""
+        ...
+
+    async def pending(self, integration_id: int, customer_id: str) -> bool:
+        """Whether the customer has commands not yet delivered (read your writes)."""
+        ...
+
+
+class CardCache(Protocol):
+    """The last card each customer was answered with (issue 15; built by outage-cache)."""
+
+    async def remember(self, integration: Integration, card: Customer, *, now: float) -> None: ...
+
+    async def recall_by_id(
+        self, integration: Integration, customer_id: str, *, now: float
+    ) -> Customer | None: ...
+
+    async def recall_by_key(
+        self, integration: Integration, key_type: str, key: str, *, now: float
+    ) -> Customer | None: ...
 
 
 class IntegrationLister(Protocol):

@@ -187,9 +187,6 @@ class Relay:
             outcome = completion.state if applied else "lost_lease"
             self.totals[outcome] += 1
             self._metrics.relay_outcomes.labels(outcome).inc()
-            if outcome == "dead" and message.kind == CUSTOMER:
-                # A queued customer write Bloomreach will not take: never silent (alert rule).
-                self._metrics.customer_commands_dead.inc()
             if outcome in ("delivered", "skipped", "dead"):
                 self._metrics.relay_delivery_attempts.labels(outcome).observe(message.attempts + 1)
         except Exception:  # the message stays in flight and comes back when its lease expires
@@ -231,8 +228,14 @@ class Relay:
         try:
             results = await tenant.sender.send(payload.get("commands", []), ordered=True)
         except BloomreachError as exc:
-            return self._verdicts.bloomreach_failed(message, tenant, exc, None)
-        return customer_outcome(message, results, tenant.integration.name, self._metrics)
+            done = self._verdicts.bloomreach_failed(message, tenant, exc, None)
+        else:
+            done = customer_outcome(message, results, tenant.integration.name, self._metrics)
+        if done.state == "dead":
+            # Commands already answered 200 that Bloomreach will not take: never silent (an
+            # alert rule watches this counter; the reason is the message's last_error).
+            self._metrics.customer_commands_dead.labels(tenant.integration.name).inc()
+        return done
 
     async def _order(
         self, message: Claimed, tenant: Tenant, payload: dict[str, Any]

@@ -110,6 +110,8 @@ class TenantCache:
         fresh: dict[int, Tenant] = {}
         for item in stored:
             integration = item.integration
+            # Exported at 0 from the start, so the alert on it sees every integration.
+            self._metrics.customer_commands_dead.labels(integration.name)
             current = self._tenants.get(integration.id)
             if current is not None and current.integration.updated_at == integration.updated_at:
                 fresh[integration.id] = current

@@ -12,7 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cli import migrate
-from core_service.adapters.db.customer_commands import customer_key, enqueue_customer_commands
+from core_service.adapters.db.customer_commands import (
+    CustomerCommandRepository,
+    customer_key,
+    enqueue_customer_commands,
+)
 from core_service.adapters.db.engine import create_engine, session_factory
 from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.db.sealed_commands import open_commands
@@ -118,12 +122,21 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
         engine = create_engine(database_url)
         sessions = session_factory(engine)
         repo = RelayRepository(sessions, BOX)
+        queue = CustomerCommandRepository(sessions, BOX)
         try:
             async with engine.begin() as connection:
                 await connection.execute(
                     text(SEED_INTEGRATION_SQL), seed_integration_params(1, "a")
                 )
-            message_id = await enqueue(sessions, [command("c1"), command("c2")])
+            assert not await queue.pending(1, CUSTOMER)
+            message_id = await queue.enqueue(
+                integration_id=1,
+                customer_id=CUSTOMER,
+                commands=[command("c1"), command("c2")],
+                now=1.0,
+            )
+            assert await queue.pending(1, CUSTOMER)
+            assert not await queue.pending(1, "other@example.com")
             [claimed] = await repo.claim(10, 60, 5.0)
             assert claimed.kind == "customer"
             assert [c["command_id"] for c in claimed.payload["commands"]] == ["c1", "c2"]
@@ -139,6 +152,7 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
             assert await repo.complete([Completion(again, "delivered")], 9.0) == [True]
             [row] = await stored(database_url)
             assert row[3] == "delivered"
+            assert not await queue.pending(1, CUSTOMER)
             # A new write after delivery opens a new message.
             assert await enqueue(sessions, [command("c5")], now=10.0) != message_id
             # A refused one goes dead with its reason, payload kept for the operator.

@@ -19,9 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from sqlalchemy import Table, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import insert, is_postgres
+from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import OutboxMessage
 from core_service.adapters.db.sealed_commands import (
     CUSTOMER_ID,
@@ -118,3 +119,45 @@ async def enqueue_customer_commands(
         )
     )
     return message_id
+
+
+class CustomerCommandRepository:
+    """services/ports.py's CustomerCommandQueue: each call its own transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
+        self._sessions = sessions
+        self._box = box
+
+    @translated
+    async def enqueue(
+        self,
+        *,
+        integration_id: int,
+        customer_id: str,
+        commands: Sequence[Mapping[str, Any]],
+        now: float,
+    ) -> int:
+        async with self._sessions.begin() as session:
+            return await enqueue_customer_commands(
+                session,
+                integration_id=integration_id,
+                customer_id=customer_id,
+                commands=commands,
+                now=now,
+                sealer=self._box,
+            )
+
+    @translated
+    async def pending(self, integration_id: int, customer_id: str) -> bool:
+        key = customer_key(self._box, integration_id, customer_id)
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(_OUTBOX.c.id)
+                .where(
+                    _OUTBOX.c.integration_id == integration_id,
+                    _OUTBOX.c.order_key == key,
+                    _OUTBOX.c.state.in_(("pending", "in_flight")),
+                )
+                .limit(1)
+            )
+        return found is not None
