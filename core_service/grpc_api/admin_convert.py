@@ -155,6 +155,7 @@ def outbox_to_proto(message: OutboxEntry) -> pb.OutboxMessage:
         created_at=int(message.created_at),
         updated_at=int(message.updated_at),
         payload_json=json.dumps(message.payload, sort_keys=True),
+        kind=message.kind,
     )
 
 

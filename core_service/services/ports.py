@@ -13,9 +13,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from core_service.domain.api_clients import StoredClient
+from core_service.domain.customer import Customer
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
+from core_service.domain.integration import Integration
 from core_service.domain.loyalty import LedgerChange, Redemption
-from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
+from core_service.domain.outbox import (
+    Claimed,
+    Completion,
+    OutboxEntry,
+    OutboxStats,
+    QuarantineEntry,
+)
 from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
 
 # Seconds since the epoch, as ``time.time``; injected so tests decide what "now" is.
@@ -73,6 +81,64 @@ class OutboxAdmin(OutboxStatsSource, Protocol):
     ) -> Sequence[QuarantineEntry]: ...
 
     async def get_quarantined(self, payload_id: int) -> QuarantineEntry: ...
+
+
+class RelayStore(Protocol):
+    """The relay's side of the outbox (adapters/db/relay_repo.py): claim due messages under a
+    lease and a claim token; every later write is guarded by that token, so a worker whose
+    lease expired changes nothing."""
+
+    async def claim(self, limit: int, lease_s: float, now: float) -> list[Claimed]: ...
+
+    async def tracked(self, integration_id: int, order_keys: Sequence[str]) -> set[str]:
+        """The order keys already delivered (``tracked_orders``)."""
+        ...
+
+    async def prepare(
+        self, items: Sequence[tuple[Claimed, dict[str, Any]]], now: float
+    ) -> set[int]:
+        """Store prepared commands (sealed); the message ids still held by their claim."""
+        ...
+
+    async def complete(self, completions: Sequence[Completion], now: float) -> list[bool]:
+        """Apply outcomes in one transaction; False where the claim was lost."""
+        ...
+
+
+class CustomerCommandQueue(Protocol):
+    """A customer's Bloomreach commands queued in the outbox (kind ``customer``), delivered
+    by the relay in order (adapters/db/customer_commands.py's CustomerCommandRepository; in
+    another repository's transaction, call ``enqueue_customer_commands`` there instead)."""
+
+    async def enqueue(
+        self,
+        *,
+        integration_id: int,
+        customer_id: str,
+        commands: Sequence[Mapping[str, Any]],
+        now: float,
+    ) -> int:
+        """Queue ``commands`` (deterministic, distinct ``command_id``s) after whatever the
+        customer has queued already; the message id."""
+        ...
+
+    async def pending(self, integration_id: int, customer_id: str) -> bool:
+        """Whether the customer has commands not yet delivered (read your writes)."""
+        ...
+
+
+class CardCache(Protocol):
+    """The last card each customer was answered with (issue 15; built by outage-cache)."""
+
+    async def remember(self, integration: Integration, card: Customer, *, now: float) -> None: ...
+
+    async def recall_by_id(
+        self, integration: Integration, customer_id: str, *, now: float
+    ) -> Customer | None: ...
+
+    async def recall_by_key(
+        self, integration: Integration, key_type: str, key: str, *, now: float
+    ) -> Customer | None: ...
 
 
 class IntegrationLister(Protocol):

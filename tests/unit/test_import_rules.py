@@ -132,8 +132,6 @@ def test_sandbox_imports_nothing_of_the_edge(tmp_path: Path) -> None:
 # Services still on a concrete repository (issue 13 item 1, not done yet): each needs its own
 # port in services/ports.py and its records in domain/ before it comes off this list.
 STILL_ON_CONCRETE_REPOSITORIES = {
-    # The claim/complete protocol (Claimed, Completion, UNREADABLE) is the next port.
-    "core_service/services/relay.py",
     # Job state and keys (JobState, job_key) live in the repository module still.
     "core_service/services/backfill.py",
     # The validation package reads and writes through ValidationRepository.
