@@ -55,7 +55,9 @@ class Till:
         request = pb.GetCustomerRequest(integration="acme", customer_id=customer_id)
         return await self._stub.GetCustomer(request, metadata=self._metadata, timeout=10)
 
-    async def redeem(self, *bonus_checks: str, undo: bool = False, promotion: str = "") -> pb.Customer:
+    async def redeem(
+        self, *bonus_checks: str, undo: bool = False, promotion: str = ""
+    ) -> pb.Customer:
         items = [pb.RedeemItem(bonus_check_id=b) for b in bonus_checks]
         if promotion:
             items.append(pb.RedeemItem(promotion_id=promotion))
@@ -135,8 +137,15 @@ async def test_card_shows_offers_hides_expired_and_redeem_undo_redeem(
 
     assert await exports(orders) == before + 1  # one extra call for the card, for all offers
     (promotion,) = card.promotions
-    assert (promotion.promotion_id, promotion.name, promotion.redeemed) == ("p-10", "10% off", False)
-    assert (promotion.promotion_type.type, promotion.promotion_type.value_int) == ("cart_percent", 10)
+    assert (promotion.promotion_id, promotion.name, promotion.redeemed) == (
+        "p-10",
+        "10% off",
+        False,
+    )
+    assert (promotion.promotion_type.type, promotion.promotion_type.value_int) == (
+        "cart_percent",
+        10,
+    )
     (check,) = card.bonus_checks  # b-old has expired
     assert (check.bonus_check_id, check.value, check.currency) == ("b-50", "50", "SEK")
     assert check.valid_until == int(NOW) + 86_400
@@ -277,7 +286,7 @@ async def test_kill_9_of_the_relay_during_delivery_exactly_once(
     assert kills == 4
     assert len(landed) == changes, (len(landed), changes)
     assert all(n == 1 for n in versions.values()), versions
-    assert all(
-        redeemed for redeemed in redeemed_flags(await till.card()).values()
-    ), "every check ends redeemed"
+    assert all(redeemed for redeemed in redeemed_flags(await till.card()).values()), (
+        "every check ends redeemed"
+    )
     assert (await orders.states()).get("dead", 0) == 0

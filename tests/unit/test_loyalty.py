@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core_service.domain import loyalty
 from core_service.domain.customer import Origin
 from core_service.domain.errors import InvalidArgument
 from core_service.domain.integration import BloomreachAccess, Integration, SitooAccess
@@ -25,6 +26,8 @@ from core_service.domain.loyalty import (
     refused,
 )
 from core_service.services.loyalty import LoyaltyService
+from edge import spi_contract
+from sitoo_bloomreach.v1 import customers_pb2 as pb
 
 NOW = 1_800_000_000.0
 TILL_1 = Origin("store-1", "staff-1", "register-1")
@@ -352,3 +355,31 @@ def test_with_offers_off_the_card_is_empty_and_every_item_unknown() -> None:
     with pytest.raises(InvalidArgument, match="not an offer"):
         _run(service.change(integration, "anna", [Item("promotion", "p-10")], action="redeem",
                             origin=TILL_1, events=EVENTS))  # fmt: skip
+
+
+def test_the_edges_contract_module_states_what_the_core_does() -> None:
+    defaults = LoyaltyConfig()
+    assert {
+        "promotion": defaults.promotion_event_type,
+        "bonus_check": defaults.bonus_check_event_type,
+    } == spi_contract.LOYALTY_DEFAULT_EVENT_TYPES
+    assert spi_contract.LOYALTY_RETRY_WINDOW_SECONDS == loyalty.RETRY_WINDOW_SECONDS
+    assert spi_contract.LOYALTY_MAX_OFFER_EVENTS == loyalty.MAX_OFFER_EVENTS
+    assert set(spi_contract.LOYALTY_CHANGE_EVENT_TYPES) == {
+        f"sitoo_{kind}_{suffix}"
+        for kind in loyalty.KINDS
+        for suffix in loyalty.EVENT_SUFFIX.values()
+    }
+    promotion = [f.name for f in pb.Promotion.DESCRIPTOR.fields]
+    bonus_check = [f.name for f in pb.BonusCheck.DESCRIPTOR.fields]
+    assert tuple(promotion[4:]) == spi_contract.LOYALTY_PROMOTION_EXTRA_FIELDS
+    assert tuple(bonus_check[4:]) == spi_contract.LOYALTY_BONUS_CHECK_EXTRA_FIELDS
+    item = Item("promotion", "x")
+    messages = [str(refused(item, "redeem")), str(refused(item, "undo"))]
+    for offers in (loyalty.OfferSet(), loyalty.OfferSet(expired=frozenset({item.key}))):
+        with pytest.raises(InvalidArgument) as info:
+            loyalty.check_offered([item], offers)
+        messages.append(str(info.value))
+    assert [any(why in m for m in messages) for why in spi_contract.LOYALTY_REFUSALS] == [
+        True
+    ] * len(spi_contract.LOYALTY_REFUSALS)
