@@ -8,6 +8,7 @@ as the edge does, with the service token and the POS's Basic credential in the m
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
@@ -54,6 +55,12 @@ class Till:
     async def card(self, customer_id: str = ANNA) -> pb.Customer:
         request = pb.GetCustomerRequest(integration="acme", customer_id=customer_id)
         return await self._stub.GetCustomer(request, metadata=self._metadata, timeout=10)
+
+    async def search(self) -> pb.Customer:
+        request = pb.SearchCustomersRequest(integration="acme", key_type="email", key=ANNA)
+        found = await self._stub.SearchCustomers(request, metadata=self._metadata, timeout=10)
+        (customer,) = found.customers
+        return customer
 
     async def redeem(
         self, *bonus_checks: str, undo: bool = False, promotion: str = ""
@@ -290,3 +297,30 @@ async def test_kill_9_of_the_relay_during_delivery_exactly_once(
         "every check ends redeemed"
     )
     assert (await orders.states()).get("dead", 0) == 0
+
+
+async def test_settings_from_the_cli_decide_what_the_card_and_search_read(
+    orders: OrderStack, channel: grpc.aio.Channel
+) -> None:
+    updated = orders.s.cli_json(
+        "integration", "update", "acme",
+        "--loyalty", "bonus-check-event-type=voucher_given",
+        "--loyalty", "amount-property=sum",
+        "--loyalty", "search-shows-offers=yes",
+    )  # fmt: skip
+    shown = orders.s.cli_json("integration", "show", "acme")
+    for answer in (updated, shown):
+        text = json.dumps(answer)
+        assert '"voucher_given"' in text and '"sum"' in text, answer
+    await give_offers(orders, bonus("b-old-type"))  # the default type no longer counts
+    ids = {"registered": ANNA}
+    event = {"customer_ids": ids, "event_type": "voucher_given", "timestamp": NOW}
+    await track(orders, "customers/events", {**event, "properties": {"id": "v-1", "sum": 75}})
+    till = Till(orders, channel, "reg-1")
+    before = await exports(orders)
+
+    found = await till.search()
+
+    assert await exports(orders) == before + 1  # search shows offers: one export, as configured
+    assert [(b.bonus_check_id, b.value) for b in found.bonus_checks] == [("v-1", "75")]
+    assert [b.bonus_check_id for b in (await till.card()).bonus_checks] == ["v-1"]
