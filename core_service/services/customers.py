@@ -7,13 +7,11 @@ and, only when something changed, one ``batch``. Every call runs under the calle
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 from core_service.adapters.bloomreach import (
     BloomreachAuthFailed,
@@ -36,19 +34,18 @@ from core_service.domain.errors import (
     UpstreamUnavailable,
 )
 from core_service.domain.integration import ConsentType, Integration
-from core_service.domain.loyalty import Action, Item
 from core_service.domain.mapping import AttributeAnswer, CustomerMapping, Snapshot
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
+from core_service.services.customer_offers import CustomerOffers
 from core_service.services.deadline import Deadline
 from core_service.services.loyalty import LoyaltyService
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
-class CustomerService:
+class CustomerService(CustomerOffers):
     def __init__(
         self,
         clients: BloomreachClients,
@@ -103,64 +100,7 @@ class CustomerService:
             return mapping.customer(
                 await self._existing(integration, mapping, customer_id, deadline)
             )
-        ids = mapping.customer_ids(customer_id)
-        snap, events = await _both(
-            self._existing(integration, mapping, customer_id, deadline),
-            self._offer_events(integration, ids, deadline),
-        )
-        offers = await self._loyalty.card(integration, ids[mapping.hard_id_name], events)
-        return replace(mapping.customer(snap), offers=offers)
-
-    async def redeem(
-        self,
-        integration: Integration,
-        customer_id: str,
-        *,
-        items: Sequence[Item],
-        action: Action,
-        origin: Origin,
-        deadline: Deadline,
-    ) -> Customer:
-        """Redeem or undo offers (services/loyalty.py); the card afterwards."""
-        if self._loyalty is None:
-            raise UpstreamMisconfigured("loyalty is not available on this core")
-        mapping = self.mapping(integration)
-        ids = mapping.customer_ids(customer_id)
-        snap, events = await _both(
-            self._existing(integration, mapping, customer_id, deadline),
-            self._offer_events(integration, ids, deadline),
-        )
-        offers = await self._loyalty.change(
-            integration,
-            ids[mapping.hard_id_name],
-            items,
-            action=action,
-            origin=origin,
-            events=events,
-        )
-        return replace(mapping.customer(snap), offers=offers)
-
-    async def _with_offers(
-        self,
-        integration: Integration,
-        mapping: CustomerMapping,
-        customer: Customer,
-        deadline: Deadline,
-    ) -> Customer:
-        assert self._loyalty is not None
-        ids = mapping.customer_ids(customer.customer_id)
-        events = await self._offer_events(integration, ids, deadline)
-        offers = await self._loyalty.card(integration, ids[mapping.hard_id_name], events)
-        return replace(customer, offers=offers)
-
-    async def _offer_events(
-        self, integration: Integration, customer_ids: dict[str, str], deadline: Deadline
-    ) -> list[dict[str, Any]]:
-        types, limit = LoyaltyService.export(integration)
-        if not types:
-            return []
-        events = await self._events(integration, customer_ids, types, limit, deadline)
-        return events or []
+        return await self._card_with_offers(integration, mapping, customer_id, deadline)
 
     async def lookup(
         self, integration: Integration, key_type: str, key: str, deadline: Deadline
@@ -357,20 +297,3 @@ def _domain_error(integration: Integration, exc: BloomreachError) -> Exception:
             f"and project token ({exc})"
         )
     return UpstreamRejected(f"Bloomreach rejected the request: {exc}")
-
-
-async def _both(first: Awaitable[T], second: Awaitable[Any]) -> tuple[T, Any]:
-    """Two calls at once; the first failure is raised and the other call cancelled."""
-    tasks = [asyncio.ensure_future(first), asyncio.ensure_future(second)]
-    try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-    for task in tasks:
-        if task in done and task.exception() is not None:
-            for other in pending:
-                other.cancel()
-            raise task.exception()  # type: ignore[misc]
-    return tasks[0].result(), tasks[1].result()

@@ -324,3 +324,22 @@ async def test_settings_from_the_cli_decide_what_the_card_and_search_read(
     assert await exports(orders) == before + 1  # search shows offers: one export, as configured
     assert [(b.bonus_check_id, b.value) for b in found.bonus_checks] == [("v-1", "75")]
     assert [b.bonus_check_id for b in (await till.card()).bonus_checks] == ["v-1"]
+
+
+async def test_offers_unreadable_the_card_still_answers_but_redeem_does_not(
+    orders: OrderStack, channel: grpc.aio.Channel
+) -> None:
+    await give_offers(orders, bonus("b-1"))
+    till = Till(orders, channel, "reg-1")
+    await orders.faults(
+        orders.bloomreach_url, {"export_events": {"error_rate": 1.0, "error_status": 503}}
+    )
+
+    card = await till.card()  # the sale can go on with the customer, without offers
+
+    assert card.customer_id == ANNA and list(card.bonus_checks) == []
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await till.redeem("b-1")  # cannot check the item: the POS may retry
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    await orders.faults(orders.bloomreach_url, {})
+    assert redeemed_flags(await till.redeem("b-1")) == {"b-1": True}
