@@ -15,12 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core_service.domain.customer import Customer, Origin
-from core_service.domain.errors import (
-    UpstreamMisconfigured,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from core_service.domain.errors import DomainError, UpstreamMisconfigured
 from core_service.domain.integration import Integration
 from core_service.domain.loyalty import Action, Item
 from core_service.domain.mapping import CustomerMapping, Snapshot
@@ -122,14 +117,16 @@ class CustomerOffers:
         card: bool = False,
     ) -> list[dict[str, Any]]:
         """The offer events. For a card (``card``), a failed read leaves the card without
-        offers rather than failing it (the sale can go on; the failure is logged and counted);
-        a redeem cannot check its items without them and fails."""
+        offers rather than failing it: the sale can go on, and an API group not yet allowed to
+        read the offer events (403) does not take every card down; the failure is logged and
+        counted (``core_upstream_errors_total``). A redeem cannot check its items without them
+        and fails."""
         types, limit = LoyaltyService.export(integration)
         if not types:
             return []
         try:
             events = await self._events(integration, customer_ids, types, limit, deadline)
-        except (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited) as exc:
+        except DomainError as exc:  # unavailable, slow, rate limited, refused (403)
             if not card:
                 raise
             log.warning(

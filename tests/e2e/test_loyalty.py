@@ -343,3 +343,31 @@ async def test_offers_unreadable_the_card_still_answers_but_redeem_does_not(
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     await orders.faults(orders.bloomreach_url, {})
     assert redeemed_flags(await till.redeem("b-1")) == {"b-1": True}
+
+
+@pytest.fixture
+def limited(
+    sqlite_database_url: str, service_env: dict[str, str], tmp_path: Path
+) -> Iterator[OrderStack]:
+    """The integration's key may read purchases and consents, but no offer events."""
+    grants = json.dumps({"events_get": ["purchase", "purchase_item", "consent"]})
+    args = ("--key-id", DEFAULT_KEY_ID, "--secret", DEFAULT_SECRET,
+            "--permissions", f"{DEFAULT_KEY_ID}={grants}")  # fmt: skip
+    with order_stack(
+        sqlite_database_url, service_env, tmp_path / "logs", bloomreach_args=args
+    ) as o:
+        yield o
+
+
+async def test_a_key_that_cannot_read_offers_fails_validation_and_cards_still_answer(
+    limited: OrderStack,
+) -> None:
+    result = limited.s.cli("integration", "validate", "acme", "--json", "--skip-round-trip")
+    report = json.loads(result.stdout)
+    (check,) = [c for c in report["checks"] if c["name"] == "bloomreach_read_permissions"]
+    assert not check["passed"]
+    assert "Events > Get for 'sitoo_promotion' and 'sitoo_bonus_check'" in check["detail"]
+    await give_offers(limited, bonus("b-1"))
+    async with grpc.aio.insecure_channel(limited.s.env["SITOO_BR_CORE_TARGET"]) as channel:
+        card = await Till(limited, channel, "reg-1").card()
+    assert card.customer_id == ANNA and list(card.bonus_checks) == []
