@@ -236,6 +236,16 @@ async def test_redeem_while_bloomreach_refuses_writes_then_delivered_after_recov
         description="the relay retrying against the 503s",
     )
     assert await redemption_events(orders) == []
+    # The operator sees the waiting redemption like an order message.
+    listed = orders.s.cli("outbox", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "\tcustomer\t" in listed.stdout and "pending" in listed.stdout, listed.stdout
+    (message_id,) = [
+        line.split("\t")[0] for line in listed.stdout.splitlines() if "\tcustomer\t" in line
+    ]
+    shown = orders.s.cli("outbox", "show", message_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "sitoo_bonus_check_redeemed" in shown.stdout and "503" in shown.stdout, shown.stdout
 
     await orders.faults(orders.bloomreach_url, {})
     await orders.settle()
