@@ -37,7 +37,7 @@ class LoyaltyLedgerRepository:
 
     def customer_key(self, integration_id: int, customer_id: str) -> str:
         """A keyed digest of the customer (the verifier key outlives master-key rotations)."""
-        return self._box.credential_hash(f"loyalty-ledger\x00{integration_id}\x00{customer_id}")
+        return self._box.keyed_digest(f"loyalty-ledger:{integration_id}", customer_id)
 
     @translated
     async def redeemed(self, integration_id: int, customer_id: str) -> frozenset[tuple[str, str]]:
