@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.customer_commands import enqueue_customer_commands
 from core_service.adapters.db.dialect import insert
@@ -27,12 +27,19 @@ from core_service.domain.loyalty import Item, LedgerChange, Redemption, refused
 
 _LEDGER: Table = LoyaltyRedemption.__table__  # type: ignore[assignment]
 REDEEMED, UNDONE = "redeemed", "undone"
+# Built once: every card with offers runs it.
+_REDEEMED = select(_LEDGER.c.item_kind, _LEDGER.c.item_id).where(
+    _LEDGER.c.integration_id == bindparam("integration_id"),
+    _LEDGER.c.customer_key == bindparam("customer_key"),
+    _LEDGER.c.state == REDEEMED,
+)
 CommandBuilder = Callable[[Sequence[LedgerChange]], list[dict[str, Any]]]
 
 
 class LoyaltyLedgerRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine = sessions.kw["bind"]
         self._box = box
 
     def customer_key(self, integration_id: int, customer_id: str) -> str:
@@ -42,13 +49,11 @@ class LoyaltyLedgerRepository:
     @translated
     async def redeemed(self, integration_id: int, customer_id: str) -> frozenset[tuple[str, str]]:
         key = self.customer_key(integration_id, customer_id)
-        async with self._sessions() as session:
-            rows = await session.execute(
-                select(_LEDGER.c.item_kind, _LEDGER.c.item_id).where(
-                    _LEDGER.c.integration_id == integration_id,
-                    _LEDGER.c.customer_key == key,
-                    _LEDGER.c.state == REDEEMED,
-                )
+        # Every card with offers asks this: a plain connection, not an ORM session (half the
+        # CPU on SQLite, measured), read-only and outside any transaction of ours.
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                _REDEEMED, {"integration_id": integration_id, "customer_key": key}
             )
             return frozenset((str(kind), str(item)) for kind, item in rows)
 
