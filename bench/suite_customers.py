@@ -30,6 +30,10 @@ from harness.processes import free_port, running
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
 
 EMAIL = "bench.customer@example.se"
+# The card with offers (issue 14): a customer given promotions and bonus checks as a
+# Bloomreach scenario does; the card reads them with one events export beside its read.
+OFFERS_EMAIL = "bench.offers@example.se"
+OFFERS = 5
 CONCURRENCY = 50
 RATE = 100.0
 SOAK_REQUESTS = 100_000  # full run only
@@ -134,6 +138,32 @@ def _outage_lines(by_name: dict[str, tuple[LoadResult, LoadResult]]) -> list[str
     return lines
 
 
+async def _create_customers(
+    session: aiohttp.ClientSession, base: str, spi: aiohttp.BasicAuth
+) -> None:
+    for email in (EMAIL, OFFERS_EMAIL):
+        body = {"email": email, "name_first": "Bench"}
+        async with session.post(f"{base}/customers", json=body, auth=spi) as created:
+            assert created.status == HTTPStatus.OK, await created.text()
+
+
+async def _give_offers(session: aiohttp.ClientSession, bloomreach_url: str, auth: str) -> None:
+    """Offer events on the offers customer, through Bloomreach's Tracking API."""
+    url = f"{bloomreach_url}/track/v2/projects/{DEFAULT_PROJECT_TOKEN}/customers/events"
+    for n in range(OFFERS):
+        kind = "sitoo_promotion" if n % 2 else "sitoo_bonus_check"
+        event = {
+            "customer_ids": {"registered": OFFERS_EMAIL},
+            "event_type": kind,
+            "timestamp": 1_700_000_000 + n,
+            "properties": {"id": f"offer-{n}", "name": f"Offer {n}", "type": "cart_percent",
+                           "value": 10, "amount": 50, "currency": "SEK"},
+        }  # fmt: skip
+        async with session.post(url, json=event, headers={"Authorization": auth}) as response:
+            if response.status != HTTPStatus.OK:
+                raise RuntimeError(f"tracking an offer: {response.status}")
+
+
 def _row(name: str, throughput: LoadResult, latency: LoadResult) -> str:
     return (
         f"| {name} | {throughput.throughput:,.0f} | {throughput.errors} | "
@@ -141,59 +171,64 @@ def _row(name: str, throughput: LoadResult, latency: LoadResult) -> str:
     )
 
 
+def _start_passthrough(stack: ExitStack, bloomreach_url: str, work: Path, body: str) -> int:
+    """The pass-through chain (edge-shaped front, gRPC, core-shaped back): the ceiling the
+    real path is compared with; its front's port."""
+    grpc_port, front_port = free_port(), free_port()
+    stack.enter_context(
+        running(
+            "pass-back",
+            [
+                "-m",
+                "bench.passthrough",
+                "back",
+                "--grpc-port",
+                str(grpc_port),
+                "--target",
+                bloomreach_url,
+                "--body",
+                body,
+            ],
+            {},
+            work / "logs",
+            "passthrough back ready",
+        )
+    )
+    stack.enter_context(
+        running(
+            "pass-front",
+            [
+                "-m",
+                "bench.passthrough",
+                "front",
+                "--port",
+                str(front_port),
+                "--grpc-target",
+                f"127.0.0.1:{grpc_port}",
+            ],
+            {},
+            work / "logs",
+            "passthrough front ready",
+        )
+    )
+    return front_port
+
+
 # The suite's measurements in the order BENCHMARKS.md reports them, one after another.
-async def run(quick: bool) -> str:  # noqa: PLR0915
+async def run(quick: bool) -> str:
     body = json.dumps(_attributes_body())
     auth = aiohttp.encode_basic_auth(DEFAULT_KEY_ID, DEFAULT_SECRET)
     results: list[tuple[str, LoadResult, LoadResult]] = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         work = Path(tmp)
         cs = stack.enter_context(customer_stack(work, {"SITOO_BR_LOG_LEVEL": "WARNING"}))
-        grpc_port, front_port = free_port(), free_port()
-        stack.enter_context(
-            running(
-                "pass-back",
-                [
-                    "-m",
-                    "bench.passthrough",
-                    "back",
-                    "--grpc-port",
-                    str(grpc_port),
-                    "--target",
-                    cs.bloomreach_url,
-                    "--body",
-                    body,
-                ],
-                {},
-                work / "logs",
-                "passthrough back ready",
-            )
-        )
-        stack.enter_context(
-            running(
-                "pass-front",
-                [
-                    "-m",
-                    "bench.passthrough",
-                    "front",
-                    "--port",
-                    str(front_port),
-                    "--grpc-target",
-                    f"127.0.0.1:{grpc_port}",
-                ],
-                {},
-                work / "logs",
-                "passthrough front ready",
-            )
-        )
+        front_port = _start_passthrough(stack, cs.bloomreach_url, work, body)
         spi = aiohttp.BasicAuth(cs.username, cs.password)
         connector = aiohttp.TCPConnector(limit=200)
         async with aiohttp.ClientSession(connector=connector) as session:
             base = f"{cs.edge_url}/sitoo/{INTEGRATION}"
-            async with session.post(
-                f"{base}/customers", json={"email": EMAIL, "name_first": "Bench"}, auth=spi
-            ) as created:
-                assert created.status == HTTPStatus.OK, await created.text()
+            await _create_customers(session, base, spi)
+            await _give_offers(session, cs.bloomreach_url, auth)
 
             async def expect(response: aiohttp.ClientResponse) -> None:
                 await response.read()
@@ -221,11 +256,17 @@ async def run(quick: bool) -> str:  # noqa: PLR0915
                 async with session.get(f"{base}/customers/{EMAIL}", auth=spi) as response:
                     await expect(response)
 
+            async def card_with_offers() -> None:
+                url = f"{base}/customers/{OFFERS_EMAIL}"
+                async with session.get(url, auth=spi) as response:
+                    await expect(response)
+
             for name, call in (
                 ("emulator alone (floor)", emulator),
                 ("pass-through chain (ceiling)", passthrough),
                 ("search (edge -> core -> emulator)", search),
                 ("get (edge -> core -> emulator)", get),
+                (f"card with offers (get, {OFFERS} offers)", card_with_offers),
             ):
                 results.append(await _measure(name, call, quick))
             results += await _measure_outage(session, cs.bloomreach_url, base, spi, quick)
@@ -246,6 +287,15 @@ async def run(quick: bool) -> str:  # noqa: PLR0915
             edge_rss = rss_mb(edge_pid)
             core_rss = rss_mb(core_pid)
 
+    return _report(results, rss_before, (served, edge_rss, core_rss))
+
+
+def _report(
+    results: list[tuple[str, LoadResult, LoadResult]],
+    rss_before: tuple[int, float, float],
+    rss_after: tuple[int, float, float],
+) -> str:
+    served, edge_rss, core_rss = rss_after
     by_name = {name: (t, lat) for name, t, lat in results}
     ceiling = by_name["pass-through chain (ceiling)"][0].throughput
     floor_p99 = by_name["emulator alone (floor)"][1].p99_ms
@@ -261,7 +311,11 @@ async def run(quick: bool) -> str:  # noqa: PLR0915
         *(_row(name, t, lat) for name, t, lat in results),
         "",
     ]
-    for name in ("search (edge -> core -> emulator)", "get (edge -> core -> emulator)"):
+    for name in (
+        "search (edge -> core -> emulator)",
+        "get (edge -> core -> emulator)",
+        f"card with offers (get, {OFFERS} offers)",
+    ):
         t, lat = by_name[name]
         lines.append(
             f"- {name.split()[0]}: {t.throughput / ceiling:.0%} of the pass-through chain; "

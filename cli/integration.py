@@ -56,7 +56,25 @@ def _integration_text(data: dict[str, Any]) -> str:
                 for c in consents
             )
         )
+    lines.append(_loyalty_text(data))
     return "\n".join(lines)
+
+
+def _loyalty_text(data: dict[str, Any]) -> str:
+    """Offer events and their property names (admin.proto loyalty_* fields)."""
+    events = [
+        f"{kind} <- {data.get(f'loyalty_{kind}_event_type') or 'off'}"
+        for kind in ("promotion", "bonus_check")
+    ]
+    props = ", ".join(
+        f"{name}={data.get(f'loyalty_{name}_property', '')}"
+        for name in ("id", "name", "type", "value", "amount", "currency", "valid_until")
+    )
+    search = "yes" if data.get("loyalty_search_shows_offers") else "no"
+    return (
+        f"  loyalty:         {'; '.join(events)}; search shows offers: {search}\n"
+        f"                   properties {props}"
+    )
 
 
 def _credentials_text(data: dict[str, Any]) -> str:

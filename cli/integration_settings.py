@@ -132,7 +132,28 @@ def settings_input(args: argparse.Namespace) -> pb.IntegrationInput:
         message.enrichment_rules.extend(_enrichment(v) for v in args.enrich)
     if args.enabled is not None:
         message.enabled = args.enabled
+    for name, value in _pairs(args.loyalty, "--loyalty"):
+        _loyalty(message, name, value)
     return message
+
+
+# --loyalty NAME=VALUE: admin.proto's loyalty_* fields, named without the prefix and with
+# dashes (promotion-event-type=sitoo_promotion, search-shows-offers=yes).
+_LOYALTY = {
+    name.removeprefix("loyalty_").replace("_", "-"): name
+    for name in pb.IntegrationInput.DESCRIPTOR.fields_by_name
+    if name.startswith("loyalty_")
+}
+
+
+def _loyalty(message: pb.IntegrationInput, name: str, value: str) -> None:
+    field = _LOYALTY.get(name)
+    if field is None:
+        raise CommandError(f"--loyalty: unknown setting {name!r}; one of {', '.join(_LOYALTY)}", 2)
+    if field == "loyalty_search_shows_offers":
+        setattr(message, field, value.lower() in ("1", "true", "yes", "on"))
+    else:
+        setattr(message, field, "" if value in ("-", "off") else value)
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
@@ -180,6 +201,15 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sitoo-password", help="Sitoo API password (prefer -file)")
     group.add_argument("--sitoo-password-file", type=Path)
     group.add_argument("--sitoo-site", type=int, help="Sitoo site (eshop) id")
+    group.add_argument(
+        "--loyalty",
+        action="append",
+        metavar="SETTING=VALUE",
+        help="loyalty offers (repeat; others unchanged): promotion-event-type, "
+        "bonus-check-event-type (off: none), id-property, name-property, type-property, "
+        "value-property, amount-property, currency-property, valid-until-property, "
+        "search-shows-offers=yes|no",
+    )
     enabled = group.add_mutually_exclusive_group()
     enabled.add_argument("--enable", dest="enabled", action="store_true", default=None)
     enabled.add_argument("--disable", dest="enabled", action="store_false")

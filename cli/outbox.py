@@ -22,7 +22,8 @@ def _stats_text(data: dict[str, Any]) -> str:
 
 def _list_text(data: dict[str, Any]) -> str:
     rows = (
-        f"{m['id']}\t{m.get('integration')}\t{m.get('order_key')}\t{m.get('state')}\t"
+        f"{m['id']}\t{m.get('integration')}\t{m.get('kind') or 'order'}\t"
+        f"{m.get('order_key')}\t{m.get('state')}\t"
         f"attempts={m.get('attempts', 0)}\t{m.get('last_error', '')}"
         for m in data.get("messages", [])
     )

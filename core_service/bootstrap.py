@@ -22,6 +22,7 @@ from core_service.adapters.db.engine import (
 from core_service.adapters.db.inbox_repo import InboxRepository, QuarantineCaps
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.key_material import open_secret_box
+from core_service.adapters.db.loyalty_repo import LoyaltyLedgerRepository
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.db.retention_repo import RetentionRepository
@@ -41,6 +42,7 @@ from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
+from core_service.services.loyalty import LoyaltyService
 from core_service.services.quarantine_limit import MalformedBatchLimiter
 from core_service.services.relay import Relay
 from core_service.services.retention import RetentionService
@@ -151,6 +153,7 @@ async def build_core(settings: Settings) -> Core:
         cards=card_cache,
         writer=card_writer,
         cache_metrics=cache_metrics,
+        loyalty=LoyaltyService(LoyaltyLedgerRepository(sessions, box)),
     )
     return Core(
         settings=settings,

@@ -40,6 +40,7 @@ class CoreMetrics:
     webhook_events: Counter
     webhook_group_batches: Histogram
     relay_outcomes: Counter
+    customer_commands_dead: Counter
     upstream_auth_alerts: Counter
     relay_batch_commands: Histogram
     outbox_messages: Gauge
@@ -117,6 +118,12 @@ class CoreMetrics:
                 "core_relay_outcomes_total",
                 "Outbox delivery attempts by outcome (delivered, skipped, retry, dead, lost_lease)",
                 ("outcome",),
+                registry=registry,
+            ),
+            customer_commands_dead=Counter(
+                "core_customer_commands_dead_total",
+                "Customer messages (queued writes, loyalty events) given up: dead, alert",
+                ("integration",),
                 registry=registry,
             ),
             upstream_auth_alerts=Counter(

@@ -211,3 +211,48 @@ MAX_OFFER_ID_LENGTH: Final = 128
 # The body keeps Sitoo's shape; Sitoo ignores headers it does not know. Fresh answers carry
 # no such header.
 CARD_CACHE_HEADER: Final = "X-Sitoo-Bloomreach-Cache"
+# ---- Loyalty offers, core side (issue 14; core_service/domain/loyalty.py) ----------------
+# The core cannot import this module; tests/unit/test_loyalty.py holds the two equal.
+# [inferred] Promotions and bonus checks are customer events in Bloomreach (a marketer's
+# scenario tracks them); event types and property names are per-integration settings.
+LOYALTY_DEFAULT_EVENT_TYPES: Final = {
+    "promotion": "sitoo_promotion",
+    "bonus_check": "sitoo_bonus_check",
+}
+# [inferred] The ledger's changes reach Bloomreach as one customer event per item and change.
+LOYALTY_CHANGE_EVENT_TYPES: Final = (
+    "sitoo_promotion_redeemed",
+    "sitoo_promotion_undone",
+    "sitoo_bonus_check_redeemed",
+    "sitoo_bonus_check_undone",
+)
+# [inferred] Offer events one card reads (one export, newest first; the newest per id wins).
+LOYALTY_MAX_OFFER_EVENTS: Final = 100
+# [inferred] Sitoo sends no idempotency key. A repeat of the same call (action, item set) from
+# the same store and Register-ID within this many seconds is a POS retry: it answers as the
+# first did and changes nothing. Without a Register-ID a repeat is another till's press (400
+# "already redeemed"), so that two tills can never both redeem one offer.
+LOYALTY_RETRY_WINDOW_SECONDS: Final = 120.0
+# [inferred] Redeem is all or nothing; the 400 names the first refused item, e.g.
+# "bonus_check_id 'b-50' is already redeemed" / "... is not an offer of this customer" /
+# "... has expired"; undo: "... is not redeemed". An expired but redeemed offer can be undone.
+LOYALTY_REFUSALS: Final = (
+    "is already redeemed",
+    "is not an offer",
+    "has expired",
+    "is not redeemed",
+)
+# [documented] Promotion: name, promotion_id, promotion_type{type, value_int}, redeemed.
+# [inferred] valid_until (unix seconds, 0 = none), value (decimal string: percent for
+# cart_percent, money for cart_amount) and currency; value_int = the value when whole, else 0.
+# Bonus check [inferred, v1-like]: bonus_check_id, name, value (the event's amount, else its
+# value), redeemed, description, valid_until, currency. Expired offers are not shown.
+LOYALTY_PROMOTION_EXTRA_FIELDS: Final = ("valid_until", "value", "currency")
+LOYALTY_BONUS_CHECK_EXTRA_FIELDS: Final = ("description", "valid_until", "currency")
+# [inferred] An order line's additionaldata crm-promotionid / crm-bonuscheckid becomes the
+# purchase_item's promotion_id / bonus_check_id; orders (sales or refunds) never change the
+# ledger: only Undo Redeem makes an offer redeemable again.
+LOYALTY_ORDER_ITEM_KEYS: Final = {
+    "crm-promotionid": "promotion_id",
+    "crm-bonuscheckid": "bonus_check_id",
+}

@@ -15,6 +15,7 @@ from typing import Any, Final
 import phonenumbers
 
 from core_service.domain.errors import InvalidArgument
+from core_service.domain.loyalty import Offer
 
 # Deliberately loose (RFC 5322 is not the point): one @, no spaces, a dot in the domain.
 _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -120,6 +121,7 @@ class Customer:
     consents: tuple[str, ...] = ()
     additional_options: tuple[tuple[str, tuple[str, ...]], ...] = ()
     enrichment: Enrichment = Enrichment()
+    offers: tuple[Offer, ...] = ()  # promotions and bonus checks (domain/loyalty.py)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from core_service.domain.errors import InvalidArgument
+from core_service.domain.loyalty import LoyaltyConfig
 
 NAME_PATTERN: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -130,6 +131,7 @@ class Integration:
     consent_types: tuple[ConsentType, ...]
     channel_categories: dict[str, str] = field(default_factory=dict)
     enrichment_rules: tuple[EnrichmentRule, ...] = ()
+    loyalty: LoyaltyConfig = field(default_factory=LoyaltyConfig)
     spi_username: str = ""
     webhook_username: str = ""
     created_at: float = 0.0

@@ -276,6 +276,11 @@ def build_purchase(
             "total_price_without_tax": _amount(line_net),
             "tax_rate": item.get("vatvalue"),
             "line_id": item.get("orderitemid"),
+            # The offer the line used (issue 14). A refund's line carries it too, as a record
+            # only: the redemption ledger changes through UndoRedeem alone, so a refund never
+            # re-issues an offer behind the cashier's back.
+            "promotion_id": _str(item_data.get("crm-promotionid")),
+            "bonus_check_id": _str(item_data.get("crm-bonuscheckid")),
         }
         line_discount = _line_discount(item)
         if line_discount:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from core_service.domain.integration import ConsentType, EnrichmentRule, FieldMapping, Integration
+from core_service.domain.loyalty import LoyaltyConfig
 from core_service.domain.outbox import OutboxEntry, QuarantineEntry
 from core_service.services.integrations import IntegrationSettings, IssuedCredentials
 from sitoo_bloomreach.v1 import admin_pb2 as pb
@@ -62,7 +63,18 @@ def settings_from_proto(message: pb.IntegrationInput) -> IntegrationSettings:
             )
             for r in message.enrichment_rules
         ]
+    loyalty = {
+        name: getattr(message, f"loyalty_{name}")
+        for name in LoyaltyConfig.__dataclass_fields__
+        if message.HasField(f"loyalty_{name}")  # type: ignore[arg-type]  # generated names
+    }
+    settings.loyalty = loyalty or None
     return settings
+
+
+def loyalty_fields(config: LoyaltyConfig) -> dict[str, object]:
+    """The Integration message's ``loyalty_*`` fields (admin.proto 60-69)."""
+    return {f"loyalty_{name}": getattr(config, name) for name in LoyaltyConfig.__dataclass_fields__}
 
 
 def integration_to_proto(integration: Integration) -> pb.Integration:
@@ -125,6 +137,7 @@ def integration_to_proto(integration: Integration) -> pb.Integration:
         queued_writes=integration.queued_writes,
         card_cache_max_cards=integration.card_cache_max_cards,
         card_cache_ttl_seconds=integration.card_cache_ttl_seconds,
+        **loyalty_fields(integration.loyalty),  # type: ignore[arg-type]  # typed by the proto
     )
 
 
@@ -150,6 +163,7 @@ def outbox_to_proto(message: OutboxEntry) -> pb.OutboxMessage:
         created_at=int(message.created_at),
         updated_at=int(message.updated_at),
         payload_json=json.dumps(message.payload, sort_keys=True),
+        kind=message.kind,
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
 
 from core_service.domain.customer import Customer, CustomerInput, Origin, Purchase
-from core_service.domain.errors import Unauthenticated, UnknownIntegration
+from core_service.domain.errors import InvalidArgument, Unauthenticated, UnknownIntegration
 from core_service.domain.integration import Integration
+from core_service.domain.loyalty import PROMOTION, Action, Item, Offer
 from core_service.grpc_api.calls import caller_info, rpc
 from core_service.metrics import CoreMetrics
 from core_service.services.card_cache import served_from_cache
@@ -60,12 +62,54 @@ def customer_to_proto(customer: Customer) -> pb.Customer:
     status = customer.enrichment.status
     if status.color or status.text:
         message.status.CopyFrom(pb.CustomerStatus(color=status.color, text=status.text))
+    for offer in customer.offers:
+        if offer.kind == PROMOTION:
+            message.promotions.append(promotion_to_proto(offer))
+        else:
+            message.bonus_checks.append(bonus_check_to_proto(offer))
     for section in customer.enrichment.sections:
         message.sections.add(
             title=section.title,
             values=[pb.SectionValue(title=t, text=v, type="text") for t, v in section.values],
         )
     return message
+
+
+def promotion_to_proto(offer: Offer) -> pb.Promotion:
+    return pb.Promotion(
+        name=offer.name,
+        promotion_id=offer.offer_id,
+        promotion_type=pb.PromotionType(type=offer.offer_type, value_int=offer.value_int),
+        redeemed=offer.redeemed,
+        valid_until=int(offer.valid_until or 0),
+        value=offer.value,
+        currency=offer.currency,
+    )
+
+
+def bonus_check_to_proto(offer: Offer) -> pb.BonusCheck:
+    return pb.BonusCheck(
+        bonus_check_id=offer.offer_id,
+        name=offer.name,
+        value=offer.money,
+        redeemed=offer.redeemed,
+        description=offer.description,
+        valid_until=int(offer.valid_until or 0),
+        currency=offer.currency,
+    )
+
+
+def items_from_proto(items: Sequence[pb.RedeemItem]) -> list[Item]:
+    result: list[Item] = []
+    for item in items:
+        which = item.WhichOneof("item")
+        if which == "promotion_id":
+            result.append(Item("promotion", item.promotion_id))
+        elif which == "bonus_check_id":
+            result.append(Item("bonus_check", item.bonus_check_id))
+        else:
+            raise InvalidArgument("items: each item needs a promotion_id or a bonus_check_id")
+    return result
 
 
 def input_from_proto(message: pb.CustomerInput) -> CustomerInput:
@@ -216,3 +260,25 @@ class CustomerServicer(customers_pb2_grpc.CustomerServiceServicer):
             integration, request.customer_id, request.limit, self._deadline(context)
         )
         return pb.GetPurchaseHistoryResponse(purchases=[purchase_to_proto(p) for p in purchases])
+
+    @rpc
+    async def Redeem(self, request: pb.RedeemRequest, context: Context) -> pb.RedeemResponse:
+        return await self._redeem(request, context, "redeem")
+
+    @rpc
+    async def UndoRedeem(self, request: pb.RedeemRequest, context: Context) -> pb.RedeemResponse:
+        return await self._redeem(request, context, "undo")
+
+    async def _redeem(
+        self, request: pb.RedeemRequest, context: Context, action: Action
+    ) -> pb.RedeemResponse:
+        integration = await self._authenticate(request.integration, context)
+        customer = await self._customers.redeem(
+            integration,
+            request.customer_id,
+            items=items_from_proto(request.items),
+            action=action,
+            origin=self._origin(context),
+            deadline=self._deadline(context),
+        )
+        return pb.RedeemResponse(customer=customer_to_proto(customer))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from core_service.domain import purchase_history
 from core_service.domain.bloomreach_api import (
@@ -37,13 +38,15 @@ from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
 from core_service.services.circuit_breakers import CircuitBreakers
+from core_service.services.customer_offers import CustomerOffers
 from core_service.services.deadline import Deadline
+from core_service.services.loyalty import LoyaltyService
 from core_service.services.upstream_ports import BloomreachApi
 
 log = logging.getLogger(__name__)
 
 
-class CustomerService:
+class CustomerService(CustomerOffers):
     def __init__(
         self,
         clients: BloomreachClients,
@@ -54,7 +57,9 @@ class CustomerService:
         gates: CallGates,
         clock: Callable[[], float] = time.time,
         breakers: CircuitBreakers | None = None,
+        loyalty: LoyaltyService | None = None,
     ) -> None:
+        self._loyalty = loyalty
         self._clients = clients
         self._gates = gates
         # Off unless given (fast service-level tests); bootstrap gives the core's.
@@ -86,11 +91,20 @@ class CustomerService:
         snap = await self._read(integration, mapping, mapping.resolve_key(key_type, key), deadline)
         if snap is None or snap.hard_id is None:
             return []
-        return [mapping.customer(snap)]
+        customer = mapping.customer(snap)
+        if self._loyalty is None or not integration.loyalty.search_shows_offers:
+            return [customer]
+        return [await self._with_offers(integration, mapping, customer, deadline)]
 
     async def get(self, integration: Integration, customer_id: str, deadline: Deadline) -> Customer:
+        """The card: one attributes read and, with loyalty offers configured, one events
+        export beside it (issue 14: at most one extra call per card, whatever the offers)."""
         mapping = self.mapping(integration)
-        return mapping.customer(await self._existing(integration, mapping, customer_id, deadline))
+        if self._loyalty is None or not integration.loyalty.enabled:
+            return mapping.customer(
+                await self._existing(integration, mapping, customer_id, deadline)
+            )
+        return await self._card_with_offers(integration, mapping, customer_id, deadline)
 
     async def lookup(
         self, integration: Integration, key_type: str, key: str, deadline: Deadline
@@ -142,23 +156,36 @@ class CustomerService:
     ) -> list[Purchase]:
         mapping = self.mapping(integration)
         limit = limit if limit > 0 else self._history_limit
-        client = self._client(integration)
-        async with (
-            self._slot(integration, deadline) as timeout,
-            self._upstream(integration, "export_events"),
-        ):
-            events = await client.export_events(
-                mapping.customer_ids(customer_id),
-                purchase_history.EVENT_TYPES,
-                timeout,
-                order="desc",
-                limit=purchase_history.events_to_fetch(limit),
-            )
+        events = await self._events(
+            integration,
+            mapping.customer_ids(customer_id),
+            purchase_history.EVENT_TYPES,
+            purchase_history.events_to_fetch(limit),
+            deadline,
+        )
         if events is None:
             raise NotFound(f"no customer with {mapping.hard_source} {customer_id!r}")
         return purchase_history.purchases_from_events(events, limit)
 
     # ---- Bloomreach -------------------------------------------------------------------
+
+    async def _events(
+        self,
+        integration: Integration,
+        customer_ids: dict[str, str],
+        event_types: Sequence[str],
+        limit: int,
+        deadline: Deadline,
+    ) -> list[dict[str, Any]] | None:
+        """One events export, newest first; None for an unknown customer."""
+        client = self._client(integration)
+        async with (
+            self._slot(integration, deadline) as timeout,
+            self._upstream(integration, "export_events"),
+        ):
+            return await client.export_events(
+                customer_ids, event_types, timeout, order="desc", limit=limit
+            )
 
     def _client(self, integration: Integration) -> BloomreachApi:
         try:

@@ -26,6 +26,7 @@ from core_service.domain.integration import (
     validate_name,
     validate_url,
 )
+from core_service.domain.loyalty import LoyaltyConfig, configure
 from core_service.metrics import CoreMetrics
 from core_service.services.credential_directory import CredentialDirectory, CredentialKind
 from core_service.services.ports import CredentialVerifierSource, IntegrationStore
@@ -59,6 +60,8 @@ class IntegrationSettings:
     queued_writes: bool | None = None
     card_cache_max_cards: int | None = None
     card_cache_ttl_seconds: int | None = None
+    # LoyaltyConfig field name -> new value; the others stay as they are (defaults on create).
+    loyalty: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,15 @@ _SECRET_COLUMNS = {
     "bloomreach_api_secret": "bloomreach_api_secret_enc",
     "sitoo_api_password": "sitoo_api_password_enc",
 }
+
+
+def _loyalty_column(
+    settings: IntegrationSettings, current: Integration | None
+) -> dict[str, object]:
+    if not settings.loyalty:
+        return {}
+    base = current.loyalty if current else LoyaltyConfig()
+    return {"loyalty": configure(base, settings.loyalty).to_json()}
 
 
 def parse_basic(header: str) -> tuple[str, str]:
@@ -154,6 +166,7 @@ class IntegrationService:
             consent_types=[],
             channel_categories={},
             enrichment_rules=[],
+            loyalty={},
             sitoo_account_id=0,
             sitoo_api_base_url="",
             sitoo_api_id="",
@@ -247,6 +260,7 @@ class IntegrationService:
             secret = getattr(settings, field_name)
             if secret is not None:
                 changes[column] = self._repo.seal(name, field_name, secret) if secret else None
+        changes.update(_loyalty_column(settings, current))
         return changes
 
     # ---- authentication of Sitoo's calls ----

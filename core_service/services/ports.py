@@ -18,8 +18,15 @@ from core_service.domain.card_cache import CachedCard, CacheStats
 from core_service.domain.customer import Customer
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
 from core_service.domain.integration import Integration
+from core_service.domain.loyalty import LedgerChange, Redemption
 from core_service.domain.orders import OrderRef
-from core_service.domain.outbox import OutboxEntry, OutboxStats, QuarantineEntry
+from core_service.domain.outbox import (
+    Claimed,
+    Completion,
+    OutboxEntry,
+    OutboxStats,
+    QuarantineEntry,
+)
 from core_service.domain.stored_integration import CredentialVerifiers, StoredIntegration
 from core_service.domain.validation import Check, MessageFate, Report
 
@@ -78,6 +85,50 @@ class OutboxAdmin(OutboxStatsSource, Protocol):
     ) -> Sequence[QuarantineEntry]: ...
 
     async def get_quarantined(self, payload_id: int) -> QuarantineEntry: ...
+
+
+class RelayStore(Protocol):
+    """The relay's side of the outbox (adapters/db/relay_repo.py): claim due messages under a
+    lease and a claim token; every later write is guarded by that token, so a worker whose
+    lease expired changes nothing."""
+
+    async def claim(self, limit: int, lease_s: float, now: float) -> list[Claimed]: ...
+
+    async def tracked(self, integration_id: int, order_keys: Sequence[str]) -> set[str]:
+        """The order keys already delivered (``tracked_orders``)."""
+        ...
+
+    async def prepare(
+        self, items: Sequence[tuple[Claimed, dict[str, Any]]], now: float
+    ) -> set[int]:
+        """Store prepared commands (sealed); the message ids still held by their claim."""
+        ...
+
+    async def complete(self, completions: Sequence[Completion], now: float) -> list[bool]:
+        """Apply outcomes in one transaction; False where the claim was lost."""
+        ...
+
+
+class CustomerCommandQueue(Protocol):
+    """A customer's Bloomreach commands queued in the outbox (kind ``customer``), delivered
+    by the relay in order (adapters/db/customer_commands.py's CustomerCommandRepository; in
+    another repository's transaction, call ``enqueue_customer_commands`` there instead)."""
+
+    async def enqueue(
+        self,
+        *,
+        integration_id: int,
+        customer_id: str,
+        commands: Sequence[Mapping[str, Any]],
+        now: float,
+    ) -> int:
+        """Queue ``commands`` (deterministic, distinct ``command_id``s) after whatever the
+        customer has queued already; the message id."""
+        ...
+
+    async def pending(self, integration_id: int, customer_id: str) -> bool:
+        """Whether the customer has commands not yet delivered (read your writes)."""
+        ...
 
 
 class IntegrationLister(Protocol):
@@ -258,3 +309,22 @@ class CardCacheStore(CardCache, Protocol):
     async def stats(self, integration: Integration, *, now: float) -> CacheStats: ...
 
     async def purge(self, integration: Integration) -> int: ...
+
+
+class LoyaltyLedger(Protocol):
+    """The redemption ledger (adapters/db/loyalty_repo.py), keyed by a digest of the customer."""
+
+    def customer_key(self, integration_id: int, customer_id: str) -> str: ...
+
+    async def redeemed(self, integration_id: int, customer_id: str) -> frozenset[tuple[str, str]]:
+        """(kind, item id) of the customer's offers redeemed now."""
+        ...
+
+    async def apply(
+        self,
+        redemption: Redemption,
+        commands: Callable[[Sequence[LedgerChange]], list[dict[str, Any]]],
+    ) -> list[LedgerChange]:
+        """All items changed, with the events ``commands`` builds queued in the same
+        transaction, or none (``InvalidArgument`` naming the refused item)."""
+        ...

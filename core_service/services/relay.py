@@ -20,36 +20,24 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from core_service.adapters.db.relay_repo import UNREADABLE, Claimed, Completion, RelayRepository
 from core_service.adapters.http_client import HttpClients
-from core_service.domain.bloomreach_api import (
-    BloomreachAuthFailed,
-    BloomreachError,
-    BloomreachRateLimited,
-)
+from core_service.domain.bloomreach_api import BloomreachError
 from core_service.domain.delivery_outcome import (
-    Dead,
-    Outcome,
-    Retry,
-    UpstreamFailure,
-    after_bloomreach_failure,
     after_failure,
-    after_sitoo_failure,
     backoff,
 )
 from core_service.domain.errors import StorageError
 from core_service.domain.orders import OrderRef, Skip, plan
-from core_service.domain.sitoo_api import (
-    SitooAuthFailed,
-    SitooError,
-    SitooNotFound,
-    SitooRateLimited,
-)
+from core_service.domain.outbox import CUSTOMER, UNREADABLE, Claimed, Completion
+from core_service.domain.sitoo_api import SitooError
 from core_service.metrics import CoreMetrics
 from core_service.services.batching import Batcher
 from core_service.services.circuit_breakers import CircuitBreakers
-from core_service.services.ports import IntegrationLister, OutboxStatsSource
-from core_service.services.relay_tenants import Tenant, TenantCache
+from core_service.services.outbox_gauges import refresh_once
+from core_service.services.ports import IntegrationLister, OutboxStatsSource, RelayStore
+from core_service.services.relay_customers import customer_outcome
+from core_service.services.relay_tenants import Tenant, TenantCache, Tenants
+from core_service.services.relay_verdicts import Verdicts
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -64,7 +52,7 @@ class Relay:
     def __init__(
         self,
         *,
-        repository: RelayRepository,
+        repository: RelayStore,
         integrations: IntegrationLister,
         outbox_admin: OutboxStatsSource,
         http: HttpClients,
@@ -74,6 +62,7 @@ class Relay:
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         breakers: CircuitBreakers | None = None,
+        tenants: Tenants | None = None,
     ) -> None:
         self._repo = repository
         self._outbox_admin = outbox_admin
@@ -81,7 +70,10 @@ class Relay:
         self._metrics = metrics
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
-        self._tenants = TenantCache(integrations, http, settings, metrics, clock, breakers=breakers)
+        self._verdicts = Verdicts(settings, metrics, clock, self._rng)
+        self._tenants: Tenants = tenants or TenantCache(
+            integrations, http, settings, metrics, clock, breakers=breakers
+        )
         self._sitoo_slots = asyncio.Semaphore(settings.relay_sitoo_concurrency)
         self._in_flight = 0
         # Claimed messages whose Bloomreach call has not returned yet. Claiming stops at about
@@ -166,7 +158,8 @@ class Relay:
             by_integration[message.integration_id].append(message)
         ids: set[int] = set()
         for integration_id, messages in by_integration.items():
-            keys = await self._repo.tracked(integration_id, [m.order_key for m in messages])
+            orders = [m.order_key for m in messages if m.kind != CUSTOMER]
+            keys = await self._repo.tracked(integration_id, orders) if orders else set()
             ids.update(m.id for m in messages if m.order_key in keys)
         return ids
 
@@ -212,7 +205,7 @@ class Relay:
             outcome = after_failure(
                 self._settings.relay_retry_schedule, message.attempts, self._rng
             )
-            return self._settle(
+            return self._verdicts.settle(
                 message, None, "integration", "integration disabled or missing", outcome
             )
         payload = dict(message.payload)
@@ -222,6 +215,29 @@ class Relay:
             return Completion(
                 message, "dead", error=f"prepared commands unreadable: {payload[UNREADABLE]}"
             )
+        if message.kind == CUSTOMER:
+            return await self._customer(message, tenant, payload)
+        return await self._order(message, tenant, payload)
+
+    async def _customer(
+        self, message: Claimed, tenant: Tenant, payload: dict[str, Any]
+    ) -> Completion:
+        """A customer's queued commands: sent in order, as stored (nothing to fetch)."""
+        try:
+            results = await tenant.sender.send(payload.get("commands", []), ordered=True)
+        except BloomreachError as exc:
+            done = self._verdicts.bloomreach_failed(message, tenant, exc, None)
+        else:
+            done = customer_outcome(message, results, tenant.integration.name, self._metrics)
+        if done.state == "dead":
+            # Commands already answered 200 that Bloomreach will not take: never silent (an
+            # alert rule watches this counter; the reason is the message's last_error).
+            self._metrics.customer_commands_dead.labels(tenant.integration.name).inc()
+        return done
+
+    async def _order(
+        self, message: Claimed, tenant: Tenant, payload: dict[str, Any]
+    ) -> Completion | None:
         commands: list[dict[str, Any]] | None = payload.get("commands")
         if commands is None:
             ref = OrderRef(**payload["order"])
@@ -235,7 +251,7 @@ class Relay:
                         time.perf_counter() - started
                     )
             except SitooError as exc:
-                return self._sitoo_failed(message, tenant, exc, payload)
+                return self._verdicts.sitoo_failed(message, tenant, exc, payload)
             planned = plan(order, ref, tenant.rule)
             if isinstance(planned, Skip):
                 return Completion(message, "skipped", skip_reason=planned.reason, final=False)
@@ -250,7 +266,7 @@ class Relay:
         try:
             results = await tenant.sender.send(commands)
         except BloomreachError as exc:
-            return self._bloomreach_failed(message, tenant, exc, payload)
+            return self._verdicts.bloomreach_failed(message, tenant, exc, payload)
         failed = [r for r in results if not r.success]
         purchase = payload.get("purchase", {})
         if failed:
@@ -278,91 +294,6 @@ class Relay:
         """Re-read integration settings before the next message (SIGHUP on a relay)."""
         self._tenants.settings_changed()
 
-    def _sitoo_failed(
-        self, message: Claimed, tenant: Tenant, exc: SitooError, payload: dict[str, Any]
-    ) -> Completion:
-        name = tenant.integration.name
-        self._metrics.upstream_errors.labels("sitoo", name, type(exc).__name__).inc()
-        if isinstance(exc, SitooAuthFailed):
-            self._metrics.upstream_auth_alerts.labels("sitoo", name).inc()
-        failure = UpstreamFailure(
-            transient=exc.transient,
-            retry_after_s=exc.retry_after_s if isinstance(exc, SitooRateLimited) else None,
-            not_found=isinstance(exc, SitooNotFound),
-        )
-        misses = int(payload.get("not_found", 0))
-        if failure.not_found:
-            misses += 1
-            payload = {**payload, "not_found": misses}
-        outcome = after_sitoo_failure(
-            failure,
-            schedule=self._settings.relay_retry_schedule,
-            attempts=message.attempts,
-            misses=misses,
-            not_found_retries=self._settings.relay_not_found_retries,
-            rng=self._rng,
-        )
-        return self._settle(message, payload, "sitoo", str(exc), outcome, vendor="Sitoo")
-
-    def _bloomreach_failed(
-        self, message: Claimed, tenant: Tenant, exc: BloomreachError, payload: dict[str, Any]
-    ) -> Completion:
-        name = tenant.integration.name
-        self._metrics.upstream_errors.labels("bloomreach", name, type(exc).__name__).inc()
-        log.warning(
-            "bloomreach batch failed",
-            extra={
-                "integration": name,
-                "outbox_id": message.id,
-                "error_class": type(exc).__name__,
-                "bloomreach_request_id": exc.request_id,
-                "error": str(exc),
-            },
-        )
-        if isinstance(exc, BloomreachAuthFailed):
-            self._metrics.upstream_auth_alerts.labels("bloomreach", name).inc()
-        failure = UpstreamFailure(
-            transient=exc.transient,
-            retry_after_s=exc.retry_after_s if isinstance(exc, BloomreachRateLimited) else None,
-        )
-        outcome = after_bloomreach_failure(
-            failure,
-            schedule=self._settings.relay_retry_schedule,
-            attempts=message.attempts,
-            rng=self._rng,
-        )
-        if isinstance(outcome, Dead) and outcome.kind == "permanent":
-            # 400 / 401 / 403: Bloomreach stored nothing, so a replay may rebuild commands.
-            payload = {k: v for k, v in payload.items() if k != "commands"}
-        return self._settle(message, payload, "bloomreach", str(exc), outcome, vendor="Bloomreach")
-
-    def _settle(
-        self,
-        message: Claimed,
-        payload: dict[str, Any] | None,
-        where: str,
-        error: str,
-        outcome: Outcome,
-        *,
-        vendor: str = "",
-    ) -> Completion:
-        """The completion that records ``outcome``, with the error worded for the operator."""
-        if isinstance(outcome, Retry):
-            return Completion(
-                message,
-                "retry",
-                error=f"{where}: {error}",
-                available_at=self._clock() + outcome.delay_s,
-                payload=payload,
-            )
-        if outcome.kind == "permanent":
-            text = f"{vendor}: {error}"
-        elif outcome.kind == "not_found":
-            text = f"{outcome.why}: {error}"
-        else:
-            text = f"{where}: {error} ({outcome.why})"
-        return Completion(message, "dead", error=text, payload=payload)
-
     # ---- group commits ----
 
     async def _flush_prepare(self, items: list[tuple[Claimed, dict[str, Any]]]) -> list[bool]:
@@ -375,10 +306,7 @@ class Relay:
     async def _update_gauges(self, stop: asyncio.Event, interval: float = 15.0) -> None:
         while not stop.is_set():
             with contextlib.suppress(StorageError):
-                stats = await self._outbox_admin.stats(None)
-                for state, count in stats.counts_by_state.items():
-                    self._metrics.outbox_messages.labels(state).set(count)
-                self._metrics.outbox_oldest_pending_age.set(stats.oldest_pending_age_seconds)
+                await refresh_once(self._outbox_admin, self._metrics)
             await self._wait(stop, stop.wait(), interval)
 
 

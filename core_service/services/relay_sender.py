@@ -48,14 +48,21 @@ class ProjectSender:
             gate=self.limiter.acquire,
         )
 
-    async def send(self, commands: Sequence[dict[str, Any]]) -> list[CommandResult]:
+    async def send(
+        self, commands: Sequence[dict[str, Any]], *, ordered: bool = False
+    ) -> list[CommandResult]:
         # An order of more than 50 commands travels in several batches (same ids, same
-        # timestamp), as Bloomreach advises for large receipts.
+        # timestamp), as Bloomreach advises for large receipts. ``ordered`` (a customer's
+        # queued commands) sends the chunks one after the other, so that none overtakes an
+        # earlier one.
         chunks = [
             list(commands[i : i + MAX_BATCH_COMMANDS])
             for i in range(0, len(commands), MAX_BATCH_COMMANDS)
         ]
-        results = await asyncio.gather(*(self._batcher.submit(chunk) for chunk in chunks))
+        if ordered:
+            results = [await self._batcher.submit(chunk) for chunk in chunks]
+        else:
+            results = list(await asyncio.gather(*(self._batcher.submit(chunk) for chunk in chunks)))
         return [result for chunk in results for result in chunk]
 
     async def _flush(self, items: list[list[dict[str, Any]]]) -> list[list[CommandResult]]:

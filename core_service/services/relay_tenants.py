@@ -4,10 +4,11 @@ the settings cache expires (``relay_config_refresh_seconds``) or when told to (S
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from core_service.adapters.bloomreach import BloomreachClient, BloomreachProject
+from core_service.adapters.bloomreach import BloomreachClient, BloomreachProject, CommandResult
 from core_service.adapters.http_client import HttpClients
 from core_service.adapters.sitoo_api import SitooAccount, SitooClient
 from core_service.domain.integration import Integration
@@ -19,12 +20,40 @@ from core_service.services.relay_sender import ProjectSender
 from runtime.settings import Settings
 
 
+class OrderSource(Protocol):
+    """Sitoo's order API as the relay uses it (adapters/sitoo_api.py's SitooClient)."""
+
+    async def get_order(self, site_id: int, order_id: int, timeout: float) -> dict[str, Any]: ...
+
+
+class CommandSender(Protocol):
+    """A Bloomreach project's paced ``batch`` sender (services/relay_sender.py)."""
+
+    async def send(
+        self, commands: Sequence[dict[str, Any]], *, ordered: bool = False
+    ) -> list[CommandResult]: ...
+
+    async def close(self) -> None: ...
+
+
 @dataclass
 class Tenant:
     integration: Integration
-    sitoo: SitooClient
-    sender: ProjectSender
+    sitoo: OrderSource
+    sender: CommandSender
     rule: CustomerRule
+
+
+class Tenants(Protocol):
+    """The relay's tenants by integration id (TenantCache; fakes in tests/unit)."""
+
+    def __len__(self) -> int: ...
+
+    def settings_changed(self) -> None: ...
+
+    async def get(self, integration_id: int) -> Tenant | None: ...
+
+    async def close(self) -> None: ...
 
 
 class TenantCache:
@@ -85,6 +114,8 @@ class TenantCache:
         fresh: dict[int, Tenant] = {}
         for item in stored:
             integration = item.integration
+            # Exported at 0 from the start, so the alert on it sees every integration.
+            self._metrics.customer_commands_dead.labels(integration.name)
             current = self._tenants.get(integration.id)
             if current is not None and current.integration.updated_at == integration.updated_at:
                 fresh[integration.id] = current

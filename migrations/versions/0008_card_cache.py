@@ -2,7 +2,7 @@
 integration (issue 15)
 
 Revision ID: 0008_card_cache
-Revises: 0006
+Revises: 0007_loyalty
 Create Date: 2026-11-30 09:40:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008_card_cache"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007_loyalty"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -947,6 +947,7 @@ class OutboxMessage(_message.Message):
     CREATED_AT_FIELD_NUMBER: _builtins.int
     UPDATED_AT_FIELD_NUMBER: _builtins.int
     PAYLOAD_JSON_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     integration: _builtins.str
     order_key: _builtins.str
@@ -958,6 +959,10 @@ class OutboxMessage(_message.Message):
     created_at: _builtins.int
     updated_at: _builtins.int
     payload_json: _builtins.str
+    kind: _builtins.str
+    """"order" (order_key names the order) or "customer": a customer's queued commands
+    (order_key is then a keyed digest of the customer id, never the id).
+    """
     def __init__(
         self,
         *,
@@ -972,10 +977,11 @@ class OutboxMessage(_message.Message):
         created_at: _builtins.int = ...,
         updated_at: _builtins.int = ...,
         payload_json: _builtins.str = ...,
+        kind: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "id", b"id", "integration", b"integration", "last_error", b"last_error", "next_attempt_at", b"next_attempt_at", "order_key", b"order_key", "payload_json", b"payload_json", "skip_reason", b"skip_reason", "state", b"state", "updated_at", b"updated_at"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "created_at", b"created_at", "id", b"id", "integration", b"integration", "kind", b"kind", "last_error", b"last_error", "next_attempt_at", b"next_attempt_at", "order_key", b"order_key", "payload_json", b"payload_json", "skip_reason", b"skip_reason", "state", b"state", "updated_at", b"updated_at"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

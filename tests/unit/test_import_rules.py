@@ -129,14 +129,6 @@ def test_sandbox_imports_nothing_of_the_edge(tmp_path: Path) -> None:
     assert violations("sandbox", tmp_path) == ["sandbox/driver.py:2 imports edge.spi_contract"]
 
 
-# Services still on a concrete repository (issue 13 item 1, not done yet): each needs its own
-# port in services/ports.py and its records in domain/ before it comes off this list.
-STILL_ON_CONCRETE_REPOSITORIES = {
-    # The claim/complete protocol (Claimed, Completion, UNREADABLE) is the next port.
-    "core_service/services/relay.py",
-}
-
-
 def test_services_reach_the_database_only_through_ports() -> None:
     found = {
         str(path.relative_to(ROOT))
@@ -144,8 +136,8 @@ def test_services_reach_the_database_only_through_ports() -> None:
         for _, module in imported_modules(path.read_text())
         if _within(module, "core_service.adapters.db")
     }
-    # Equal, not a subset: a service moved onto a port must leave the list too.
-    assert found == STILL_ON_CONCRETE_REPOSITORIES
+    # Every service reaches storage through services/ports.py (issue 13).
+    assert found == set()
     grpc_api = [
         str(path.relative_to(ROOT))
         for path in sorted((ROOT / "core_service" / "grpc_api").rglob("*.py"))

@@ -158,3 +158,27 @@ def test_an_order_finds_the_customer_the_crm_spi_created(written: str) -> None:
         {"email": written, "additionaldata": {}},
     ):
         assert resolve_hard_id(linked, RULE) == created
+
+
+def test_a_line_names_the_offer_it_used_and_its_refund_does_too() -> None:
+    lines = [
+        OrderLine("A-1", 1, "80.00", additionaldata={"crm-bonuscheckid": "b-50"}),
+        OrderLine("A-2", 1, "20.00", additionaldata={"crm-promotionid": "p-10"}),
+        OrderLine("A-3", 1, "10.00"),
+    ]
+    original = stored(sale_order(lines, customer_id="anna@example.com", orderdate=1_699_000_000))
+    result = plan(original, REF, RULE)
+    assert isinstance(result, Purchase)
+    items = [c["data"]["properties"] for c in result.commands[1:]]
+    assert [(i.get("bonus_check_id"), i.get("promotion_id")) for i in items] == [
+        ("b-50", None),
+        (None, "p-10"),
+        (None, None),
+    ]
+    # A returned line that names the offer keeps it as a record on the refund's item; the
+    # ledger is not touched by orders at all (only UndoRedeem re-issues an offer).
+    back = [OrderLine("A-1", -1, "80.00", additionaldata={"crm-bonuscheckid": "b-50"})]
+    refund = stored(manual_refund_order(back, email="anna@example.com"), orderid=6)
+    returned = plan(refund, OrderRef(1500, 1, 6), RULE)
+    assert isinstance(returned, Purchase) and returned.kind == "refund"
+    assert returned.commands[1]["data"]["properties"]["bonus_check_id"] == "b-50"

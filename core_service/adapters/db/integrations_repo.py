@@ -20,6 +20,7 @@ from core_service.domain.integration import (
     Integration,
     SitooAccess,
 )
+from core_service.domain.loyalty import LoyaltyConfig
 from core_service.domain.stored_integration import StoredIntegration
 
 
@@ -68,6 +69,7 @@ class IntegrationRepository:
                 EnrichmentRule(**{**r, "voucher_passwords": tuple(r.get("voucher_passwords", ()))})
                 for r in row.enrichment_rules
             ),
+            loyalty=LoyaltyConfig.from_json(row.loyalty),
             spi_username=row.spi_username,
             webhook_username=row.webhook_username,
             created_at=row.created_at,

@@ -69,6 +69,8 @@ class IntegrationRow(Base):
     consent_types: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     channel_categories: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     enrichment_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # domain/loyalty.py's LoyaltyConfig, only what differs from its defaults (revision 0007).
+    loyalty: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default=text("'{}'"))
 
     sitoo_account_id: Mapped[int] = mapped_column(BigInteger, default=0)
     sitoo_api_base_url: Mapped[str] = mapped_column(String(500), default="")
@@ -308,3 +310,27 @@ class CachedCardKeyRow(Base):
     card_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("card_cache.id", ondelete="CASCADE"), index=True
     )
+
+
+class LoyaltyRedemption(Base):
+    """The redemption ledger (issue 14): one row per integration, customer and offer, whose
+    ``state`` says whether the offer is redeemed now. ``version`` counts its changes (each
+    becomes one Bloomreach event with a deterministic command id); ``last_call`` and
+    ``changed_at`` recognise a POS retry of the call that made the last change. The customer
+    is a keyed digest, never the id."""
+
+    __tablename__ = "loyalty_redemptions"
+    __table_args__ = (UniqueConstraint("integration_id", "customer_key", "item_kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("integrations.id", ondelete="CASCADE")
+    )
+    customer_key: Mapped[str] = mapped_column(String(64))
+    item_kind: Mapped[str] = mapped_column(String(16))
+    item_id: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))  # redeemed | undone
+    version: Mapped[int] = mapped_column(Integer)
+    last_call: Mapped[str] = mapped_column(String(64), default="")
+    changed_at: Mapped[float] = mapped_column(Double)
+    created_at: Mapped[float] = mapped_column(Double)

@@ -44,6 +44,7 @@ class OutboxAdminRepository:
             created_at=message.created_at,
             updated_at=message.updated_at,
             payload=payload,
+            kind=message.kind,
         )
 
     async def _integration_id(self, session: AsyncSession, name: str) -> int:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,8 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core_service.adapters.db.dialect import insert, is_postgres
 from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import OutboxMessage, TrackedOrder
-from core_service.adapters.db.sealed_commands import SEALED, open_commands, seal_commands
+from core_service.adapters.db.sealed_commands import (
+    PLAIN,
+    SEALED,
+    open_commands,
+    seal_commands,
+)
 from core_service.crypto import MasterKeyError, SecretBox
+from core_service.domain.outbox import CUSTOMER, UNREADABLE, Claimed, Completion
+
+__all__ = ["UNREADABLE", "Claimed", "Completion", "RelayRepository"]
 
 OPEN = ("pending", "in_flight")
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
@@ -37,38 +44,6 @@ _SET_PAYLOAD = (
     .values(payload=bindparam("payload", type_=JSON))
 )
 _TRACK: dict[str, Any] = {}
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: int
-    integration_id: int
-    order_key: str
-    payload: dict[str, Any]
-    attempts: int
-    generation: int
-    claim_token: str
-
-
-@dataclass(frozen=True)
-class Completion:
-    """What happened to one claimed message."""
-
-    message: Claimed
-    state: Literal["delivered", "skipped", "retry", "dead"]
-    error: str = ""
-    skip_reason: str = ""
-    available_at: float = 0.0
-    payload: dict[str, Any] | None = None  # replaces the payload when set
-    # Skips decided on the order's state (e.g. still open) are re-run if events arrived
-    # meanwhile; "already tracked" is final whatever arrives.
-    final: bool = True
-    tracked: dict[str, Any] = field(default_factory=dict)  # purchase_id, kind, commands
-
-
-# Set on a claimed payload whose sealed commands could not be opened (the relay makes the
-# message dead rather than rebuild, and so perhaps change, what Bloomreach may have stored).
-UNREADABLE = "unreadable_commands"
 
 
 class RelayRepository:
@@ -120,6 +95,7 @@ class RelayRepository:
                     OutboxMessage.payload,
                     OutboxMessage.attempts,
                     OutboxMessage.generation,
+                    OutboxMessage.kind,
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -133,6 +109,7 @@ class RelayRepository:
                 attempts=row[4],
                 generation=row[5],
                 claim_token=token,
+                kind=row[6],
             )
             for row in rows
         ]
@@ -196,7 +173,11 @@ class RelayRepository:
         """
         applied: dict[int, bool] = {}
         async with self._sessions.begin() as session:
-            delivered = [c for c in completions if c.state == "delivered" and c.payload is None]
+            delivered = [
+                c
+                for c in completions
+                if c.state == "delivered" and c.payload is None and c.message.kind != CUSTOMER
+            ]
             if delivered:
                 applied.update(await self._deliver(session, delivered, now))
             for completion in completions:
@@ -289,7 +270,8 @@ class RelayRepository:
                 "last_error": c.error[:4000],
             }
         guard = held
-        if c.state == "skipped" and not c.final:
+        customer_delivered = c.state == "delivered" and m.kind == CUSTOMER
+        if (c.state == "skipped" and not c.final) or customer_delivered:
             guard = and_(held, OutboxMessage.generation == m.generation)
         result = await session.execute(
             update(OutboxMessage)
@@ -298,6 +280,9 @@ class RelayRepository:
             .execution_options(synchronize_session=False)
         )
         if not result.rowcount:  # type: ignore[attr-defined]
+            if customer_delivered:
+                # Commands were appended while these were sent: keep the rest pending.
+                return await self._keep_undelivered(session, c, now, released)
             if c.state == "skipped" and not c.final:
                 # Events arrived while we looked at a stale order: look again, now.
                 result = await session.execute(
@@ -308,7 +293,7 @@ class RelayRepository:
                 )
                 return bool(result.rowcount)  # type: ignore[attr-defined]
             return False
-        if c.state == "delivered":
+        if c.state == "delivered" and m.kind != CUSTOMER:
             await session.execute(
                 insert(session, TrackedOrder)
                 .values(
@@ -323,6 +308,42 @@ class RelayRepository:
                 .on_conflict_do_nothing(index_elements=["integration_id", "order_key"])
             )
         return True
+
+    async def _keep_undelivered(
+        self, session: AsyncSession, c: Completion, now: float, released: dict[str, Any]
+    ) -> bool:
+        """A customer message delivered as claimed, but appended to since: drop the delivered
+        prefix (the claimed commands, by count and id) and leave the rest pending, due now."""
+        m = c.message
+        held = and_(OutboxMessage.id == m.id, OutboxMessage.claim_token == m.claim_token)
+        query = select(OutboxMessage.payload).where(held)
+        if is_postgres(session):
+            query = query.with_for_update()
+        stored = await session.scalar(query)
+        if stored is None:
+            return False
+        current = open_commands(self._box, dict(stored), m.integration_id, m.order_key)
+        sent: list[dict[str, Any]] = list(m.payload.get(PLAIN, []))
+        commands: list[dict[str, Any]] = list(current.get(PLAIN, []))
+        ids = [x.get("command_id") for x in commands[: len(sent)]]
+        # Appends only ever add at the end; should the prefix differ anyway, everything stays
+        # pending (sent again: at least once rather than lost).
+        if ids == [x.get("command_id") for x in sent]:
+            current[PLAIN] = commands[len(sent) :]
+        result = await session.execute(
+            update(OutboxMessage)
+            .where(held)
+            .values(
+                **released,
+                state="pending",
+                attempts=0,
+                available_at=now,
+                last_error=None,
+                payload=seal_commands(self._box, current, m.integration_id, m.order_key),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 _Item = TypeVar("_Item")

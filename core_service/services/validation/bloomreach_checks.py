@@ -94,6 +94,15 @@ class BloomreachChecks:
             )
         except BloomreachError as exc:
             return fail(name, f"{exc}{request_id_note(exc)}", bloomreach_remedy(integration, exc))
+        offers = integration.loyalty.event_types
+        if offers:  # loyalty offers on the card (issue 14); the card shows none without them
+            try:
+                await client.export_events(probe, offers, CALL_TIMEOUT_S, limit=1)
+            except BloomreachAuthFailed as exc:
+                if "permission" not in str(exc).lower():
+                    return fail(name, str(exc), bloomreach_remedy(integration, exc))
+                names = " and ".join(f"'{t}'" for t in offers)
+                missing.append(f"Events > Get for {names} (loyalty offers on the customer card)")
         if missing:
             unique = list(dict.fromkeys(missing))
             return fail(
