@@ -25,6 +25,7 @@ from core_service.domain.errors import (
     UpstreamUnavailable,
 )
 from core_service.domain.integration import Integration
+from core_service.domain.loyalty import Offer
 
 DEFAULT_MAX_CARDS: Final = 100_000
 DEFAULT_TTL_SECONDS: Final = 30 * 86400
@@ -111,6 +112,9 @@ def card_to_json(card: Customer) -> str:
         "status": [card.enrichment.status.color, card.enrichment.status.text],
         "voucher_passwords": list(card.enrichment.voucher_passwords),
         "sections": [[s.title, [[t, v] for t, v in s.values]] for s in card.enrichment.sections],
+        # Offers without ``redeemed``: the ledger is the truth, joined again when the card is
+        # answered from the cache (services/card_cache.py), and expired ones are dropped then.
+        "offers": [_offer_to_json(offer) for offer in card.offers],
     }
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
@@ -132,6 +136,40 @@ def card_from_json(text: str) -> Customer:
                 for title, values in data["sections"]
             ),
         ),
+        # Cards stored before offers were kept have none.
+        offers=tuple(_offer_from_json(o) for o in data.get("offers", ())),
+    )
+
+
+def _offer_to_json(offer: Offer) -> dict[str, Any]:
+    return {
+        "kind": offer.kind,
+        "id": offer.offer_id,
+        "name": offer.name,
+        "type": offer.offer_type,
+        "value": offer.value,
+        "amount": offer.amount,
+        "currency": offer.currency,
+        "description": offer.description,
+        "valid_until": offer.valid_until,
+    }
+
+
+def _offer_from_json(data: dict[str, Any]) -> Offer:
+    kind = data["kind"]
+    if kind not in ("promotion", "bonus_check"):
+        raise ValueError(f"unknown offer kind {kind!r}")
+    valid_until = data.get("valid_until")
+    return Offer(
+        kind=kind,
+        offer_id=str(data["id"]),
+        name=str(data.get("name", "")),
+        offer_type=str(data.get("type", "")),
+        value=str(data.get("value", "")),
+        amount=str(data.get("amount", "")),
+        currency=str(data.get("currency", "")),
+        description=str(data.get("description", "")),
+        valid_until=None if valid_until is None else float(valid_until),
     )
 
 

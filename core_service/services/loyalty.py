@@ -68,6 +68,19 @@ class LoyaltyService:
         redeemed = await self._ledger.redeemed(integration.id, customer_id)
         return with_ledger(offers, redeemed)
 
+    async def refresh(
+        self, integration: Integration, customer_id: str, offers: tuple[Offer, ...]
+    ) -> tuple[Offer, ...]:
+        """A cached card's offers as the card would show them now: expired ones dropped,
+        ``redeemed`` from the ledger (the ledger is ours, so it answers while Bloomreach is
+        down; a redemption made after the card was cached shows)."""
+        now = self._clock()
+        live = tuple(o for o in offers if o.valid_until is None or o.valid_until > now)
+        if not live:
+            return ()
+        redeemed = await self._ledger.redeemed(integration.id, customer_id)
+        return with_ledger(OfferSet(live), redeemed)
+
     async def change(
         self,
         integration: Integration,

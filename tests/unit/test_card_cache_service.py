@@ -37,12 +37,15 @@ from core_service.domain.errors import (
     UpstreamUnavailable,
 )
 from core_service.domain.integration import BloomreachAccess, Integration, SitooAccess
+from core_service.domain.loyalty import Item, Offer, Redemption
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
 from core_service.services.card_cache import CardCachedCustomers, CardWriter, served_from_cache
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
+from core_service.services.loyalty import LoyaltyService
+from tests.unit.test_loyalty import FakeLedger
 
 NOW = 1_800_000_000.0
 ANNA = Customer(
@@ -155,7 +158,9 @@ class Service(CardCachedCustomers, ScriptedBloomreach):
     pass
 
 
-def _service(cards: MemoryCards) -> tuple[Service, CardWriter, CardCacheMetrics]:
+def _service(
+    cards: MemoryCards, loyalty: LoyaltyService | None = None
+) -> tuple[Service, CardWriter, CardCacheMetrics]:
     core = CoreMetrics.create()
     metrics = CardCacheMetrics.create(core.registry)
     writer = CardWriter(cards, metrics, clock=lambda: NOW)
@@ -169,6 +174,7 @@ def _service(cards: MemoryCards) -> tuple[Service, CardWriter, CardCacheMetrics]
         cards=cards,
         writer=writer,
         cache_metrics=metrics,
+        loyalty=loyalty,
     )
     return service, writer, metrics
 
@@ -294,6 +300,7 @@ def test_the_stored_form_knows_every_field_of_the_card() -> None:
     from dataclasses import fields
 
     assert {f.name for f in fields(Customer)} == {
+        "offers",
         "customer_id",
         "fields",
         "accepts_communication",
@@ -302,3 +309,44 @@ def test_the_stored_form_knows_every_field_of_the_card() -> None:
         "enrichment",
     }
     assert {f.name for f in fields(Enrichment)} == {"status", "voucher_passwords", "sections"}
+
+
+async def test_offers_kept_with_the_card_are_answered_as_they_stand_now() -> None:
+    """A cached card keeps its offers, but never their ``redeemed`` flag nor an expired one:
+    the ledger (ours, readable while Bloomreach is down) decides what is redeemed now."""
+    promotion = Offer("promotion", "p-1", name="10 %", offer_type="cart_percent", value="10")
+    expiring = Offer("bonus_check", "b-1", name="50 kr", amount="50", valid_until=NOW + 30)
+    card = replace(ANNA, offers=(promotion, expiring))
+    # ``redeemed`` is not kept.
+    kept = card_from_json(card_to_json(replace(card, offers=(replace(promotion, redeemed=True),))))
+    assert kept.offers == (promotion,)
+    assert card_from_json(card_to_json(card)) == card
+    ledger = FakeLedger()
+    cards = MemoryCards()
+    service, writer, _ = _service(cards, LoyaltyService(ledger, clock=lambda: NOW + 60))
+    service.answer = card
+    acme = _integration()
+    deadline = Deadline.after(5)
+    await service.search(acme, "email", "anna@example.se", deadline)
+    await writer.drain()
+    # Redeemed at another till after the card was cached.
+    await ledger.apply(
+        Redemption(
+            integration_id=acme.id,
+            action="redeem",
+            customer_id=card.customer_id,
+            items=(Item("promotion", "p-1"),),
+            fingerprint="",
+            now=NOW + 40,
+            retry_window_s=0,
+        ),
+        lambda changes: [],
+    )
+    service.error = UpstreamUnavailable("Bloomreach is unavailable")
+    [cached] = await service.search(acme, "email", "anna@example.se", deadline)
+    assert cached.offers == (replace(promotion, redeemed=True),)
+    # Without the ledger (loyalty off), a stale copy shows no offers at all.
+    plain, _, _ = _service(cards)
+    plain.error = UpstreamUnavailable("Bloomreach is unavailable")
+    [stripped] = await plain.search(acme, "email", "anna@example.se", deadline)
+    assert stripped.offers == ()
