@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core_service.adapters.bloomreach import CommandResult
+from core_service.domain.bloomreach_api import CommandResult
 from core_service.domain.outbox import Claimed, Completion
 from core_service.metrics import CoreMetrics
 

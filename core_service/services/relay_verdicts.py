@@ -9,16 +9,10 @@ import random
 from collections.abc import Callable
 from typing import Any
 
-from core_service.adapters.bloomreach import (
+from core_service.domain.bloomreach_api import (
     BloomreachAuthFailed,
     BloomreachError,
     BloomreachRateLimited,
-)
-from core_service.adapters.sitoo_api import (
-    SitooAuthFailed,
-    SitooError,
-    SitooNotFound,
-    SitooRateLimited,
 )
 from core_service.domain.delivery_outcome import (
     Dead,
@@ -29,6 +23,12 @@ from core_service.domain.delivery_outcome import (
     after_sitoo_failure,
 )
 from core_service.domain.outbox import Claimed, Completion
+from core_service.domain.sitoo_api import (
+    SitooAuthFailed,
+    SitooError,
+    SitooNotFound,
+    SitooRateLimited,
+)
 from core_service.metrics import CoreMetrics
 from core_service.services.relay_tenants import Tenant
 from runtime.settings import Settings
