@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.api_clients_repo import ApiClientRepository
 from core_service.adapters.db.backfill_repo import BackfillRepository
+from core_service.adapters.db.card_cache_repo import CardCacheRepository
 from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
 from core_service.adapters.db.engine import (
     check_schema_current,
@@ -59,6 +60,8 @@ class Core:
     validation: ValidationService
     retention: RetentionService
     api_clients: ApiClientService
+    # Issue 15: the sealed card cache (services use it through ports.CardCache).
+    card_cache: CardCacheRepository
     customer_http: HttpClients | None = None
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
@@ -112,6 +115,7 @@ async def open_database(
 async def build_core(settings: Settings) -> Core:
     engine, sessions, box = await open_database(settings)
     metrics = CoreMetrics.create()
+    card_cache = await CardCacheRepository.open(sessions, box)
     integrations = IntegrationService(
         IntegrationRepository(sessions, box),
         box,
@@ -164,6 +168,7 @@ async def build_core(settings: Settings) -> Core:
             refresh_s=settings.api_client_refresh_seconds,
         ),
         customer_http=customer_http,
+        card_cache=card_cache,
     )
 
 

@@ -134,6 +134,12 @@ class Integration:
     webhook_username: str = ""
     created_at: float = 0.0
     updated_at: float = 0.0
+    # Issue 15: riding out a Bloomreach outage. Cards answered from the card cache when
+    # Bloomreach fails, creates/updates queued; each may be forbidden by the retailer.
+    cached_reads: bool = True
+    queued_writes: bool = True
+    card_cache_max_cards: int = 100_000
+    card_cache_ttl_seconds: int = 30 * 86400
 
 
 def validate_name(name: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core_service.crypto import SecretBox, generate_password
+from core_service.domain.card_cache import validate_cache_settings
 from core_service.domain.errors import NotFound, Unauthenticated, UnknownIntegration
 from core_service.domain.integration import (
     DEFAULT_FIELD_MAPPINGS,
@@ -53,6 +54,11 @@ class IntegrationSettings:
     sitoo_api_password: str | None = None
     sitoo_site_id: int | None = None
     enabled: bool | None = None
+    # Issue 15: outage behaviour.
+    cached_reads: bool | None = None
+    queued_writes: bool | None = None
+    card_cache_max_cards: int | None = None
+    card_cache_ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,10 @@ _PLAIN_COLUMNS = (
     "sitoo_api_id",
     "sitoo_site_id",
     "enabled",
+    "cached_reads",
+    "queued_writes",
+    "card_cache_max_cards",
+    "card_cache_ttl_seconds",
 )
 _SECRET_COLUMNS = {
     "bloomreach_api_secret": "bloomreach_api_secret_enc",
@@ -202,6 +212,7 @@ class IntegrationService:
     ) -> dict[str, object]:
         """Validate the given settings and turn them into column values."""
         changes: dict[str, object] = {}
+        validate_cache_settings(settings.card_cache_max_cards, settings.card_cache_ttl_seconds)
         for column in _PLAIN_COLUMNS:
             value = getattr(settings, column)
             if value is not None:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from core_service.domain.api_clients import StoredClient
+from core_service.domain.card_cache import CachedCard, CacheStats
 from core_service.domain.customer import Customer
 from core_service.domain.inbox import InboxEntry, InboxWrite, QuarantineCaps, QuarantineResult
 from core_service.domain.integration import Integration
@@ -126,20 +127,6 @@ class CustomerCommandQueue(Protocol):
         ...
 
 
-class CardCache(Protocol):
-    """The last card each customer was answered with (issue 15; built by outage-cache)."""
-
-    async def remember(self, integration: Integration, card: Customer, *, now: float) -> None: ...
-
-    async def recall_by_id(
-        self, integration: Integration, customer_id: str, *, now: float
-    ) -> Customer | None: ...
-
-    async def recall_by_key(
-        self, integration: Integration, key_type: str, key: str, *, now: float
-    ) -> Customer | None: ...
-
-
 class IntegrationLister(Protocol):
     """Every integration, for the relay's settings cache."""
 
@@ -195,6 +182,10 @@ class RekeyStore(Protocol):
         self, *, chunk: int = 500, progress: Callable[[Counter[str]], None] | None = None
     ) -> Counter[str]: ...
 
+    async def card_cache(self, *, chunk: int = 500) -> Counter[str]:
+        """Cached cards; those no configured key opens are deleted (tally ``dropped``)."""
+        ...
+
 
 class ApiClientStore(Protocol):
     """API clients and their token verifiers (adapters/db/api_clients_repo.py)."""
@@ -223,3 +214,38 @@ class ApiClientStore(Protocol):
     async def revoke_old(self, name: str) -> StoredClient: ...
 
     async def delete(self, name: str) -> None: ...
+
+
+class CardCache(Protocol):
+    """The customer cards the core last built, sealed at rest (issue 15;
+    adapters/db/card_cache_repo.py). Reads see only the integration's own, live cards."""
+
+    async def remember(self, integration: Integration, card: Customer, *, now: float) -> None: ...
+
+    async def recall_by_id(
+        self, integration: Integration, customer_id: str, *, now: float
+    ) -> Customer | None: ...
+
+    async def recall_by_key(
+        self, integration: Integration, key_type: str, key: str, *, now: float
+    ) -> Customer | None: ...
+
+
+class CardCacheStore(CardCache, Protocol):
+    """The card cache as the read-through service and the operator use it."""
+
+    async def remember_many(
+        self, cards: Sequence[tuple[Integration, Customer]], *, now: float
+    ) -> None:
+        """Several cards in one transaction (the group commit of fresh cards)."""
+        ...
+
+    async def find(
+        self, integration: Integration, key_type: str, key: str, *, now: float
+    ) -> CachedCard | None:
+        """Like ``recall_by_key``, with when the card was stored."""
+        ...
+
+    async def stats(self, integration: Integration, *, now: float) -> CacheStats: ...
+
+    async def purge(self, integration: Integration) -> int: ...

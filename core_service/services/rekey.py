@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from core_service.services.ports import RekeyStore
 
-KINDS = ("installation keys", "integration secrets", "outbox commands")
+KINDS = ("installation keys", "integration secrets", "outbox commands", "cached cards")
 
 
 @dataclass
@@ -32,4 +32,7 @@ async def rekey(repo: RekeyStore, key_id: str) -> RekeyReport:
         again = await repo.outbox()
         outbox["changed_meanwhile"] = again["changed_meanwhile"]
         outbox["resealed"] += again["resealed"]
+    cards = report.tallies[KINDS[3]] = await repo.card_cache()
+    # A card refreshed meanwhile was sealed under the current key by the core that wrote it.
+    cards["current"] += cards.pop("changed_meanwhile", 0)
     return report

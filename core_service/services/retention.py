@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
-from core_service.domain.retention import PURGED_TABLES
+from core_service.domain.retention import CARD_CACHE_KEEP_DAYS, PURGED_TABLES
 from core_service.metrics import CoreMetrics
 from core_service.services.ports import RetentionStore
 from runtime.settings import Settings
@@ -77,6 +77,7 @@ class RetentionService:
             "inbox_events": settings.retention_inbox_days,
             "outbox_messages": settings.retention_finished_days,
             "quarantine": settings.retention_quarantine_days,
+            "card_cache": CARD_CACHE_KEEP_DAYS,
         }
         assert set(self._keep_days) == set(PURGED_TABLES)
         for table in PURGED_TABLES:

@@ -90,7 +90,7 @@ def test_rekey_moves_every_secret_to_the_new_key(
     # ... but beside the old one it does, before and after the rekey.
     assert rekey_command(_settings(database_url, tmp_path, NEW, previous=OLD)) == 0
     report = capsys.readouterr().out
-    assert "installation keys    resealed       2" in report
+    assert "installation keys    resealed       3" in report  # + the card index key
     assert "integration secrets  resealed       2" in report
     assert "outbox commands      resealed       1" in report
     assert "can be removed" in report

@@ -125,7 +125,12 @@ def test_old_rows_go_in_chunks_and_everything_else_stays(database_url: str) -> N
         try:
             dry = await service.run(dry_run=True)
             assert dry.done and dry.dry_run
-            assert dry.deleted == {"inbox_events": 7, "outbox_messages": 9, "quarantine": 4}
+            assert dry.deleted == {
+                "inbox_events": 7,
+                "outbox_messages": 9,
+                "quarantine": 4,
+                "card_cache": 0,
+            }
             assert await _counts(database_url) == before  # a dry run changes nothing
 
             steps = [p async for p in service.progress()]
@@ -134,10 +139,15 @@ def test_old_rows_go_in_chunks_and_everything_else_stays(database_url: str) -> N
             final = steps[-1]
             assert final.done and not final.dry_run
             assert final.deleted == dry.deleted
-            assert [t.cutoff for t in final.tables] == [CUTOFF] * 3
+            assert [t.cutoff for t in final.tables][:3] == [CUTOFF] * 3
 
             again = await service.run()
-            assert again.deleted == {"inbox_events": 0, "outbox_messages": 0, "quarantine": 0}
+            assert again.deleted == {
+                "inbox_events": 0,
+                "outbox_messages": 0,
+                "quarantine": 0,
+                "card_cache": 0,
+            }
         finally:
             await engine.dispose()
 
@@ -188,7 +198,12 @@ def test_purges_running_at_once_divide_the_work(database_url: str) -> None:
                 await engine.dispose()
         assert all(r.done for r in results)
         total = {t: sum(r.deleted[t] for r in results) for t in results[0].deleted}
-        assert total == {"inbox_events": 300, "outbox_messages": 204, "quarantine": 4}
+        assert total == {
+            "inbox_events": 300,
+            "outbox_messages": 204,
+            "quarantine": 4,
+            "card_cache": 0,
+        }
         assert await _counts(database_url) == {
             "inbox_events": 4,
             "outbox_messages": 5,

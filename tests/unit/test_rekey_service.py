@@ -29,6 +29,9 @@ class FakeRekeyStore:
         self.outbox_calls += 1
         return self.outbox_passes.pop(0)
 
+    async def card_cache(self, *, chunk: int = 500) -> Counter[str]:
+        return Counter(resealed=2, dropped=1)
+
 
 def test_a_message_changed_meanwhile_is_looked_at_once_more() -> None:
     store = FakeRekeyStore(

@@ -72,6 +72,10 @@ class IntegrationRepository:
             webhook_username=row.webhook_username,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            cached_reads=row.cached_reads,
+            queued_writes=row.queued_writes,
+            card_cache_max_cards=row.card_cache_max_cards,
+            card_cache_ttl_seconds=row.card_cache_ttl_seconds,
         )
         return StoredIntegration(integration, row.spi_password_hash, row.webhook_password_hash)
 

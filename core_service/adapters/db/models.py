@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -82,6 +83,15 @@ class IntegrationRow(Base):
 
     created_at: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
+    # Issue 15 (revision 0008): outage behaviour, per integration.
+    cached_reads: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    queued_writes: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    card_cache_max_cards: Mapped[int] = mapped_column(
+        Integer, default=100_000, server_default="100000"
+    )
+    card_cache_ttl_seconds: Mapped[int] = mapped_column(
+        Integer, default=2_592_000, server_default="2592000"
+    )
 
 
 class InboxEvent(Base):
@@ -261,3 +271,40 @@ class ApiClientTokenRow(Base):
     verifier: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[float] = mapped_column(Double)
     expires_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+
+class CachedCardRow(Base):
+    """A customer card as the core last built it (issue 15), sealed: AES-GCM under the
+    master key, associated data = the integration and the customer's digest. ``customer_digest``
+    is a keyed HMAC of the integration and the customer_id, never the id itself."""
+
+    __tablename__ = "card_cache"
+    __table_args__ = (
+        UniqueConstraint("integration_id", "customer_digest"),
+        # The count bound evicts the oldest of an integration first.
+        Index("ix_card_cache_integration_stored", "integration_id", "stored_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    integration_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("integrations.id", ondelete="CASCADE")
+    )
+    customer_digest: Mapped[str] = mapped_column(String(64))
+    sealed_card: Mapped[str] = mapped_column(Text)
+    stored_at: Mapped[float] = mapped_column(Double)
+    expires_at: Mapped[float] = mapped_column(Double, index=True)  # TTL and the purge
+
+
+class CachedCardKeyRow(Base):
+    """A search key a cached card is found by: keyed digest of integration, key type and the
+    normalised key (e-mail, mobile, member number, customer_id), never the key itself."""
+
+    __tablename__ = "card_cache_keys"
+
+    integration_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("integrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    card_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("card_cache.id", ondelete="CASCADE"), index=True
+    )

@@ -12,9 +12,10 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import JSON, Text, bindparam, cast, select, update
+from sqlalchemy import JSON, Text, bindparam, cast, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from core_service.adapters.db.card_cache_repo import INDEX_KEY, INDEX_KEY_CONTEXT, card_context
 from core_service.adapters.db.integrations_repo import secret_context
 from core_service.adapters.db.key_material import (
     CANARY_CONTEXT,
@@ -22,7 +23,7 @@ from core_service.adapters.db.key_material import (
     CREDENTIAL_CONTEXT,
     CREDENTIAL_KEY,
 )
-from core_service.adapters.db.models import IntegrationRow, Meta, OutboxMessage
+from core_service.adapters.db.models import CachedCardRow, IntegrationRow, Meta, OutboxMessage
 from core_service.adapters.db.sealed_commands import SEALED, commands_context
 from core_service.crypto import MasterKeyError, SecretBox
 
@@ -51,7 +52,11 @@ class RekeyRepository:
 
     async def meta(self) -> Counter[str]:
         tally: Counter[str] = Counter()
-        contexts = {CANARY_KEY: CANARY_CONTEXT, CREDENTIAL_KEY: CREDENTIAL_CONTEXT}
+        contexts = {
+            CANARY_KEY: CANARY_CONTEXT,
+            CREDENTIAL_KEY: CREDENTIAL_CONTEXT,
+            INDEX_KEY: INDEX_KEY_CONTEXT,
+        }
         async with self._sessions.begin() as session:
             rows = (await session.execute(select(Meta.key, Meta.value))).all()
             for key, value in rows:
@@ -130,6 +135,51 @@ class RekeyRepository:
                     )
             if progress is not None:
                 progress(tally)
+            if len(rows) < chunk:
+                return tally
+            after = rows[-1][0]
+
+    async def card_cache(self, *, chunk: int = 500) -> Counter[str]:
+        """Cached customer cards. A card no configured key opens is deleted, not left: the
+        cache is refilled from Bloomreach by the next fresh read (tally ``dropped``)."""
+        tally: Counter[str] = Counter()
+        after = 0
+        while True:
+            async with self._sessions.begin() as session:
+                rows = (
+                    await session.execute(
+                        select(
+                            CachedCardRow.id,
+                            CachedCardRow.integration_id,
+                            CachedCardRow.customer_digest,
+                            CachedCardRow.sealed_card,
+                        )
+                        .where(CachedCardRow.id > after)
+                        .order_by(CachedCardRow.id)
+                        .limit(chunk)
+                    )
+                ).all()
+                for card_id, integration_id, digest, sealed in rows:
+                    before = tally["unreadable"]
+                    new = self._resealed(sealed, card_context(integration_id, digest), tally)
+                    if tally["unreadable"] > before:
+                        tally["unreadable"] -= 1
+                        tally["dropped"] += 1
+                        await session.execute(
+                            delete(CachedCardRow).where(
+                                CachedCardRow.id == card_id, CachedCardRow.sealed_card == sealed
+                            )
+                        )
+                        continue
+                    if new is None:
+                        continue
+                    statement = (
+                        update(CachedCardRow)
+                        .where(CachedCardRow.id == card_id, CachedCardRow.sealed_card == sealed)
+                        .values(sealed_card=new)
+                        .execution_options(synchronize_session=False)
+                    )
+                    await self._swap(session, statement, tally)
             if len(rows) < chunk:
                 return tally
             after = rows[-1][0]

@@ -11,7 +11,7 @@ condition there makes both planners walk every old row for each chunk.
 What may go is decided here, once: inbox events and quarantined payloads by ``received_at``;
 outbox messages only in the finished states ``delivered`` and ``skipped``, by
 ``finished_at``. Open (``pending``, ``in_flight``) and ``dead`` messages, and
-``tracked_orders``, are never touched.
+``tracked_orders``, are never touched. Cached customer cards go once expired (``expires_at``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from sqlalchemy import Column, ColumnElement, Table, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core_service.adapters.db.dialect import is_postgres
-from core_service.adapters.db.models import InboxEvent, OutboxMessage, QuarantinedPayload
+from core_service.adapters.db.models import (
+    CachedCardRow,
+    InboxEvent,
+    OutboxMessage,
+    QuarantinedPayload,
+)
 from core_service.domain.retention import PURGED_TABLES
 
 FINISHED_STATES = ("delivered", "skipped")
@@ -31,6 +36,7 @@ FINISHED_STATES = ("delivered", "skipped")
 _INBOX: Table = InboxEvent.__table__  # type: ignore[assignment]
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _QUARANTINE: Table = QuarantinedPayload.__table__  # type: ignore[assignment]
+_CARDS: Table = CachedCardRow.__table__  # type: ignore[assignment]
 
 
 def _inbox_old(cutoff: float) -> ColumnElement[bool]:
@@ -45,6 +51,11 @@ def _quarantine_old(cutoff: float) -> ColumnElement[bool]:
     return _QUARANTINE.c.received_at < cutoff
 
 
+def _card_expired(cutoff: float) -> ColumnElement[bool]:
+    # A card's search keys go with it (ON DELETE CASCADE).
+    return _CARDS.c.expires_at < cutoff
+
+
 # Table name (also the metric label) -> (table, "old enough to delete" at a cut-off, the
 # order a chunk takes rows in). Oldest first where one index gives that order: PostgreSQL
 # then walks the index and stops at the LIMIT (without ORDER BY it may pick a bitmap scan,
@@ -54,6 +65,7 @@ _TARGETS: dict[str, tuple[Table, Callable[[float], ColumnElement[bool]], Column[
     "inbox_events": (_INBOX, _inbox_old, _INBOX.c.received_at),
     "outbox_messages": (_OUTBOX, _finished_old, None),
     "quarantine": (_QUARANTINE, _quarantine_old, _QUARANTINE.c.received_at),
+    "card_cache": (_CARDS, _card_expired, _CARDS.c.expires_at),
 }
 if tuple(_TARGETS) != PURGED_TABLES:  # pragma: no cover - a mismatch fails every import
     raise RuntimeError("retention targets and domain.retention.PURGED_TABLES disagree")
