@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from core_service.adapters.db.api_clients_repo import ApiClientRepository
 from core_service.adapters.db.backfill_repo import BackfillRepository
 from core_service.adapters.db.card_cache_repo import CardCacheRepository
 from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
+from core_service.adapters.db.customer_commands import CustomerCommandRepository
 from core_service.adapters.db.engine import (
     check_schema_current,
     create_engine,
@@ -38,6 +40,7 @@ from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
 from core_service.services.quarantine_limit import MalformedBatchLimiter
+from core_service.services.queued_writes import QueuedWrites
 from core_service.services.relay import Relay
 from core_service.services.retention import RetentionService
 from core_service.services.validation import ValidationService
@@ -133,6 +136,10 @@ async def build_core(settings: Settings) -> Core:
         bloomreach_timeout_s=settings.bloomreach_timeout_seconds,
         history_limit=settings.purchase_history_limit,
         gates=CallGates(settings.bloomreach_call_slots, settings.bloomreach_max_queued, metrics),
+        # Issue 15: writes answered while Bloomreach is unavailable, queued for the relay.
+        queued=QueuedWrites(
+            CustomerCommandRepository(sessions, box), card_cache, metrics, time.time
+        ),
     )
     return Core(
         settings=settings,

@@ -38,6 +38,7 @@ from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
 from core_service.services.deadline import Deadline
+from core_service.services.queued_writes import OUTAGE_ERRORS, QueuedWrites
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class CustomerService:
         history_limit: int,
         gates: CallGates,
         clock: Callable[[], float] = time.time,
+        queued: QueuedWrites | None = None,
     ) -> None:
         self._clients = clients
         self._gates = gates
@@ -59,6 +61,8 @@ class CustomerService:
         self._timeout = bloomreach_timeout_s
         self._history_limit = history_limit
         self._clock = clock
+        # Writes answered while Bloomreach is unavailable (services/queued_writes.py).
+        self._queued = queued
         self._mappings: dict[str, tuple[float, CustomerMapping]] = {}
 
     def mapping(self, integration: Integration) -> CustomerMapping:
@@ -79,13 +83,23 @@ class CustomerService:
         cookie and an e-mail soft ID) is not a Sitoo customer yet: the POS then offers to
         create it, and the create merges that profile through the soft IDs."""
         mapping = self.mapping(integration)
-        snap = await self._read(integration, mapping, mapping.resolve_key(key_type, key), deadline)
+        ids = mapping.resolve_key(key_type, key)
+        if self._queued is not None:
+            queued = await self._queued.recall_pending_by_key(integration, key_type, key)
+            if queued is not None:
+                return [queued]  # read your writes: Bloomreach has not got them yet
+        snap = await self._read(integration, mapping, ids, deadline)
         if snap is None or snap.hard_id is None:
             return []
         return [mapping.customer(snap)]
 
     async def get(self, integration: Integration, customer_id: str, deadline: Deadline) -> Customer:
         mapping = self.mapping(integration)
+        if self._queued is not None:
+            hard_id = mapping.customer_ids(customer_id)[mapping.hard_id_name]
+            queued = await self._queued.recall_pending(integration, hard_id)
+            if queued is not None:
+                return queued
         return mapping.customer(await self._existing(integration, mapping, customer_id, deadline))
 
     async def lookup(
@@ -105,15 +119,30 @@ class CustomerService:
     ) -> Customer:
         mapping = self.mapping(integration)
         plan = mapping.plan_create(data, origin, self._clock())
-        current = await self._read(
-            integration, mapping, mapping.customer_ids(plan.customer_id), deadline
+        queued = self._queued
+        exists = AlreadyExists(
+            f"a customer with {mapping.hard_source} {plan.customer_id!r} already exists"
         )
-        if current is not None and current.hard_id is not None:
-            raise AlreadyExists(
-                f"a customer with {mapping.hard_source} {plan.customer_id!r} already exists"
+        if queued is not None and await queued.pending(integration, plan.customer_id):
+            raise exists  # created or updated while Bloomreach was away, not delivered yet
+        try:
+            current = await self._read(
+                integration, mapping, mapping.customer_ids(plan.customer_id), deadline
             )
-        await self._send(integration, plan.commands, deadline)
-        return mapping.customer(plan.after)
+        except OUTAGE_ERRORS as exc:
+            if queued is None or not queued.outage(integration, exc):
+                raise
+            return await queued.create(integration, mapping, plan, exc)
+        if current is not None and current.hard_id is not None:
+            raise exists
+        card = mapping.customer(plan.after)
+        try:
+            await self._send(integration, plan.commands, deadline)
+        except OUTAGE_ERRORS as exc:
+            if queued is None or not queued.outage(integration, exc):
+                raise
+            await queued.enqueue(integration, plan.customer_id, plan.commands, card, exc, "create")
+        return card
 
     async def update(
         self,
@@ -124,11 +153,34 @@ class CustomerService:
         deadline: Deadline,
     ) -> Customer:
         mapping = self.mapping(integration)
-        snap = await self._existing(integration, mapping, customer_id, deadline)
+        queued = self._queued
+        if queued is not None:
+            hard_id = mapping.customer_ids(customer_id)[mapping.hard_id_name]
+            if await queued.pending(integration, hard_id):
+                # Behind the customer's queued commands, planned on the card they make.
+                card = await queued.update(integration, mapping, customer_id, data, origin)
+                if card is not None:
+                    return card
+        try:
+            snap = await self._existing(integration, mapping, customer_id, deadline)
+        except OUTAGE_ERRORS as exc:
+            if queued is None or not queued.outage(integration, exc):
+                raise
+            card = await queued.update(integration, mapping, customer_id, data, origin)
+            if card is None:
+                raise  # no card to plan on: the till gets 503 and tries again
+            return card
         plan = mapping.plan_update(snap, data, origin, self._clock())
+        card = mapping.customer(plan.after)
         if plan.commands:
-            await self._send(integration, plan.commands, deadline)
-        return mapping.customer(plan.after)
+            try:
+                await self._send(integration, plan.commands, deadline)
+            except OUTAGE_ERRORS as exc:
+                if queued is None or not queued.outage(integration, exc):
+                    raise
+                hard_id = plan.customer_id
+                await queued.enqueue(integration, hard_id, plan.commands, card, exc, "update")
+        return card
 
     def consent_types(self, integration: Integration) -> tuple[ConsentType, ...]:
         return integration.consent_types
