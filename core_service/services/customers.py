@@ -72,6 +72,8 @@ class CustomerService:
             return cached[1]
         mapping = CustomerMapping(integration)
         self._mappings[integration.name] = (integration.updated_at, mapping)
+        if self._queued is not None:
+            self._queued.export(integration)
         return mapping
 
     # ---- use cases --------------------------------------------------------------------

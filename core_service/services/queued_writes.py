@@ -82,6 +82,11 @@ class QueuedWrites:
         self._metrics = metrics
         self._clock = clock
 
+    def export(self, integration: Integration) -> None:
+        """The integration's counters exported at 0, so dashboards see it before an outage."""
+        for operation in ("create", "update"):
+            self._metrics.customer_writes_queued.labels(integration.name, operation)
+
     # ---- when ----
 
     @staticmethod

@@ -8,6 +8,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,9 +19,11 @@ from core_service.adapters.db.customer_commands import (
     enqueue_customer_commands,
 )
 from core_service.adapters.db.engine import create_engine, session_factory
+from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.db.sealed_commands import open_commands
 from core_service.crypto import MasterKey, SecretBox
+from core_service.domain.errors import NotFound
 from core_service.domain.outbox import Completion
 from harness.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
 
@@ -159,13 +162,27 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
             [third] = await repo.claim(10, 60, 11.0)
             dead = Completion(third, "dead", error="Bloomreach refused queued commands: c5: no")
             assert await repo.complete([dead], 12.0) == [True]
+            # A newer write opens a message: the dead one waits for it before a replay.
+            newer = await enqueue(sessions, [command("c6")], now=13.0)
+            admin = OutboxAdminRepository(sessions, BOX)
+            shown = await admin.get(third.id)
+            assert shown.last_error == "Bloomreach refused queued commands: c5: no"
+            assert shown.payload["customer_id"] == CUSTOMER  # opened for the operator
+            with pytest.raises(NotFound, match="waits"):
+                await admin.replay_dead(message_id=third.id, integration=None, now=14.0)
+            assert await admin.replay_dead(message_id=None, integration=None, now=14.0) == 0
+            assert (await admin.get(newer)).kind == "customer"
+            [fourth] = await repo.claim(10, 60, 15.0)
+            assert await repo.complete([Completion(fourth, "delivered")], 16.0) == [True]
+            assert await admin.replay_dead(message_id=None, integration=None, now=17.0) == 1
+            [fifth] = await repo.claim(10, 60, 18.0)
+            assert fifth.id == third.id
+            assert await repo.complete([Completion(fifth, "delivered")], 19.0) == [True]
         finally:
             await engine.dispose()
         rows = await stored(database_url)
-        assert [r[3] for r in rows] == ["delivered", "dead"]
+        assert [r[3] for r in rows] == ["delivered", "delivered", "delivered"]
         assert ids(rows[1]) == ["c5"]
-        errors = await query_rows(database_url, "SELECT last_error FROM outbox_messages")
-        assert ("Bloomreach refused queued commands: c5: no",) in errors
         assert await query_rows(database_url, "SELECT count(*) FROM tracked_orders") == [(0,)]
 
     asyncio.run(go())
