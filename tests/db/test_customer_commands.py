@@ -186,3 +186,57 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
         assert await query_rows(database_url, "SELECT count(*) FROM tracked_orders") == [(0,)]
 
     asyncio.run(go())
+
+
+def test_concurrent_writes_and_deliveries_lose_and_repeat_nothing(database_url: str) -> None:
+    """Writers append while a relay claims and completes: every command is delivered once,
+    each writer's commands in its order."""
+    migrate.upgrade(database_url)
+
+    async def go() -> list[str]:
+        engine = create_engine(database_url)
+        sessions = session_factory(engine)
+        repo = RelayRepository(sessions, BOX)
+        delivered: list[str] = []
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(SEED_INTEGRATION_SQL), seed_integration_params(1, "a")
+                )
+
+            async def writer(w: int) -> None:
+                for n in range(5):
+                    await enqueue(sessions, [command(f"w{w}-{n}")], now=float(n))
+
+            async def relay(stop: asyncio.Event) -> None:
+                while True:
+                    # Writers done before this claim: an empty claim means nothing is left.
+                    last = stop.is_set()
+                    claimed = await repo.claim(10, 60, 100.0)
+                    await asyncio.sleep(0.01)  # sending: the writers append meanwhile
+                    for message in claimed:
+                        sent = [c["command_id"] for c in message.payload["commands"]]
+                        [applied] = await repo.complete([Completion(message, "delivered")], 100.0)
+                        assert applied
+                        delivered.extend(sent)
+                    if not claimed:
+                        if last:
+                            return
+                        await asyncio.sleep(0.001)
+
+            stop = asyncio.Event()
+            relaying = asyncio.create_task(relay(stop))
+            await asyncio.gather(*(writer(w) for w in range(4)))
+            stop.set()
+            await relaying
+            claims = await query_rows(database_url, "SELECT count(*) FROM outbox_messages")
+        finally:
+            await engine.dispose()
+        # Fewer messages than writes: writes were appended to open (and in-flight) messages.
+        assert claims[0][0] < 20
+        return delivered
+
+    delivered = asyncio.run(go())
+    assert sorted(delivered) == sorted(f"w{w}-{n}" for w in range(4) for n in range(5))
+    for w in range(4):
+        assert [d for d in delivered if d.startswith(f"w{w}-")] == [f"w{w}-{n}" for n in range(5)]
