@@ -86,14 +86,27 @@ class CustomerService:
         create it, and the create merges that profile through the soft IDs."""
         mapping = self.mapping(integration)
         ids = mapping.resolve_key(key_type, key)
-        if self._queued is not None:
-            queued = await self._queued.recall_pending_by_key(integration, key_type, key)
-            if queued is not None:
-                return [queued]  # read your writes: Bloomreach has not got them yet
-        snap = await self._read(integration, mapping, ids, deadline)
+        queued = self._queued
+        try:
+            snap = await self._read(integration, mapping, ids, deadline)
+        except OUTAGE_ERRORS:
+            card = (
+                None
+                if queued is None
+                else await queued.recall_pending_by_key(integration, key_type, key)
+            )
+            if card is None:
+                raise
+            return [card]  # read your writes: queued while Bloomreach is away
+        if queued is None:
+            return [] if snap is None or snap.hard_id is None else [mapping.customer(snap)]
+        # Read your writes: a customer with queued commands is shown as the till saved it.
         if snap is None or snap.hard_id is None:
-            return []
-        return [mapping.customer(snap)]
+            card = await queued.recall_pending_by_key(integration, key_type, key)
+        else:
+            card = await queued.recall_pending(integration, snap.hard_id)
+            card = card or mapping.customer(snap)
+        return [] if card is None else [card]
 
     async def get(self, integration: Integration, customer_id: str, deadline: Deadline) -> Customer:
         mapping = self.mapping(integration)
