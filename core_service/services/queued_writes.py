@@ -25,6 +25,7 @@ Bloomreach refuses them on delivery, the message goes dead with the reason and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import hashlib
@@ -49,6 +50,10 @@ from core_service.metrics import CoreMetrics
 from core_service.services.ports import CardCache, CustomerCommandQueue
 
 log = logging.getLogger(__name__)
+
+# How long "this integration has no customer message open" is believed before the database
+# is asked again (reads of such an integration cost no query meanwhile).
+OPEN_CHECK_TTL_S = 1.0
 
 # What a live call reports when Bloomreach cannot answer now (not: refused the data).
 OUTAGE_ERRORS = (UpstreamUnavailable, UpstreamTimeout, UpstreamRateLimited)
@@ -81,6 +86,10 @@ class QueuedWrites:
         self._cards = cards
         self._metrics = metrics
         self._clock = clock
+        # Per integration: whether any customer message is open, and until when that answer
+        # stands. Most of the time none is, and a read then costs no database query at all.
+        self._open: dict[int, tuple[bool, float]] = {}
+        self._open_lock = asyncio.Lock()
 
     def export(self, integration: Integration) -> None:
         """The integration's counters exported at 0, so dashboards see it before an outage."""
@@ -100,9 +109,28 @@ class QueuedWrites:
         if not queued_writes_enabled(integration) or not customer_id:
             return False
         try:
+            if not await self._any_open(integration.id):
+                return False
             return await self._queue.pending(integration.id, customer_id)
         except StorageError:
             return False
+
+    async def _any_open(self, integration_id: int) -> bool:
+        """Whether the integration has customer messages open: asked of the database at most
+        once per ``OPEN_CHECK_TTL_S`` (by one caller; the others wait for its answer), and
+        set at once by this process's own enqueues. Another core's queued write is seen
+        within that window."""
+        now = self._clock()
+        known = self._open.get(integration_id)
+        if known is not None and now < known[1]:
+            return known[0]
+        async with self._open_lock:
+            known = self._open.get(integration_id)
+            if known is not None and now < known[1]:
+                return known[0]
+            found = await self._queue.any_pending(integration_id)
+            self._open[integration_id] = (found, self._clock() + OPEN_CHECK_TTL_S)
+            return found
 
     # ---- writes ----
 
@@ -161,6 +189,7 @@ class QueuedWrites:
         except StorageError as exc:
             log.error("customer write not queued: %s", exc, extra={"integration": integration.name})
             raise (cause or exc) from exc
+        self._open[integration.id] = (True, now + OPEN_CHECK_TTL_S)
         self._metrics.customer_writes_queued.labels(integration.name, operation).inc()
         try:
             await self._cards.remember(integration, card, now=now)

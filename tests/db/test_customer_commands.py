@@ -132,6 +132,7 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
                     text(SEED_INTEGRATION_SQL), seed_integration_params(1, "a")
                 )
             assert not await queue.pending(1, CUSTOMER)
+            assert not await queue.any_pending(1)
             message_id = await queue.enqueue(
                 integration_id=1,
                 customer_id=CUSTOMER,
@@ -139,6 +140,7 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
                 now=1.0,
             )
             assert await queue.pending(1, CUSTOMER)
+            assert await queue.any_pending(1) and not await queue.any_pending(2)
             assert not await queue.pending(1, "other@example.com")
             [claimed] = await repo.claim(10, 60, 5.0)
             assert claimed.kind == "customer"

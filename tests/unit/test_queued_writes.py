@@ -44,6 +44,7 @@ class FakeQueue:
     def __init__(self) -> None:
         self.queued: dict[tuple[int, str], list[dict[str, Any]]] = {}
         self.down = False
+        self.scans = 0
 
     async def enqueue(
         self,
@@ -62,6 +63,12 @@ class FakeQueue:
         if self.down:
             raise StorageUnavailable("database down", "OperationalError")
         return (integration_id, customer_id) in self.queued
+
+    async def any_pending(self, integration_id: int) -> bool:
+        self.scans += 1
+        if self.down:
+            raise StorageUnavailable("database down", "OperationalError")
+        return any(i == integration_id for i, _ in self.queued)
 
 
 class FakeCards:
@@ -230,3 +237,28 @@ def test_an_update_planned_on_the_card_sends_what_the_live_update_sends(
         mapping.plan_update(rebuilt, change, ORIGIN, NOW).commands
         == mapping.plan_update(live, change, ORIGIN, NOW).commands
     )
+
+
+async def test_reads_ask_the_database_only_when_customer_messages_are_open() -> None:
+    now = [NOW]
+    queue, cards = FakeQueue(), FakeCards()
+    writes = QueuedWrites(queue, cards, CoreMetrics.create(), lambda: now[0])
+    for _ in range(3):  # none open: asked once, then believed for a second
+        assert not await writes.pending(integration(), "eva@example.se")
+    assert queue.scans == 1
+    # Another core queues a write: seen once this core's answer expires.
+    queue.queued[(1, "eva@example.se")] = []
+    assert not await writes.pending(integration(), "eva@example.se")
+    now[0] += 1.0
+    assert await writes.pending(integration(), "eva@example.se")
+    assert queue.scans == 2
+    # Delivered: the next scan finds none open.
+    queue.queued.clear()
+    now[0] += 1.0
+    assert not await writes.pending(integration(), "anna@example.se")
+    assert queue.scans == 3
+    # This core's own queued write is seen at once.
+    mapping = CustomerMapping(integration())
+    await writes.create(integration(), mapping, mapping.plan_create(ANNA, ORIGIN, NOW), OUTAGE)
+    assert await writes.pending(integration(), "anna@example.se")
+    assert queue.scans == 3

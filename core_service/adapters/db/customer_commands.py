@@ -35,6 +35,7 @@ from core_service.domain.errors import InvalidArgument
 from core_service.domain.outbox import CUSTOMER
 
 KEY_PREFIX: Final = "c:"
+KEY_END: Final = "c;"  # the first key after every "c:..." key
 _OPEN_SQL: Final = "state IN ('pending', 'in_flight')"
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
@@ -180,6 +181,22 @@ class CustomerCommandRepository:
                 .where(
                     _OUTBOX.c.integration_id == integration_id,
                     _OUTBOX.c.order_key == key,
+                    _OUTBOX.c.state.in_(("pending", "in_flight")),
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    @translated
+    async def any_pending(self, integration_id: int) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(_OUTBOX.c.id)
+                .where(
+                    _OUTBOX.c.integration_id == integration_id,
+                    # The key range of customer messages: ix_outbox_order serves it.
+                    _OUTBOX.c.order_key >= KEY_PREFIX,
+                    _OUTBOX.c.order_key < KEY_END,
                     _OUTBOX.c.state.in_(("pending", "in_flight")),
                 )
                 .limit(1)
