@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -13,6 +14,7 @@ from core_service.adapters.db.api_clients_repo import ApiClientRepository
 from core_service.adapters.db.backfill_repo import BackfillRepository
 from core_service.adapters.db.card_cache_repo import CardCacheRepository
 from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
+from core_service.adapters.db.customer_commands import CustomerCommandRepository
 from core_service.adapters.db.engine import (
     check_schema_current,
     create_engine,
@@ -44,6 +46,7 @@ from core_service.services.ingest import IngestService
 from core_service.services.integrations import IntegrationService
 from core_service.services.loyalty import LoyaltyService
 from core_service.services.quarantine_limit import MalformedBatchLimiter
+from core_service.services.queued_writes import QueuedWrites
 from core_service.services.relay import Relay
 from core_service.services.retention import RetentionService
 from core_service.services.validation import ValidationService
@@ -154,6 +157,10 @@ async def build_core(settings: Settings) -> Core:
         writer=card_writer,
         cache_metrics=cache_metrics,
         loyalty=LoyaltyService(LoyaltyLedgerRepository(sessions, box)),
+        # Issue 15: writes answered while Bloomreach is unavailable, queued for the relay.
+        queued=QueuedWrites(
+            CustomerCommandRepository(sessions, box), card_cache, metrics, time.time
+        ),
     )
     return Core(
         settings=settings,

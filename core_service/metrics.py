@@ -41,6 +41,7 @@ class CoreMetrics:
     webhook_group_batches: Histogram
     relay_outcomes: Counter
     customer_commands_dead: Counter
+    customer_writes_queued: Counter
     upstream_auth_alerts: Counter
     relay_batch_commands: Histogram
     outbox_messages: Gauge
@@ -124,6 +125,13 @@ class CoreMetrics:
                 "core_customer_commands_dead_total",
                 "Customer messages (queued writes, loyalty events) given up: dead, alert",
                 ("integration",),
+                registry=registry,
+            ),
+            customer_writes_queued=Counter(
+                "core_customer_writes_queued_total",
+                "Customer creates/updates answered while Bloomreach was unavailable, queued "
+                "for the relay (or queued behind such a write of the same customer)",
+                ("integration", "operation"),
                 registry=registry,
             ),
             upstream_auth_alerts=Counter(

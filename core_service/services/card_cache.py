@@ -255,19 +255,6 @@ class CardCachedCustomers(CustomerService):
         )
         return await self._current_offers(integration, found.card)
 
-    async def _current_offers(self, integration: Integration, card: Customer) -> Customer:
-        """Offers kept with the card, as they stand now (expired dropped, ``redeemed`` from
-        the ledger); none when the ledger cannot be read or loyalty is off."""
-        if not card.offers:
-            return card
-        if self._loyalty is None or not integration.loyalty.enabled:
-            return replace(card, offers=())
-        try:
-            offers = await self._loyalty.refresh(integration, card.customer_id, card.offers)
-        except StorageError:
-            offers = ()
-        return replace(card, offers=offers)
-
 
 class CardCacheAdmin:
     """The operator's view of one integration's cache: stats and purge."""

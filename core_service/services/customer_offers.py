@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core_service.domain.customer import Customer, Origin
-from core_service.domain.errors import DomainError, UpstreamMisconfigured
+from core_service.domain.errors import DomainError, StorageError, UpstreamMisconfigured
 from core_service.domain.integration import Integration
 from core_service.domain.loyalty import Action, Item
 from core_service.domain.mapping import CustomerMapping, Snapshot
@@ -49,6 +49,19 @@ class CustomerOffers:
             limit: int,
             deadline: Deadline,
         ) -> list[dict[str, Any]] | None: ...
+
+    async def _current_offers(self, integration: Integration, card: Customer) -> Customer:
+        """Offers kept with the card, as they stand now (expired dropped, ``redeemed`` from
+        the ledger); none when the ledger cannot be read or loyalty is off."""
+        if not card.offers:
+            return card
+        if self._loyalty is None or not integration.loyalty.enabled:
+            return replace(card, offers=())
+        try:
+            offers = await self._loyalty.refresh(integration, card.customer_id, card.offers)
+        except StorageError:
+            offers = ()
+        return replace(card, offers=offers)
 
     async def _card_with_offers(
         self,

@@ -41,6 +41,7 @@ from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.customer_offers import CustomerOffers
 from core_service.services.deadline import Deadline
 from core_service.services.loyalty import LoyaltyService
+from core_service.services.queued_writes import OUTAGE_ERRORS, QueuedWrites
 from core_service.services.upstream_ports import BloomreachApi
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class CustomerService(CustomerOffers):
         clock: Callable[[], float] = time.time,
         breakers: CircuitBreakers | None = None,
         loyalty: LoyaltyService | None = None,
+        queued: QueuedWrites | None = None,
     ) -> None:
         self._loyalty = loyalty
         self._clients = clients
@@ -68,6 +70,8 @@ class CustomerService(CustomerOffers):
         self._timeout = bloomreach_timeout_s
         self._history_limit = history_limit
         self._clock = clock
+        # Writes answered while Bloomreach is unavailable (services/queued_writes.py).
+        self._queued = queued
         self._mappings: dict[str, tuple[float, CustomerMapping]] = {}
 
     def mapping(self, integration: Integration) -> CustomerMapping:
@@ -77,6 +81,8 @@ class CustomerService(CustomerOffers):
             return cached[1]
         mapping = CustomerMapping(integration)
         self._mappings[integration.name] = (integration.updated_at, mapping)
+        if self._queued is not None:
+            self._queued.export(integration)
         return mapping
 
     # ---- use cases --------------------------------------------------------------------
@@ -88,18 +94,52 @@ class CustomerService(CustomerOffers):
         cookie and an e-mail soft ID) is not a Sitoo customer yet: the POS then offers to
         create it, and the create merges that profile through the soft IDs."""
         mapping = self.mapping(integration)
-        snap = await self._read(integration, mapping, mapping.resolve_key(key_type, key), deadline)
+        ids = mapping.resolve_key(key_type, key)
+        queued = self._queued
+        try:
+            snap = await self._read(integration, mapping, ids, deadline)
+        except OUTAGE_ERRORS:
+            card = (
+                None
+                if queued is None
+                else await queued.recall_pending_by_key(integration, key_type, key)
+            )
+            if card is None:
+                raise
+            # Read your writes: queued while Bloomreach is away.
+            return [await self._current_offers(integration, card)]
+        if queued is None:
+            if snap is None or snap.hard_id is None:
+                return []
+            return [await self._search_card(integration, mapping, snap, deadline)]
+        # Read your writes: a customer with queued commands is shown as the till saved it.
         if snap is None or snap.hard_id is None:
-            return []
+            card = await queued.recall_pending_by_key(integration, key_type, key)
+        else:
+            card = await queued.recall_pending(integration, snap.hard_id)
+            if card is None:
+                return [await self._search_card(integration, mapping, snap, deadline)]
+        return [] if card is None else [await self._current_offers(integration, card)]
+
+    async def _search_card(
+        self, integration: Integration, mapping: CustomerMapping, snap: Snapshot, deadline: Deadline
+    ) -> Customer:
+        """The card search answers: offers only when the integration asks for them (issue 14:
+        no extra Bloomreach call on search unless configured)."""
         customer = mapping.customer(snap)
         if self._loyalty is None or not integration.loyalty.search_shows_offers:
-            return [customer]
-        return [await self._with_offers(integration, mapping, customer, deadline)]
+            return customer
+        return await self._with_offers(integration, mapping, customer, deadline)
 
     async def get(self, integration: Integration, customer_id: str, deadline: Deadline) -> Customer:
         """The card: one attributes read and, with loyalty offers configured, one events
         export beside it (issue 14: at most one extra call per card, whatever the offers)."""
         mapping = self.mapping(integration)
+        if self._queued is not None:
+            hard_id = mapping.customer_ids(customer_id)[mapping.hard_id_name]
+            queued = await self._queued.recall_pending(integration, hard_id)
+            if queued is not None:
+                return await self._current_offers(integration, queued)
         if self._loyalty is None or not integration.loyalty.enabled:
             return mapping.customer(
                 await self._existing(integration, mapping, customer_id, deadline)
@@ -123,15 +163,30 @@ class CustomerService(CustomerOffers):
     ) -> Customer:
         mapping = self.mapping(integration)
         plan = mapping.plan_create(data, origin, self._clock())
-        current = await self._read(
-            integration, mapping, mapping.customer_ids(plan.customer_id), deadline
+        queued = self._queued
+        exists = AlreadyExists(
+            f"a customer with {mapping.hard_source} {plan.customer_id!r} already exists"
         )
-        if current is not None and current.hard_id is not None:
-            raise AlreadyExists(
-                f"a customer with {mapping.hard_source} {plan.customer_id!r} already exists"
+        if queued is not None and await queued.pending(integration, plan.customer_id):
+            raise exists  # created or updated while Bloomreach was away, not delivered yet
+        try:
+            current = await self._read(
+                integration, mapping, mapping.customer_ids(plan.customer_id), deadline
             )
-        await self._send(integration, plan.commands, deadline)
-        return mapping.customer(plan.after)
+        except OUTAGE_ERRORS as exc:
+            if queued is None or not queued.outage(integration, exc):
+                raise
+            return await queued.create(integration, mapping, plan, exc)
+        if current is not None and current.hard_id is not None:
+            raise exists
+        card = mapping.customer(plan.after)
+        try:
+            await self._send(integration, plan.commands, deadline)
+        except OUTAGE_ERRORS as exc:
+            if queued is None or not queued.outage(integration, exc):
+                raise
+            await queued.enqueue(integration, plan.customer_id, plan.commands, card, exc, "create")
+        return card
 
     async def update(
         self,
@@ -142,11 +197,34 @@ class CustomerService(CustomerOffers):
         deadline: Deadline,
     ) -> Customer:
         mapping = self.mapping(integration)
-        snap = await self._existing(integration, mapping, customer_id, deadline)
+        queued = self._queued
+        if queued is not None:
+            hard_id = mapping.customer_ids(customer_id)[mapping.hard_id_name]
+            if await queued.pending(integration, hard_id):
+                # Behind the customer's queued commands, planned on the card they make.
+                card = await queued.update(integration, mapping, customer_id, data, origin)
+                if card is not None:
+                    return card
+        try:
+            snap = await self._existing(integration, mapping, customer_id, deadline)
+        except OUTAGE_ERRORS as exc:
+            if queued is None or not queued.outage(integration, exc):
+                raise
+            card = await queued.update(integration, mapping, customer_id, data, origin)
+            if card is None:
+                raise  # no card to plan on: the till gets 503 and tries again
+            return card
         plan = mapping.plan_update(snap, data, origin, self._clock())
+        card = mapping.customer(plan.after)
         if plan.commands:
-            await self._send(integration, plan.commands, deadline)
-        return mapping.customer(plan.after)
+            try:
+                await self._send(integration, plan.commands, deadline)
+            except OUTAGE_ERRORS as exc:
+                if queued is None or not queued.outage(integration, exc):
+                    raise
+                hard_id = plan.customer_id
+                await queued.enqueue(integration, hard_id, plan.commands, card, exc, "update")
+        return card
 
     def consent_types(self, integration: Integration) -> tuple[ConsentType, ...]:
         return integration.consent_types

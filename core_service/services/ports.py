@@ -130,6 +130,10 @@ class CustomerCommandQueue(Protocol):
         """Whether the customer has commands not yet delivered (read your writes)."""
         ...
 
+    async def any_pending(self, integration_id: int) -> bool:
+        """Whether any customer of the integration has commands not yet delivered."""
+        ...
+
 
 class IntegrationLister(Protocol):
     """Every integration, for the relay's settings cache."""

@@ -212,12 +212,18 @@ class Relay:
         if UNREADABLE in payload:
             # Rebuilding from the order could send Bloomreach something other than what it
             # may already hold: an operator decides (the stored payload is left as it was).
-            return Completion(
+            done = Completion(
                 message, "dead", error=f"prepared commands unreadable: {payload[UNREADABLE]}"
             )
-        if message.kind == CUSTOMER:
-            return await self._customer(message, tenant, payload)
-        return await self._order(message, tenant, payload)
+        elif message.kind == CUSTOMER:
+            done = await self._customer(message, tenant, payload)
+        else:
+            return await self._order(message, tenant, payload)
+        if message.kind == CUSTOMER and done.state == "dead":
+            # Commands already answered 200 that Bloomreach will not take: never silent (an
+            # alert rule watches this counter; the reason is the message's last_error).
+            self._metrics.customer_commands_dead.labels(tenant.integration.name).inc()
+        return done
 
     async def _customer(
         self, message: Claimed, tenant: Tenant, payload: dict[str, Any]
@@ -226,14 +232,8 @@ class Relay:
         try:
             results = await tenant.sender.send(payload.get("commands", []), ordered=True)
         except BloomreachError as exc:
-            done = self._verdicts.bloomreach_failed(message, tenant, exc, None)
-        else:
-            done = customer_outcome(message, results, tenant.integration.name, self._metrics)
-        if done.state == "dead":
-            # Commands already answered 200 that Bloomreach will not take: never silent (an
-            # alert rule watches this counter; the reason is the message's last_error).
-            self._metrics.customer_commands_dead.labels(tenant.integration.name).inc()
-        return done
+            return self._verdicts.bloomreach_failed(message, tenant, exc, None)
+        return customer_outcome(message, results, tenant.integration.name, self._metrics)
 
     async def _order(
         self, message: Claimed, tenant: Tenant, payload: dict[str, Any]

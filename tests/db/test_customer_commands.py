@@ -8,6 +8,7 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,9 +19,11 @@ from core_service.adapters.db.customer_commands import (
     enqueue_customer_commands,
 )
 from core_service.adapters.db.engine import create_engine, session_factory
+from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.db.sealed_commands import open_commands
 from core_service.crypto import MasterKey, SecretBox
+from core_service.domain.errors import NotFound
 from core_service.domain.outbox import Completion
 from harness.databases import SEED_INTEGRATION_SQL, query_rows, seed_integration_params
 
@@ -129,6 +132,7 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
                     text(SEED_INTEGRATION_SQL), seed_integration_params(1, "a")
                 )
             assert not await queue.pending(1, CUSTOMER)
+            assert not await queue.any_pending(1)
             message_id = await queue.enqueue(
                 integration_id=1,
                 customer_id=CUSTOMER,
@@ -136,6 +140,7 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
                 now=1.0,
             )
             assert await queue.pending(1, CUSTOMER)
+            assert await queue.any_pending(1) and not await queue.any_pending(2)
             assert not await queue.pending(1, "other@example.com")
             [claimed] = await repo.claim(10, 60, 5.0)
             assert claimed.kind == "customer"
@@ -159,13 +164,81 @@ def test_commands_appended_while_in_flight_stay_pending_after_delivery(database_
             [third] = await repo.claim(10, 60, 11.0)
             dead = Completion(third, "dead", error="Bloomreach refused queued commands: c5: no")
             assert await repo.complete([dead], 12.0) == [True]
+            # A newer write opens a message: the dead one waits for it before a replay.
+            newer = await enqueue(sessions, [command("c6")], now=13.0)
+            admin = OutboxAdminRepository(sessions, BOX)
+            shown = await admin.get(third.id)
+            assert shown.last_error == "Bloomreach refused queued commands: c5: no"
+            assert shown.payload["customer_id"] == CUSTOMER  # opened for the operator
+            with pytest.raises(NotFound, match="waits"):
+                await admin.replay_dead(message_id=third.id, integration=None, now=14.0)
+            assert await admin.replay_dead(message_id=None, integration=None, now=14.0) == 0
+            assert (await admin.get(newer)).kind == "customer"
+            [fourth] = await repo.claim(10, 60, 15.0)
+            assert await repo.complete([Completion(fourth, "delivered")], 16.0) == [True]
+            assert await admin.replay_dead(message_id=None, integration=None, now=17.0) == 1
+            [fifth] = await repo.claim(10, 60, 18.0)
+            assert fifth.id == third.id
+            assert await repo.complete([Completion(fifth, "delivered")], 19.0) == [True]
         finally:
             await engine.dispose()
         rows = await stored(database_url)
-        assert [r[3] for r in rows] == ["delivered", "dead"]
+        assert [r[3] for r in rows] == ["delivered", "delivered", "delivered"]
         assert ids(rows[1]) == ["c5"]
-        errors = await query_rows(database_url, "SELECT last_error FROM outbox_messages")
-        assert ("Bloomreach refused queued commands: c5: no",) in errors
         assert await query_rows(database_url, "SELECT count(*) FROM tracked_orders") == [(0,)]
 
     asyncio.run(go())
+
+
+def test_concurrent_writes_and_deliveries_lose_and_repeat_nothing(database_url: str) -> None:
+    """Writers append while a relay claims and completes: every command is delivered once,
+    each writer's commands in its order."""
+    migrate.upgrade(database_url)
+
+    async def go() -> list[str]:
+        engine = create_engine(database_url)
+        sessions = session_factory(engine)
+        repo = RelayRepository(sessions, BOX)
+        delivered: list[str] = []
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(SEED_INTEGRATION_SQL), seed_integration_params(1, "a")
+                )
+
+            async def writer(w: int) -> None:
+                for n in range(5):
+                    await enqueue(sessions, [command(f"w{w}-{n}")], now=float(n))
+
+            async def relay(stop: asyncio.Event) -> None:
+                while True:
+                    # Writers done before this claim: an empty claim means nothing is left.
+                    last = stop.is_set()
+                    claimed = await repo.claim(10, 60, 100.0)
+                    await asyncio.sleep(0.01)  # sending: the writers append meanwhile
+                    for message in claimed:
+                        sent = [c["command_id"] for c in message.payload["commands"]]
+                        [applied] = await repo.complete([Completion(message, "delivered")], 100.0)
+                        assert applied
+                        delivered.extend(sent)
+                    if not claimed:
+                        if last:
+                            return
+                        await asyncio.sleep(0.001)
+
+            stop = asyncio.Event()
+            relaying = asyncio.create_task(relay(stop))
+            await asyncio.gather(*(writer(w) for w in range(4)))
+            stop.set()
+            await relaying
+            claims = await query_rows(database_url, "SELECT count(*) FROM outbox_messages")
+        finally:
+            await engine.dispose()
+        # Fewer messages than writes: writes were appended to open (and in-flight) messages.
+        assert claims[0][0] < 20
+        return delivered
+
+    delivered = asyncio.run(go())
+    assert sorted(delivered) == sorted(f"w{w}-{n}" for w in range(4) for n in range(5))
+    for w in range(4):
+        assert [d for d in delivered if d.startswith(f"w{w}-")] == [f"w{w}-{n}" for n in range(5)]

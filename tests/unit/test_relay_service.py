@@ -305,3 +305,11 @@ def test_a_customer_message_refused_as_a_whole_is_dead_and_counted() -> None:
     [done], metrics = run([customer("c1")], FakeSender(BloomreachRejected("400", status=400)))
     assert done.state == "dead" and done.payload is None
     assert value(metrics, "core_customer_commands_dead_total", integration="acme") == 1
+
+
+def test_an_unreadable_customer_message_is_dead_and_counted() -> None:
+    message = customer("c1")
+    unreadable = Claimed(**{**vars(message), "payload": {UNREADABLE: "wrong key"}})
+    [done], metrics = run([unreadable], FakeSender())
+    assert done.state == "dead" and "unreadable" in done.error
+    assert value(metrics, "core_customer_commands_dead_total", integration="acme") == 1

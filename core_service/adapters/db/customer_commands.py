@@ -35,6 +35,7 @@ from core_service.domain.errors import InvalidArgument
 from core_service.domain.outbox import CUSTOMER
 
 KEY_PREFIX: Final = "c:"
+KEY_END: Final = "c;"  # the first key after every "c:..." key
 _OPEN_SQL: Final = "state IN ('pending', 'in_flight')"
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 
@@ -70,7 +71,29 @@ async def enqueue_customer_commands(
     fresh = _checked(commands)
     key = customer_key(sealer, integration_id, customer_id)
     payload = seal_commands(sealer, {CUSTOMER_ID: customer_id, PLAIN: fresh}, integration_id, key)
-    created = await session.scalar(
+    # Insert, or find the open message to append to. Between the two, the relay may finish
+    # the open message (then the next insert succeeds): a few rounds settle it.
+    for _ in range(3):
+        created = await session.scalar(_insert(session, integration_id, key, payload, now))
+        if created is not None:
+            return int(created)
+        query = select(_OUTBOX.c.id, _OUTBOX.c.payload).where(
+            _OUTBOX.c.integration_id == integration_id,
+            _OUTBOX.c.order_key == key,
+            _OUTBOX.c.state.in_(("pending", "in_flight")),
+        )
+        if is_postgres(session):
+            query = query.with_for_update()
+        row = (await session.execute(query)).first()
+        if row is not None:
+            return await _append(session, sealer, row, integration_id, customer_id, fresh, now)
+    raise RuntimeError("the customer's open outbox message kept changing")
+
+
+def _insert(
+    session: AsyncSession, integration_id: int, key: str, payload: dict[str, Any], now: float
+) -> Any:
+    return (
         insert(session, _OUTBOX)
         .values(
             integration_id=integration_id,
@@ -89,18 +112,20 @@ async def enqueue_customer_commands(
         )
         .returning(_OUTBOX.c.id)
     )
-    if created is not None:
-        return int(created)
-    # The customer has an open message (pending, or held by a relay): append, in order.
-    query = select(_OUTBOX.c.id, _OUTBOX.c.payload).where(
-        _OUTBOX.c.integration_id == integration_id,
-        _OUTBOX.c.order_key == key,
-        _OUTBOX.c.state.in_(("pending", "in_flight")),
-    )
-    if is_postgres(session):
-        query = query.with_for_update()
-    row = (await session.execute(query)).one()
+
+
+async def _append(  # noqa: PLR0917 - one customer's write, in the caller's transaction
+    session: AsyncSession,
+    sealer: SecretBox,
+    row: Any,
+    integration_id: int,
+    customer_id: str,
+    fresh: list[dict[str, Any]],
+    now: float,
+) -> int:
+    """The customer has an open message (pending, or held by a relay): append, in order."""
     message_id, stored = int(row[0]), dict(row[1] or {})
+    key = customer_key(sealer, integration_id, customer_id)
     opened = open_commands(sealer, stored, integration_id, key)
     held: list[dict[str, Any]] = list(opened.get(PLAIN, []))
     known = {c.get("command_id") for c in held}
@@ -156,6 +181,22 @@ class CustomerCommandRepository:
                 .where(
                     _OUTBOX.c.integration_id == integration_id,
                     _OUTBOX.c.order_key == key,
+                    _OUTBOX.c.state.in_(("pending", "in_flight")),
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    @translated
+    async def any_pending(self, integration_id: int) -> bool:
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(_OUTBOX.c.id)
+                .where(
+                    _OUTBOX.c.integration_id == integration_id,
+                    # The key range of customer messages: ix_outbox_order serves it.
+                    _OUTBOX.c.order_key >= KEY_PREFIX,
+                    _OUTBOX.c.order_key < KEY_END,
                     _OUTBOX.c.state.in_(("pending", "in_flight")),
                 )
                 .limit(1)

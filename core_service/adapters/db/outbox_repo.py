@@ -8,8 +8,9 @@ import contextlib
 import time
 from collections.abc import Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from core_service.adapters.db.errors import translated
 from core_service.adapters.db.models import IntegrationRow, OutboxMessage, QuarantinedPayload
@@ -107,12 +108,22 @@ class OutboxAdminRepository:
     async def replay_dead(
         self, *, message_id: int | None, integration: str | None, now: float | None = None
     ) -> int:
-        """Dead messages go back to pending, due now, with a fresh attempt budget."""
+        """Dead messages go back to pending, due now, with a fresh attempt budget. One whose
+        order or customer has a newer open message waits until that one is done (at most one
+        open message per key)."""
         now = time.time() if now is None else now
+        newer = aliased(OutboxMessage)
         async with self._sessions.begin() as session:
             statement = (
                 update(OutboxMessage)
                 .where(OutboxMessage.state == "dead")
+                .where(
+                    ~exists().where(
+                        newer.integration_id == OutboxMessage.integration_id,
+                        newer.order_key == OutboxMessage.order_key,
+                        newer.state.in_(("pending", "in_flight")),
+                    )
+                )
                 .values(
                     state="pending",
                     attempts=0,
@@ -132,6 +143,11 @@ class OutboxAdminRepository:
             replayed: int = result.rowcount  # type: ignore[attr-defined]
         if message_id is not None and replayed == 0:
             message = await self.get(message_id)
+            if message.state == "dead":
+                raise NotFound(
+                    f"outbox message {message_id} waits: a newer message for the same "
+                    f"{message.kind} is open; replay it once that one is done"
+                )
             raise NotFound(f"outbox message {message_id} is {message.state}, not dead")
         return replayed
 
