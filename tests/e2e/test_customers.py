@@ -22,8 +22,13 @@ ORIGIN = Origin(store_id="Store 200/Göteborg", staff_id="anna.k", register_id="
 
 @pytest.fixture(scope="module")
 def cs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CustomerStack]:
-    # A short Bloomreach timeout makes the 504 test quick; the edge deadline stays 8 s.
-    env = {"SITOO_BR_BLOOMREACH_TIMEOUT_SECONDS": "1.0"}
+    # A short Bloomreach timeout makes the 504 test quick; the edge deadline stays 8 s. The
+    # circuit breaker is off: each failure case here must meet Bloomreach's own failure, not
+    # the open circuit the previous cases left (tests/e2e/test_circuit_breaker.py tests it).
+    env = {
+        "SITOO_BR_BLOOMREACH_TIMEOUT_SECONDS": "1.0",
+        "SITOO_BR_BLOOMREACH_CIRCUIT_FAILURES": "0",
+    }
     with customer_stack(tmp_path_factory.mktemp("customers"), env) as stack:
         yield stack
 
