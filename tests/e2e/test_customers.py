@@ -14,6 +14,7 @@ from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
 from harness.metrics import sample_value
 from sandbox.bloomreach.testing import BR
 from sandbox.driver.pos_client import Origin, PosClient
+from tests.support.eventually import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -431,7 +432,13 @@ async def test_bloomreach_auth_failure_names_the_setting_not_the_secret(
     async with PosClient(
         cs.edge_url, "badkey", creds["spi_username"], creds["spi_password"]
     ) as bad:
-        result = await bad.search("email", unique_email())
+        # A tenant created a moment ago is known to the core within its credential cache
+        # time (SITOO_BR_SITOO_CREDENTIAL_CACHE_SECONDS); until then Sitoo is told to retry.
+        result = await eventually(
+            lambda: bad.search("email", unique_email()),
+            lambda r: r.status != 503,
+            description="the new integration known to the core",
+        )
     assert result.status == 502, result.body
     assert result.body["error_code"] == "bad-gateway"
     message = result.body["error_data"]["message"]
