@@ -23,8 +23,9 @@ test does not require it there.
 
 The 1 s holds when a Bloomreach call that hangs is given up within it: the core's Bloomreach
 timeout here is 0.5 s (with the default 5 s, the searches of the timeout phase before the
-circuit opens, and each probe after a cool-down, wait those 5 s). The circuit breaker runs with
-its defaults.
+circuit opens, and each probe after a cool-down, wait those 5 s). The circuit breaker opens
+after its default 5 failures, with short cool-downs so that its probes meet every phase's
+failure (checked on the core's `core_upstream_errors_total`, by class).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import aiohttp
 import pytest
 
 from harness.databases import postgres_database, sqlite_url
+from harness.metrics import sample_value
 from harness.order_stack import TOKEN, OrderStack, order_stack
 from sandbox.bloomreach.testing import BR
 from sandbox.driver.pos_client import PosClient, SpiResult
@@ -51,6 +53,9 @@ HEADER = "X-Sitoo-Bloomreach-Cache"
 ACCEPTANCE_S = 1.0  # the issue's own bound on a search during the outage
 ENV = {
     "SITOO_BR_BLOOMREACH_TIMEOUT_SECONDS": "0.5",
+    # Short cool-downs: probes go out in every phase, and each meets that phase's failure.
+    "SITOO_BR_BLOOMREACH_CIRCUIT_COOL_DOWN_SECONDS": "0.3",
+    "SITOO_BR_BLOOMREACH_CIRCUIT_MAX_COOL_DOWN_SECONDS": "0.6",
     # The relay keeps retrying through the whole outage (~100 s of budget), never gives up.
     "SITOO_BR_RELAY_RETRY_SCHEDULE": json.dumps([0.0] + [0.5] * 200),
 }
@@ -61,6 +66,8 @@ OUTAGES: dict[str, dict[str, Any]] = {
     "timeout": {"latency_ms": 3500},
     "dropped": {"drop_rate": 1.0},
 }
+# How the core classes each phase's failure (core_upstream_errors_total's error_class).
+PHASE_FAILURE = {"503": "unavailable", "timeout": "timeout", "dropped": "unavailable"}
 PHASES = ("healthy", *OUTAGES, "recovered")
 CITIES = ("Lund", "Malmö", "Uppsala", "Umeå", "Växjö")
 SURNAMES = ("Berg", "Lind", "Holm", "Ek", "Strand")
@@ -167,6 +174,18 @@ def reference_url(database_url: str, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+async def failed_calls(o: OrderStack, phase: str) -> float:
+    """The core's failed customer-path Bloomreach calls of the phase's failure class."""
+    if phase not in PHASE_FAILURE:
+        return 0.0
+    url = f"http://{o.s.env['SITOO_BR_CORE_METRICS_LISTEN']}/metrics"
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        text = await response.text()
+    labels = {"upstream": "bloomreach", "integration": "acme"}
+    name = "core_upstream_errors_total"
+    return sample_value(text, name, **labels, error_class=PHASE_FAILURE[phase]) or 0.0
+
+
 async def cached_cards(o: OrderStack) -> int:
     return int(o.s.cli_json("cache", "stats", "--integration", "acme").get("cards", 0))
 
@@ -264,10 +283,29 @@ async def play_through_outage(o: OrderStack, pos: PosClient, day: dict[str, list
     seen = Observed()
     for phase, ops in day.items():
         await o.faults(o.bloomreach_url, {"*": OUTAGES[phase]} if phase in OUTAGES else {})
+        before = await failed_calls(o, phase)
         await play(pos, "out", ops, phase, seen)
         if phase == "healthy":
             # The cache is written off the request's path: every card in before the outage.
             await eventually(
                 lambda: cached_cards(o), lambda n: n >= 12, description="12 cards cached"
+            )
+        if phase in OUTAGES:
+            # The circuit may have stayed open since the previous phase: the till searches on
+            # until the core's own Bloomreach calls (its probes) met this phase's failure.
+            [n, *_] = sorted(set(range(12)) - seen.queued)
+            probe = [Op("search", n)]
+
+            async def met_this_failure(probe: list[Op] = probe, phase: str = phase) -> float:
+                await play(pos, "out", probe, phase, seen)
+                return await failed_calls(o, phase)
+
+            def grown(count: float, before: float = before) -> bool:
+                return count > before
+
+            await eventually(
+                met_this_failure,
+                grown,
+                description=f"the core's Bloomreach calls failing with {PHASE_FAILURE[phase]}",
             )
     return seen
