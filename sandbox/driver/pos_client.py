@@ -320,6 +320,7 @@ class PosClient:
             ) as response:
                 raw = await response.read()
                 status = response.status
+                answer_headers = dict(response.headers)
         except TimeoutError:
             return SpiResult(
                 operation=route.name,
@@ -365,6 +366,7 @@ class PosClient:
             latency_s=latency,
             problems=tuple(problems),
             request_headers=headers,
+            headers=answer_headers,
         )
 
 

@@ -40,6 +40,8 @@ class SpiResult:
     timed_out: bool = False
     problems: tuple[str, ...] = ()
     request_headers: Mapping[str, str] = field(default_factory=dict)
+    # The answer's headers (e.g. X-Sitoo-Bloomreach-Cache on a card from the cache).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
