@@ -107,6 +107,7 @@ class CustomerService(CustomerOffers):
             if card is None:
                 raise
             # Read your writes: queued while Bloomreach is away.
+            await self._answered_from_cache(integration, "search", key_type, key)
             return [await self._current_offers(integration, card)]
         if queued is None:
             if snap is None or snap.hard_id is None:
@@ -139,6 +140,7 @@ class CustomerService(CustomerOffers):
             hard_id = mapping.customer_ids(customer_id)[mapping.hard_id_name]
             queued = await self._queued.recall_pending(integration, hard_id)
             if queued is not None:
+                await self._answered_from_cache(integration, "get", "customer_id", hard_id)
                 return await self._current_offers(integration, queued)
         if self._loyalty is None or not integration.loyalty.enabled:
             return mapping.customer(
@@ -244,6 +246,12 @@ class CustomerService(CustomerOffers):
         if events is None:
             raise NotFound(f"no customer with {mapping.hard_source} {customer_id!r}")
         return purchase_history.purchases_from_events(events, limit)
+
+    async def _answered_from_cache(
+        self, integration: Integration, operation: str, key_type: str, key: str
+    ) -> None:
+        """A card with queued writes answered from the card cache (read your writes): the
+        card cache marks the answer as its own (services/card_cache.py); nothing here."""
 
     # ---- Bloomreach -------------------------------------------------------------------
 
