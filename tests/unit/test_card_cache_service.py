@@ -45,7 +45,7 @@ from core_service.services.card_cache import CardCachedCustomers, CardWriter, se
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
 from core_service.services.loyalty import LoyaltyService
-from tests.unit.test_loyalty import FakeLedger
+from tests.support.fake_ledger import FakeLedger
 
 NOW = 1_800_000_000.0
 ANNA = Customer(

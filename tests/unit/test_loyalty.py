@@ -5,7 +5,6 @@ race are in tests/db/test_loyalty_ledger.py; the whole path in tests/e2e/test_lo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,9 +16,7 @@ from core_service.domain.errors import InvalidArgument
 from core_service.domain.integration import BloomreachAccess, Integration, SitooAccess
 from core_service.domain.loyalty import (
     Item,
-    LedgerChange,
     LoyaltyConfig,
-    Redemption,
     configure,
     offers_from_events,
     parse_time,
@@ -28,6 +25,7 @@ from core_service.domain.loyalty import (
 from core_service.services.loyalty import LoyaltyService
 from edge import spi_contract
 from sitoo_bloomreach.v1 import customers_pb2 as pb
+from tests.support.fake_ledger import FakeLedger
 
 NOW = 1_800_000_000.0
 TILL_1 = Origin("store-1", "staff-1", "register-1")
@@ -51,59 +49,6 @@ EVENTS = [
     {"type": "purchase", "properties": {"id": "not-an-offer"}},
     {"type": "sitoo_promotion", "properties": {"name": "no id"}},
 ]
-
-
-class FakeLedger:
-    """The ledger's contract in memory: rows by (customer, kind, item)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.queued: list[dict[str, Any]] = []
-
-    def customer_key(self, integration_id: int, customer_id: str) -> str:
-        return f"k{integration_id}-{len(customer_id)}"
-
-    async def redeemed(self, integration_id: int, customer_id: str) -> frozenset[tuple[str, str]]:
-        return frozenset(
-            (kind, item)
-            for (customer, kind, item), row in self.rows.items()
-            if customer == customer_id and row["state"] == "redeemed"
-        )
-
-    async def apply(
-        self,
-        redemption: Redemption,
-        commands: Callable[[Sequence[LedgerChange]], list[dict[str, Any]]],
-    ) -> list[LedgerChange]:
-        want, need = (
-            ("redeemed", "undone") if redemption.action == "redeem" else ("undone", "redeemed")
-        )
-        staged = {k: dict(v) for k, v in self.rows.items()}
-        changes = []
-        for item in redemption.items:
-            key = (redemption.customer_id, item.kind, item.item_id)
-            row = staged.get(key)
-            current = row["state"] if row else "undone"
-            if current == need:
-                version = (row["version"] if row else 0) + 1
-                staged[key] = {
-                    "state": want,
-                    "version": version,
-                    "call": redemption.fingerprint,
-                    "at": redemption.now,
-                }
-                changes.append(LedgerChange(item, version, redemption.now))
-            elif not (
-                row
-                and redemption.fingerprint
-                and row["call"] == redemption.fingerprint
-                and redemption.now - row["at"] <= redemption.retry_window_s
-            ):
-                raise refused(item, redemption.action)
-        self.rows = staged
-        if changes:
-            self.queued.extend(commands(changes))
-        return changes
 
 
 def _integration(**loyalty: Any) -> Integration:
