@@ -166,6 +166,8 @@ def write_driver_defaults(
         "sitoo_account": account.account_id,
         "sitoo_api_id": account.api_id,
         "sitoo_api_password": account.password,
+        # The emulator's Tracking API gives the members' offers (`store-day --loyalty-members`).
+        "bloomreach_url": endpoints.bloomreach_url,
     }
     path = data_dir / DRIVER_DEFAULTS_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

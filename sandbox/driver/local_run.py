@@ -1,10 +1,10 @@
 """The driver's defaults when it plays against the sandbox of `sitoo-bloomreach run`.
 
-`run` writes the edge URL, the sandbox integration's freshly issued credentials and the Sitoo
-emulator's account into ``DATA_DIR/sandbox/driver.json`` (mode 0600, beside the master key).
-The driver reads them only when no edge was named (no ``--edge-url`` and no
-``SITOO_DRIVER_EDGE_URL``): then it is playing against that local run, and nothing has to be
-typed, shown or logged."""
+`run` writes the edge URL, the sandbox integration's freshly issued credentials, the Sitoo
+emulator's account and the Bloomreach emulator's URL into ``DATA_DIR/sandbox/driver.json``
+(mode 0600, beside the master key). The driver reads them only when no edge was named (no
+``--edge-url`` and no ``SITOO_DRIVER_EDGE_URL``): then it is playing against that local run,
+and nothing has to be typed, shown or logged."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ _TEXT_FIELDS = (
     "sitoo_url",
     "sitoo_api_id",
     "sitoo_api_password",
+    "bloomreach_url",
 )
 
 

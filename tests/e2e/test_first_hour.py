@@ -86,7 +86,7 @@ def test_run_then_store_day_with_no_flags_lands_in_bloomreach(tmp_path: Path) ->
 
         # Only the data directory is shared with `run`: everything else comes from its file.
         day = cli(
-            ["sandbox", "driver", "store-day", "--summary"],
+            ["sandbox", "driver", "store-day", "--summary", "--loyalty-members", "2"],
             {"SITOO_BR_DATA_DIR": str(data_dir)},
             timeout=120,
         )
@@ -94,6 +94,8 @@ def test_run_then_store_day_with_no_flags_lands_in_bloomreach(tmp_path: Path) ->
         summary = json.loads(day.stdout)
         assert summary["sales"] == 10 and summary["refunds"] == 2
         assert summary["delivery"].get("dropped_batches", 0) == 0
+        # Members redeem the offers the emulator gave them, found from the same file.
+        assert summary["offers"] > 0 and summary["loyalty_mismatches"] == 0
         for output in (day.stdout, day.stderr):
             assert not any(password in output for password in passwords)
 

@@ -5,9 +5,6 @@ undone, undone and redeemed again, an expired and an unknown one), sells what it
 at the end every call had the status it had to, the cards show what stays redeemed, and
 Bloomreach holds the untouched offer events, one redemption event per change and the offers
 on the sold lines. Real processes, emulators, both databases.
-
-Needs the core's Redeem / UndoRedeem (branch loyalty-core): until they are served the test
-is skipped, by name, rather than failing on UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -18,18 +15,12 @@ from typing import Any
 
 import pytest
 
-from core_service.grpc_api.customers import CustomerServicer
 from harness.order_stack import OrderStack, order_stack
 from sandbox.bloomreach.offers import OfferTracker
 from sandbox.driver.loyalty_plan import REDEMPTION_EVENT_TYPES
 from sandbox.driver.loyalty_run import REGISTERS, STORE
 from sandbox.driver.scenario import ExpectedOutcome, StoreDayConfig, run_store_day
 from tests.e2e.test_orders import assert_landed_exactly
-
-pytestmark = pytest.mark.skipif(
-    "Redeem" not in vars(CustomerServicer),
-    reason="the core does not serve Redeem yet (issue 14, branch loyalty-core)",
-)
 
 
 @pytest.fixture
