@@ -59,6 +59,11 @@ class LoyaltyConfig:
     currency_property: str = "currency"
     valid_until_property: str = "valid_until"
     search_shows_offers: bool = False
+    # The offer-count gate (optional): Bloomreach aggregates counting each kind's offer events.
+    # With one for every kind that is on, the card reads them with its attributes and makes
+    # the events export only when a count says there may be offers (``needs_export``).
+    promotion_count_aggregate_id: str = ""
+    bonus_check_count_aggregate_id: str = ""
 
     @property
     def event_types(self) -> tuple[str, ...]:
@@ -67,6 +72,19 @@ class LoyaltyConfig:
     @property
     def enabled(self) -> bool:
         return bool(self.event_types)
+
+    @property
+    def gate_aggregates(self) -> tuple[str, ...]:
+        """The aggregate ids the card reads instead of always exporting: one per kind that is
+        on, or none (no gate) while a kind that is on has no aggregate."""
+        pairs = (
+            (self.promotion_event_type, self.promotion_count_aggregate_id),
+            (self.bonus_check_event_type, self.bonus_check_count_aggregate_id),
+        )
+        wanted = [aggregate for event_type, aggregate in pairs if event_type]
+        if not wanted or not all(wanted):
+            return ()
+        return tuple(dict.fromkeys(wanted))
 
     def kind_of(self, event_type: str) -> Kind | None:
         if event_type and event_type == self.promotion_event_type:
@@ -97,7 +115,13 @@ def configure(current: LoyaltyConfig, changes: Mapping[str, object]) -> LoyaltyC
         value = getattr(updated, f.name)
         if f.name == "search_shows_offers":
             continue
-        if f.name.endswith("_event_type"):
+        if f.name.endswith("_aggregate_id"):
+            if value and not _NAME.fullmatch(value):
+                raise InvalidArgument(
+                    f"loyalty {f.name} must be a Bloomreach aggregate id (or empty: no gate)",
+                    field=f"loyalty_{f.name}",
+                )
+        elif f.name.endswith("_event_type"):
             if value and not _NAME.fullmatch(value):
                 raise InvalidArgument(
                     f"loyalty {f.name} must be a Bloomreach event type name (or empty: off)",
@@ -239,6 +263,21 @@ def offers_from_events(
             )
         )
     return OfferSet(tuple(offers), frozenset(expired))
+
+
+def needs_export(counts: Iterable[Any]) -> bool:
+    """The gate's rule: the offer events are exported unless every count read is a number and
+    none is above zero. An unreadable count (no permission, unknown aggregate: read as None),
+    or one that is not a number, exports: the gate may save a call, never hide an offer. No
+    counts at all is no gate: export."""
+    read = False
+    for count in counts:
+        if isinstance(count, bool) or not isinstance(count, int | float):
+            return True
+        if not count <= 0:  # NaN is not "no offers" either
+            return True
+        read = True
+    return not read
 
 
 def with_ledger(offers: OfferSet, redeemed: frozenset[tuple[str, str]]) -> tuple[Offer, ...]:

@@ -73,7 +73,7 @@ def settings_from_proto(message: pb.IntegrationInput) -> IntegrationSettings:
 
 
 def loyalty_fields(config: LoyaltyConfig) -> dict[str, object]:
-    """The Integration message's ``loyalty_*`` fields (admin.proto 60-69)."""
+    """The Integration message's ``loyalty_*`` fields (admin.proto 60-69, 74-75)."""
     return {f"loyalty_{name}": getattr(config, name) for name in LoyaltyConfig.__dataclass_fields__}
 
 

@@ -21,6 +21,8 @@ from core_service.services.validation.remedies import (
     permission_remedy,
 )
 
+OFFER_GATE = "loyalty_offer_gate"  # a line of its own only where the gate is configured
+
 
 class BloomreachChecks:
     """Read-only probes of the integration's Bloomreach project: nothing is written."""
@@ -114,6 +116,72 @@ class BloomreachChecks:
             name,
             f"{len(attributes)} mapped attributes (properties, ids, consents, enrichment) and "
             "purchase events are readable",
+        )
+
+    async def offer_gate(self, integration: Integration, client: BloomreachApi) -> Check:
+        """Loyalty's offer-count gate (domain/loyalty.py): on only when every kind of offer
+        that is on has its aggregate, and useful only when Bloomreach answers them with a
+        number. A gate that cannot be read costs nothing but the saving: cards export."""
+        name = OFFER_GATE
+        loyalty = integration.loyalty
+        gate = loyalty.gate_aggregates
+        if not gate:
+            missing = [
+                f"loyalty_{kind}_count_aggregate_id"
+                for kind, event_type, aggregate in (
+                    (
+                        "promotion",
+                        loyalty.promotion_event_type,
+                        loyalty.promotion_count_aggregate_id,
+                    ),
+                    (
+                        "bonus_check",
+                        loyalty.bonus_check_event_type,
+                        loyalty.bonus_check_count_aggregate_id,
+                    ),
+                )
+                if event_type and not aggregate
+            ]
+            return fail(
+                name,
+                "the offer-count gate is off: "
+                + (
+                    f"{', '.join(missing)} is not set"
+                    if missing
+                    else "loyalty offers are off (no event types)"
+                )
+                + "; every card with offers on reads the offer events",
+                f"set the missing aggregate (`integration update {integration.name} --loyalty "
+                "promotion-count-aggregate-id=ID`), or clear both to go without the gate",
+            )
+        probe = {integration.hard_id_name: f"sitoo-bloomreach-probe-{nonce()}"}
+        attributes = [{"type": "aggregate", "id": aggregate} for aggregate in gate]
+        try:
+            results = await client.attributes(probe, attributes, CALL_TIMEOUT_S)
+        except BloomreachError as exc:
+            return fail(name, f"{exc}{request_id_note(exc)}", bloomreach_remedy(integration, exc))
+        if results is None:  # Bloomreach answered the made-up customer with 404
+            return ok(name, f"aggregates {', '.join(gate)} configured (not probed: no customer)")
+        problems = []
+        for aggregate, result in zip(gate, results, strict=False):
+            if not result.success:
+                problems.append(f"{aggregate!r} cannot be read ({result.error})")
+            elif isinstance(result.value, bool) or not isinstance(result.value, int | float):
+                problems.append(f"{aggregate!r} is not a count ({result.value!r})")
+        if problems:
+            return fail(
+                name,
+                f"offer-count gate: {'; '.join(problems)}; until fixed every card reads the "
+                "offer events (offers still show)",
+                "define each aggregate in Bloomreach (Data & Assets > Aggregates: count of the "
+                "offer event type) and allow the API group Analyses > Get "
+                f"({permission_remedy(integration, ['read access to the aggregates'])}), or "
+                "clear the setting",
+            )
+        return ok(
+            name,
+            f"aggregates {', '.join(gate)} are readable: a card of a customer without offers "
+            "costs one Bloomreach call",
         )
 
     async def consent_categories(self, integration: Integration, client: BloomreachApi) -> Check:
