@@ -58,8 +58,7 @@ class CustomerMapping:
                 continue  # a list of objects cannot be an ID value
             self.targets.setdefault(mapping.sitoo_field, []).append(mapping)
         self.consent_by_id = {c.consent_id: c for c in integration.consent_types}
-        # Loyalty's offer-count gate (domain/loyalty.py): its aggregates ride on every read.
-        self.offer_gate = integration.loyalty.gate_aggregates
+        self.offer_gate = integration.loyalty.gate_aggregates  # ride on every read (loyalty)
         self.slots, self.attributes = self._read_plan()
 
     # ---- keys -------------------------------------------------------------------------
@@ -137,10 +136,6 @@ class CustomerMapping:
             else:
                 snap.analyses[(slot.kind, slot.name)] = value
         return snap
-
-    def offer_counts(self, snap: Snapshot) -> tuple[Any, ...]:
-        """The offer-count gate's aggregates as this read found them (None: unreadable)."""
-        return tuple(snap.analyses.get(("aggregate", a)) for a in self.offer_gate)
 
     def field_value(self, snap: Snapshot, sitoo_field: str) -> str:
         """The value the POS sees: the first mapped target holding one. For a soft ID that

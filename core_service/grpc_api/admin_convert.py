@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from core_service.domain.integration import ConsentType, EnrichmentRule, FieldMapping, Integration
-from core_service.domain.loyalty import LoyaltyConfig
+from core_service.domain.loyalty_config import LoyaltyConfig
 from core_service.domain.outbox import OutboxEntry, QuarantineEntry
 from core_service.services.integrations import IntegrationSettings, IssuedCredentials
 from sitoo_bloomreach.v1 import admin_pb2 as pb

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from core_service.domain.customer import Customer, Origin
 from core_service.domain.errors import DomainError, StorageError, UpstreamMisconfigured
 from core_service.domain.integration import Integration
-from core_service.domain.loyalty import Action, Item, needs_export
+from core_service.domain.loyalty import Action, Item
+from core_service.domain.loyalty_config import needs_export
 from core_service.domain.mapping import CustomerMapping, Snapshot
 from core_service.services.deadline import Deadline
 from core_service.services.loyalty import LoyaltyService
@@ -127,7 +128,8 @@ class CustomerOffers:
         """The offers after the customer's read (``snap``): no call when the offer-count gate
         says the customer has none."""
         assert self._loyalty is not None
-        if mapping.offer_gate and not needs_export(mapping.offer_counts(snap)):
+        counts = (snap.analyses.get(("aggregate", a)) for a in mapping.offer_gate)
+        if mapping.offer_gate and not needs_export(counts):
             return replace(customer, offers=())
         ids = mapping.customer_ids(customer.customer_id)
         events = await self._offer_events(integration, ids, deadline, card=True)
