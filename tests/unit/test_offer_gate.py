@@ -196,7 +196,7 @@ async def test_validate_says_whether_the_counts_can_be_read(fx: Fixture) -> None
     del fx.bloomreach.aggregates["promotions"]
     unknown = await checks.offer_gate(fx.integration, fx.bloomreach)
     assert not unknown.passed and "'promotions' cannot be read" in unknown.detail
-    assert "Aggregates" in unknown.remedy
+    assert "Aggregate analysis" in unknown.remedy
     half = integration(loyalty=replace(GATED, bonus_check_count_aggregate_id=""))
     off = await checks.offer_gate(half, fx.bloomreach)
     assert not off.passed and "loyalty_bonus_check_count_aggregate_id is not set" in off.detail

@@ -173,8 +173,8 @@ class BloomreachChecks:
                 name,
                 f"offer-count gate: {'; '.join(problems)}; until fixed every card reads the "
                 "offer events (offers still show)",
-                "define each aggregate in Bloomreach (Data & Assets > Aggregates: count of the "
-                "offer event type) and allow the API group Analyses > Get "
+                "create each aggregate in Bloomreach (an Aggregate analysis: count of the "
+                "offer event type) and let the API group read it "
                 f"({permission_remedy(integration, ['read access to the aggregates'])}), or "
                 "clear the setting",
             )
