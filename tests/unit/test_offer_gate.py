@@ -200,3 +200,12 @@ async def test_validate_says_whether_the_counts_can_be_read(fx: Fixture) -> None
     half = integration(loyalty=replace(GATED, bonus_check_count_aggregate_id=""))
     off = await checks.offer_gate(half, fx.bloomreach)
     assert not off.passed and "loyalty_bonus_check_count_aggregate_id is not set" in off.detail
+
+
+async def test_validate_passes_a_gate_left_over_on_loyalty_that_is_off(fx: Fixture) -> None:
+    off = integration(loyalty=replace(GATED, promotion_event_type="", bonus_check_event_type=""))
+    check = await BloomreachChecks(fx.service).offer_gate(off, fx.bloomreach)
+    assert check.passed and "loyalty offers are off" in check.detail
+    half = integration(loyalty=replace(GATED, bonus_check_count_aggregate_id=""))
+    fails = await BloomreachChecks(fx.service).offer_gate(half, fx.bloomreach)
+    assert "--loyalty bonus-check-count-aggregate-id=ID" in fails.remedy

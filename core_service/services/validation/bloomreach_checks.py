@@ -125,6 +125,8 @@ class BloomreachChecks:
         name = OFFER_GATE
         loyalty = integration.loyalty
         gate = loyalty.gate_aggregates
+        if not loyalty.enabled:
+            return ok(name, "loyalty offers are off: the card reads no offers, nothing to gate")
         if not gate:
             missing = [
                 f"loyalty_{kind}_count_aggregate_id"
@@ -142,17 +144,13 @@ class BloomreachChecks:
                 )
                 if event_type and not aggregate
             ]
+            flag = missing[0].removeprefix("loyalty_").replace("_", "-")
             return fail(
                 name,
-                "the offer-count gate is off: "
-                + (
-                    f"{', '.join(missing)} is not set"
-                    if missing
-                    else "loyalty offers are off (no event types)"
-                )
-                + "; every card with offers on reads the offer events",
-                f"set the missing aggregate (`integration update {integration.name} --loyalty "
-                "promotion-count-aggregate-id=ID`), or clear both to go without the gate",
+                f"the offer-count gate is off: {', '.join(missing)} is not set; every card reads "
+                "the offer events",
+                f"set it (`integration update {integration.name} --loyalty {flag}=ID`), or "
+                "clear the other to go without the gate",
             )
         probe = {integration.hard_id_name: f"sitoo-bloomreach-probe-{nonce()}"}
         attributes = [{"type": "aggregate", "id": aggregate} for aggregate in gate]
