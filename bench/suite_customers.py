@@ -25,7 +25,7 @@ from core_service.domain.integration import (
 )
 from core_service.domain.mapping import CustomerMapping
 from edge.spi_contract import CARD_CACHE_HEADER as CACHE_HEADER
-from harness.customer_stack import INTEGRATION, customer_stack
+from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
 from harness.processes import free_port, running
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
 
@@ -164,6 +164,58 @@ async def _give_offers(session: aiohttp.ClientSession, bloomreach_url: str, auth
                 raise RuntimeError(f"tracking an offer: {response.status}")
 
 
+GATED_GET = "get, offer-count gate (customer without offers)"
+GATE_AGGREGATES = {"bench-promotions": "sitoo_promotion", "bench-bonus-checks": "sitoo_bonus_check"}
+
+
+async def _set_gate(
+    cs: CustomerStack, session: aiohttp.ClientSession, aggregates: dict[str, str]
+) -> None:
+    """Loyalty's offer-count gate on (count aggregates defined as a marketer would, then the
+    integration's settings through the CLI) or, with no aggregates, off again."""
+    for aggregate, event_type in aggregates.items():
+        url = (
+            f"{cs.bloomreach_url}/_sandbox/projects/{DEFAULT_PROJECT_TOKEN}/aggregates/{aggregate}"
+        )
+        body = {"event_type": event_type, "function": "count"}
+        async with session.put(url, json=body) as response:
+            assert response.status == HTTPStatus.OK, await response.text()
+    ids = list(aggregates) or ["off", "off"]
+    cs.stack.cli_json(
+        "integration", "update", INTEGRATION,
+        "--loyalty", f"promotion-count-aggregate-id={ids[0]}",
+        "--loyalty", f"bonus-check-count-aggregate-id={ids[1]}",
+    )  # fmt: skip
+
+
+async def _requests(session: aiohttp.ClientSession, bloomreach_url: str) -> dict[str, int]:
+    async with session.get(f"{bloomreach_url}/_sandbox/stats") as response:
+        stats = await response.json()
+    requests: dict[str, int] = stats["projects"][DEFAULT_PROJECT_TOKEN]["requests"]
+    return requests
+
+
+async def _measure_gate(
+    cs: CustomerStack,
+    session: aiohttp.ClientSession,
+    get: Callable[[], Awaitable[None]],
+    quick: bool,
+) -> tuple[str, LoadResult, LoadResult]:
+    """The card of a customer without offers with the gate on: checked to cost one Bloomreach
+    call, then measured like the other rows; the gate is off again afterwards."""
+    await _set_gate(cs, session, GATE_AGGREGATES)
+    try:
+        before = await _requests(session, cs.bloomreach_url)
+        await get()
+        after = await _requests(session, cs.bloomreach_url)
+        cost = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
+        if cost != {"attributes": 1}:
+            raise RuntimeError(f"a gated card cost {cost}, not one attributes call")
+        return await _measure(GATED_GET, get, quick)
+    finally:
+        await _set_gate(cs, session, {})
+
+
 def _row(name: str, throughput: LoadResult, latency: LoadResult) -> str:
     return (
         f"| {name} | {throughput.throughput:,.0f} | {throughput.errors} | "
@@ -269,6 +321,7 @@ async def run(quick: bool) -> str:
                 (f"card with offers (get, {OFFERS} offers)", card_with_offers),
             ):
                 results.append(await _measure(name, call, quick))
+            results.append(await _measure_gate(cs, session, get, quick))
             results += await _measure_outage(session, cs.bloomreach_url, base, spi, quick)
             served = sum(t.requests + lat.requests for n, t, lat in results if "edge" in n)
             edge_pid = cs.stack.edge.process.pid  # type: ignore[union-attr]
@@ -321,6 +374,13 @@ def _report(
             f"- {name.split()[0]}: {t.throughput / ceiling:.0%} of the pass-through chain; "
             f"p99 {lat.p99_ms - floor_p99:+.1f} ms over the emulator alone."
         )
+    gated, gated_lat = by_name[GATED_GET]
+    plain, plain_lat = by_name["get (edge -> core -> emulator)"]
+    lines.append(
+        f"- get with the offer-count gate, customer without offers (one Bloomreach call instead "
+        f"of two): {gated.throughput:,.0f} requests/s, p99 {gated_lat.p99_ms:.1f} ms (without "
+        f"the gate, same run: {plain.throughput:,.0f} requests/s, p99 {plain_lat.p99_ms:.1f} ms)."
+    )
     lines += _outage_lines(by_name)
     lines += [
         f"- RSS after {rss_before[0]:,} customer requests: edge {rss_before[1]:.0f} MB, core "

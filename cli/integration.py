@@ -71,9 +71,14 @@ def _loyalty_text(data: dict[str, Any]) -> str:
         for name in ("id", "name", "type", "value", "amount", "currency", "valid_until")
     )
     search = "yes" if data.get("loyalty_search_shows_offers") else "no"
+    gate = ", ".join(
+        f"{kind} <- {data.get(f'loyalty_{kind}_count_aggregate_id') or 'none'}"
+        for kind in ("promotion", "bonus_check")
+    )
     return (
         f"  loyalty:         {'; '.join(events)}; search shows offers: {search}\n"
-        f"                   properties {props}"
+        f"                   properties {props}\n"
+        f"                   offer-count gate (aggregates): {gate}"
     )
 
 

@@ -208,7 +208,8 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
         help="loyalty offers (repeat; others unchanged): promotion-event-type, "
         "bonus-check-event-type (off: none), id-property, name-property, type-property, "
         "value-property, amount-property, currency-property, valid-until-property, "
-        "search-shows-offers=yes|no",
+        "search-shows-offers=yes|no, promotion-count-aggregate-id, "
+        "bonus-check-count-aggregate-id (the offer-count gate; off: none)",
     )
     enabled = group.add_mutually_exclusive_group()
     enabled.add_argument("--enable", dest="enabled", action="store_true", default=None)

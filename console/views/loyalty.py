@@ -1,8 +1,9 @@
 """Loyalty (issue 14): which Bloomreach customer events are the customer's promotions and
 bonus checks, which of their properties hold the offer's id, name, type, value, amount,
-currency and end of validity, and whether a search already shows the offers. The settings are
-the core's (admin.proto Integration / IntegrationInput fields 60-69); the core has the last word
-and fills in its defaults for what was never set."""
+currency and end of validity, whether a search already shows the offers, and the optional
+offer-count gate (Bloomreach aggregates that let a card skip the offers export for a customer
+without offers). The settings are the core's (admin.proto Integration / IntegrationInput fields
+60-69, 74-75); the core has the last word and fills in its defaults for what was never set."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sitoo_bloomreach.v1 import admin_pb2 as pb
 # characters that would need escaping in the core's filters.
 EVENT_TYPE_PATTERN: Final = r"[A-Za-z0-9_][A-Za-z0-9_\-.]{0,99}"
 PROPERTY_PATTERN: Final = r"[A-Za-z0-9_][A-Za-z0-9_\-.]{0,99}"
+AGGREGATE_PATTERN: Final = PROPERTY_PATTERN  # the core's rule for every loyalty name
 
 
 @dataclass(frozen=True)
@@ -65,10 +67,25 @@ PROPERTIES: Final = (
     ),
 )
 SEARCH_SHOWS_OFFERS: Final = "loyalty_search_shows_offers"
+# The offer-count gate: optional, and only on when every kind that is on has its aggregate.
+GATE: Final = (
+    LoyaltyField(
+        "loyalty_promotion_count_aggregate_id",
+        "Promotion count aggregate",
+        "Id of a Bloomreach aggregate counting the customer's promotion events.",
+        "",
+    ),
+    LoyaltyField(
+        "loyalty_bonus_check_count_aggregate_id",
+        "Bonus check count aggregate",
+        "Id of a Bloomreach aggregate counting the customer's bonus check events.",
+        "",
+    ),
+)
 
 
 def loyalty_values(integration: pb.Integration) -> dict[str, str]:
-    values = {f.name: str(getattr(integration, f.name)) for f in (*EVENT_TYPES, *PROPERTIES)}
+    values = {f.name: str(getattr(integration, f.name)) for f in (*EVENT_TYPES, *PROPERTIES, *GATE)}
     values[SEARCH_SHOWS_OFFERS] = "on" if integration.loyalty_search_shows_offers else ""
     return values
 
@@ -90,6 +107,10 @@ def loyalty_input(form: Form, errors: Errors) -> pb.IntegrationInput:
         match(errors, field.name, value, PROPERTY_PATTERN, "Letters, digits, _ - and . only.")
         setattr(settings, field.name, value)
     settings.loyalty_search_shows_offers = checked(form, SEARCH_SHOWS_OFFERS)
+    for field in GATE:  # empty is set too: it turns the gate off
+        value = text(form, field.name)
+        match(errors, field.name, value, AGGREGATE_PATTERN, "Letters, digits, _ - and . only.")
+        setattr(settings, field.name, value)
     return settings
 
 
@@ -134,6 +155,7 @@ class LoyaltyView(ConsoleView):
             errors=errors,
             event_types=EVENT_TYPES,
             properties=PROPERTIES,
+            gate=GATE,
             examples=examples,
         )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from core_service.domain.errors import InvalidArgument
-from core_service.domain.loyalty import LoyaltyConfig
+from core_service.domain.loyalty_config import LoyaltyConfig
 
 NAME_PATTERN: Final = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 

@@ -3,32 +3,29 @@ Bloomreach, shown on the customer card and redeemed at the till.
 
 An offer is a customer event (typically tracked by a Bloomreach scenario) whose type and
 property names the integration configures. The card reads them with one events export and
-marks what the redemption ledger holds as redeemed. Pure rules, no I/O: the configuration,
-parsing and expiry, the checks a redeem or undo must pass, the retry fingerprint and the
-deterministic Bloomreach events a ledger change becomes.
+marks what the redemption ledger holds as redeemed. Pure rules, no I/O (the configuration is
+:mod:`core_service.domain.loyalty_config`): parsing and expiry, the checks a redeem or undo
+must pass, the retry fingerprint and the deterministic Bloomreach events a ledger change
+becomes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from core_service.domain.errors import InvalidArgument
+from core_service.domain.loyalty_config import PROMOTION, Kind, LoyaltyConfig
 
 if TYPE_CHECKING:
     from core_service.domain.customer import Origin
 
-Kind = Literal["promotion", "bonus_check"]
 Action = Literal["redeem", "undo"]
-PROMOTION: Final = "promotion"
-BONUS_CHECK: Final = "bonus_check"
-KINDS: Final = (PROMOTION, BONUS_CHECK)
 
 # Offer events one card reads, newest first (one export call, whatever the number of offers).
 MAX_OFFER_EVENTS: Final = 100
@@ -41,80 +38,6 @@ MAX_ITEMS: Final = 50
 MAX_ID_LENGTH: Final = 200
 # A time number this large is milliseconds (1e11 seconds is the year 5138).
 _MILLISECONDS_FROM: Final = 1e11
-_NAME: Final = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
-
-
-@dataclass(frozen=True)
-class LoyaltyConfig:
-    """Which customer events carry offers and which of their properties hold what. An empty
-    event type turns that kind of offer off; with both off a card costs no extra call."""
-
-    promotion_event_type: str = "sitoo_promotion"
-    bonus_check_event_type: str = "sitoo_bonus_check"
-    id_property: str = "id"
-    name_property: str = "name"
-    type_property: str = "type"
-    value_property: str = "value"
-    amount_property: str = "amount"
-    currency_property: str = "currency"
-    valid_until_property: str = "valid_until"
-    search_shows_offers: bool = False
-
-    @property
-    def event_types(self) -> tuple[str, ...]:
-        return tuple(t for t in (self.promotion_event_type, self.bonus_check_event_type) if t)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.event_types)
-
-    def kind_of(self, event_type: str) -> Kind | None:
-        if event_type and event_type == self.promotion_event_type:
-            return "promotion"
-        if event_type and event_type == self.bonus_check_event_type:
-            return "bonus_check"
-        return None
-
-    def to_json(self) -> dict[str, Any]:
-        """Only what differs from the defaults is stored (new defaults reach old rows)."""
-        default = LoyaltyConfig()
-        return {
-            f.name: getattr(self, f.name)
-            for f in fields(self)
-            if getattr(self, f.name) != getattr(default, f.name)
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> LoyaltyConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (data or {}).items() if k in known})
-
-
-def configure(current: LoyaltyConfig, changes: Mapping[str, object]) -> LoyaltyConfig:
-    """``current`` with ``changes`` (field name -> value), validated."""
-    updated = replace(current, **changes)  # type: ignore[arg-type]  # names checked below
-    for f in fields(updated):
-        value = getattr(updated, f.name)
-        if f.name == "search_shows_offers":
-            continue
-        if f.name.endswith("_event_type"):
-            if value and not _NAME.fullmatch(value):
-                raise InvalidArgument(
-                    f"loyalty {f.name} must be a Bloomreach event type name (or empty: off)",
-                    field=f"loyalty_{f.name}",
-                )
-        elif not _NAME.fullmatch(value):
-            raise InvalidArgument(
-                f"loyalty {f.name} must be an event property name", field=f"loyalty_{f.name}"
-            )
-    if updated.promotion_event_type and (
-        updated.promotion_event_type == updated.bonus_check_event_type
-    ):
-        raise InvalidArgument(
-            "promotions and bonus checks need different event types",
-            field="loyalty_bonus_check_event_type",
-        )
-    return updated
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class CustomerMapping:
                 continue  # a list of objects cannot be an ID value
             self.targets.setdefault(mapping.sitoo_field, []).append(mapping)
         self.consent_by_id = {c.consent_id: c for c in integration.consent_types}
+        self.offer_gate = integration.loyalty.gate_aggregates  # ride on every read (loyalty)
         self.slots, self.attributes = self._read_plan()
 
     # ---- keys -------------------------------------------------------------------------
@@ -109,6 +110,7 @@ class CustomerMapping:
                 slots.append(Slot("aggregate", rule.aggregate_id))
             elif rule.segmentation_id:
                 slots.append(Slot("segmentation", rule.segmentation_id))
+        slots += [Slot("aggregate", aggregate_id) for aggregate_id in self.offer_gate]
         unique = tuple(dict.fromkeys(slots))
         return unique, tuple(slot_attribute(slot) for slot in unique)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from core_service.domain.integration import ConsentType, EnrichmentRule, FieldMapping, Integration
-from core_service.domain.loyalty import LoyaltyConfig
+from core_service.domain.loyalty_config import LoyaltyConfig
 from core_service.domain.outbox import OutboxEntry, QuarantineEntry
 from core_service.services.integrations import IntegrationSettings, IssuedCredentials
 from sitoo_bloomreach.v1 import admin_pb2 as pb
@@ -73,7 +73,7 @@ def settings_from_proto(message: pb.IntegrationInput) -> IntegrationSettings:
 
 
 def loyalty_fields(config: LoyaltyConfig) -> dict[str, object]:
-    """The Integration message's ``loyalty_*`` fields (admin.proto 60-69)."""
+    """The Integration message's ``loyalty_*`` fields (admin.proto 60-69, 74-75)."""
     return {f"loyalty_{name}": getattr(config, name) for name in LoyaltyConfig.__dataclass_fields__}
 
 

@@ -10,7 +10,8 @@ import grpc
 from core_service.domain.customer import Customer, CustomerInput, Origin, Purchase
 from core_service.domain.errors import InvalidArgument, Unauthenticated, UnknownIntegration
 from core_service.domain.integration import Integration
-from core_service.domain.loyalty import PROMOTION, Action, Item, Offer
+from core_service.domain.loyalty import Action, Item, Offer
+from core_service.domain.loyalty_config import PROMOTION
 from core_service.grpc_api.calls import caller_info, rpc
 from core_service.metrics import CoreMetrics
 from core_service.services.card_cache import served_from_cache

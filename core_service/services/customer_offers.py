@@ -2,8 +2,11 @@
 (issue 14). A mixin of ``CustomerService``: the attributes read and the events export are its
 own (same deadline, call gate and error mapping); the rules are ``services/loyalty.py``'s.
 
-A card makes at most one extra Bloomreach call, the offers' events export, beside its read and
-never after it; search makes it only when the integration says so.
+A card makes at most one extra Bloomreach call, the offers' events export, beside its read;
+search makes it only when the integration says so. With the offer-count gate configured
+(``LoyaltyConfig.gate_aggregates``) the read also fetches the offer counts and the export
+follows it only when a count says there may be offers (``needs_export``): one call for a
+customer without offers, two in a row for one with them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from core_service.domain.customer import Customer, Origin
 from core_service.domain.errors import DomainError, StorageError, UpstreamMisconfigured
 from core_service.domain.integration import Integration
 from core_service.domain.loyalty import Action, Item
+from core_service.domain.loyalty_config import needs_export
 from core_service.domain.mapping import CustomerMapping, Snapshot
 from core_service.services.deadline import Deadline
 from core_service.services.loyalty import LoyaltyService
@@ -71,6 +75,11 @@ class CustomerOffers:
         deadline: Deadline,
     ) -> Customer:
         assert self._loyalty is not None
+        if mapping.offer_gate:
+            snap = await self._existing(integration, mapping, customer_id, deadline)
+            return await self._with_offers(
+                integration, mapping, mapping.customer(snap), deadline, snap
+            )
         ids = mapping.customer_ids(customer_id)
         snap, events = await _both(
             self._existing(integration, mapping, customer_id, deadline),
@@ -114,8 +123,14 @@ class CustomerOffers:
         mapping: CustomerMapping,
         customer: Customer,
         deadline: Deadline,
+        snap: Snapshot,
     ) -> Customer:
+        """The offers after the customer's read (``snap``): no call when the offer-count gate
+        says the customer has none."""
         assert self._loyalty is not None
+        counts = (snap.analyses.get(("aggregate", a)) for a in mapping.offer_gate)
+        if mapping.offer_gate and not needs_export(counts):
+            return replace(customer, offers=())
         ids = mapping.customer_ids(customer.customer_id)
         events = await self._offer_events(integration, ids, deadline, card=True)
         offers = await self._loyalty.card(integration, ids[mapping.hard_id_name], events)

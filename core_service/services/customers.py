@@ -130,11 +130,12 @@ class CustomerService(CustomerOffers):
         customer = mapping.customer(snap)
         if self._loyalty is None or not integration.loyalty.search_shows_offers:
             return customer
-        return await self._with_offers(integration, mapping, customer, deadline)
+        return await self._with_offers(integration, mapping, customer, deadline, snap)
 
     async def get(self, integration: Integration, customer_id: str, deadline: Deadline) -> Customer:
         """The card: one attributes read and, with loyalty offers configured, one events
-        export beside it (issue 14: at most one extra call per card, whatever the offers)."""
+        export beside it (issue 14: at most one extra call per card, whatever the offers), or
+        after it only when the offer-count gate says there may be offers."""
         mapping = self.mapping(integration)
         if self._queued is not None:
             hard_id = mapping.customer_ids(customer_id)[mapping.hard_id_name]

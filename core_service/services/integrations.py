@@ -26,7 +26,7 @@ from core_service.domain.integration import (
     validate_name,
     validate_url,
 )
-from core_service.domain.loyalty import LoyaltyConfig, configure
+from core_service.domain.loyalty_config import LoyaltyConfig, configure
 from core_service.metrics import CoreMetrics
 from core_service.services.credential_directory import CredentialDirectory, CredentialKind
 from core_service.services.ports import CredentialVerifierSource, IntegrationStore

@@ -87,6 +87,7 @@ def _project_stats(store: ProjectStore) -> dict[str, Any]:
         "customers": len(store.customers),
         "events": sum(len(c.events) for c in store.customers.values()),
         **store.stats,
+        "requests": dict(store.requests),
     }
 
 

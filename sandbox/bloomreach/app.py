@@ -86,6 +86,17 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+@web.middleware
+async def request_count_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts each API request of a known project by route (``/_sandbox/stats`` shows them),
+    before any injected fault: a faulted call was still made."""
+    name = request.match_info.route.name
+    store = request.app[STATE].projects.get(request.match_info.get("token", ""))
+    if store is not None and name in ROUTE_NAMES:
+        store.requests[name] = store.requests.get(name, 0) + 1
+    return await handler(request)
+
+
 def _add_routes(app: web.Application) -> None:
     r = app.router
     r.add_route("GET", f"{TRACK}/system/time", tracking.system_time, name="system_time")
@@ -132,7 +143,7 @@ def _fault_error_body(config: BloomreachConfig) -> ErrorBody:
 
 def create_app(config: BloomreachConfig) -> web.Application:
     app = web.Application(
-        middlewares=[request_id_middleware, fault_middleware],
+        middlewares=[request_id_middleware, request_count_middleware, fault_middleware],
         client_max_size=config.limits.max_request_bytes,
     )
     app[STATE] = EmulatorState.build(config)

@@ -107,6 +107,9 @@ class ProjectStore:
         self.segmentations: dict[str, Any] = {}  # segmentation id -> default value
         self.aggregates: dict[str, dict[str, Any]] = {}  # aggregate id -> definition
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        # API requests received, by route name (app.ROUTE_NAMES), faulted ones included: what a
+        # test counts to know how many calls a use case cost.
+        self.requests: dict[str, int] = {}
         self.next_cid = 1
         self.seq = 0
         self.version += 1

@@ -1,6 +1,6 @@
 """The console's loyalty page (issue 14), in process: the real console app, its real
 AdminGateway, gRPC to the in-memory core. The page reads and writes the integration's loyalty
-settings (admin.proto Integration / IntegrationInput fields 60-69)."""
+settings (admin.proto Integration / IntegrationInput fields 60-69, 74-75)."""
 
 from __future__ import annotations
 
@@ -126,10 +126,33 @@ async def test_an_unchecked_box_turns_search_offers_off(console: Client, core: F
     assert not core.state.integrations["acme"].loyalty_search_shows_offers
 
 
+async def test_the_offer_count_gate_is_shown_and_saved(console: Client, core: FakeCore) -> None:
+    core.state.integrations["acme"].loyalty_promotion_count_aggregate_id = "promos"
+    csrf = await sign_in(console, core.state.token)
+    page = html.unescape(await (await console.get(PAGE)).text())
+    assert 'name="loyalty_promotion_count_aggregate_id" type="text" value="promos"' in page
+    assert 'name="loyalty_bonus_check_count_aggregate_id" type="text" value=""' in page
+    assert "Aggregates can lag behind new events" in page
+    form = a_form(
+        csrf,
+        loyalty_promotion_count_aggregate_id="",  # cleared: sent empty, the gate goes off
+        loyalty_bonus_check_count_aggregate_id="65a1f0c2e4b0",
+    )
+    response = await console.post(PAGE, data=form, allow_redirects=False)
+    assert response.status == 303, await response.text()
+    request, _ = core.state.last("UpdateIntegration")
+    assert isinstance(request, apb.UpdateIntegrationRequest)
+    sent = request.settings
+    assert sent.HasField("loyalty_promotion_count_aggregate_id")
+    assert sent.loyalty_promotion_count_aggregate_id == ""
+    assert sent.loyalty_bonus_check_count_aggregate_id == "65a1f0c2e4b0"
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
         ({"loyalty_id_property": ""}, "Enter the id property."),
+        ({"loyalty_bonus_check_count_aggregate_id": "an id"}, "Letters, digits, _ - and . only."),
         ({"loyalty_valid_until_property": "  "}, "Enter the valid until property."),
         ({"loyalty_name_property": "first name"}, "Letters, digits, _ - and . only."),
         ({"loyalty_promotion_event_type": "offer<script>"}, "Letters, digits, _ - and . only."),

@@ -56,8 +56,8 @@ class Till:
         request = pb.GetCustomerRequest(integration="acme", customer_id=customer_id)
         return await self._stub.GetCustomer(request, metadata=self._metadata, timeout=10)
 
-    async def search(self) -> pb.Customer:
-        request = pb.SearchCustomersRequest(integration="acme", key_type="email", key=ANNA)
+    async def search(self, key: str = ANNA) -> pb.Customer:
+        request = pb.SearchCustomersRequest(integration="acme", key_type="email", key=key)
         found = await self._stub.SearchCustomers(request, metadata=self._metadata, timeout=10)
         (customer,) = found.customers
         return customer
@@ -383,3 +383,114 @@ async def test_a_key_that_cannot_read_offers_fails_validation_and_cards_still_an
     async with grpc.aio.insecure_channel(limited.s.env["SITOO_BR_CORE_TARGET"]) as channel:
         card = await Till(limited, channel, "reg-1").card()
     assert card.customer_id == ANNA and list(card.bonus_checks) == []
+
+
+# ---- the offer-count gate -------------------------------------------------------------
+
+BO = "bo@example.se"  # a customer without offers
+
+
+async def requests(o: OrderStack) -> Counter[str]:
+    """The API requests the emulator has received, by route (its /_sandbox/stats)."""
+    return Counter((await o.bloomreach_stats())["requests"])
+
+
+async def gate(o: OrderStack, promotions: str = "promotions", checks: str = "checks") -> None:
+    """Count aggregates in Bloomreach, as a marketer defines them, and the gate set with the
+    CLI (search shows offers too, so that search is gated as well)."""
+    for aggregate, event_type in (
+        ("promotions", "sitoo_promotion"),
+        ("checks", "sitoo_bonus_check"),
+    ):
+        body = {"event_type": event_type, "function": "count"}
+        await o.emulator(
+            o.bloomreach_url, "PUT", f"/_sandbox/projects/{TOKEN}/aggregates/{aggregate}", body
+        )
+    o.s.cli_json(
+        "integration", "update", "acme",
+        "--loyalty", f"promotion-count-aggregate-id={promotions}",
+        "--loyalty", f"bonus-check-count-aggregate-id={checks}",
+        "--loyalty", "search-shows-offers=yes",
+    )  # fmt: skip
+    await track(o, "customers", {"customer_ids": {"registered": BO}, "properties": {"email": BO}})
+
+
+async def test_with_the_gate_a_card_without_offers_costs_one_call_and_offers_still_show(
+    orders: OrderStack, channel: grpc.aio.Channel
+) -> None:
+    await give_offers(orders, bonus("b-1", valid_until=int(NOW) + 86_400))
+    await gate(orders)
+    till = Till(orders, channel, "reg-1")
+    shown = orders.s.cli("integration", "show", "acme").stdout
+    assert "offer-count gate (aggregates): promotion <- promotions, bonus_check <- checks" in shown
+
+    before = await requests(orders)
+    card = await till.card(BO)
+    after_get = await requests(orders)
+    searched = await till.search(BO)
+    after_search = await requests(orders)
+
+    assert card.customer_id == BO and not card.bonus_checks and not card.promotions
+    assert after_get - before == Counter({"attributes": 1})  # one Bloomreach call per card
+    assert searched.customer_id == BO and not searched.bonus_checks
+    assert after_search - after_get == Counter({"attributes": 1})
+
+    offered = await till.card(ANNA)  # a customer with offers: the read, then the export
+
+    assert [b.bonus_check_id for b in offered.bonus_checks] == ["b-1"]
+    assert await requests(orders) - after_search == Counter({"attributes": 1, "export_events": 1})
+    check = [
+        c
+        for c in json.loads(
+            orders.s.cli("integration", "validate", "acme", "--json", "--skip-round-trip").stdout
+        )["checks"]
+        if c["name"] == "loyalty_offer_gate"
+    ]
+    assert [c["passed"] for c in check] == [True], check
+
+
+async def test_an_unknown_count_aggregate_still_shows_the_offers(
+    orders: OrderStack, channel: grpc.aio.Channel
+) -> None:
+    await give_offers(orders, bonus("b-1"))
+    await gate(orders, checks="never-defined")
+    till = Till(orders, channel, "reg-1")
+    before = await requests(orders)
+
+    card = await till.card()
+
+    assert [b.bonus_check_id for b in card.bonus_checks] == ["b-1"]
+    assert await requests(orders) - before == Counter({"attributes": 1, "export_events": 1})
+    report = json.loads(
+        orders.s.cli("integration", "validate", "acme", "--json", "--skip-round-trip").stdout
+    )
+    (check,) = [c for c in report["checks"] if c["name"] == "loyalty_offer_gate"]
+    assert not check["passed"] and "'never-defined' cannot be read" in check["detail"]
+
+
+@pytest.fixture
+def no_analyses(
+    sqlite_database_url: str, service_env: dict[str, str], tmp_path: Path
+) -> Iterator[OrderStack]:
+    """The integration's key may read everything but analyses (segmentations, aggregates)."""
+    args = ("--key-id", DEFAULT_KEY_ID, "--secret", DEFAULT_SECRET,
+            "--permissions", f'{DEFAULT_KEY_ID}={{"analyses_get": false}}')  # fmt: skip
+    with order_stack(
+        sqlite_database_url, service_env, tmp_path / "logs", bloomreach_args=args
+    ) as o:
+        yield o
+
+
+async def test_a_key_that_cannot_read_the_counts_still_shows_the_offers(
+    no_analyses: OrderStack,
+) -> None:
+    await give_offers(no_analyses, bonus("b-1"))
+    await gate(no_analyses)
+    async with grpc.aio.insecure_channel(no_analyses.s.env["SITOO_BR_CORE_TARGET"]) as channel:
+        till = Till(no_analyses, channel, "reg-1")
+        before = await requests(no_analyses)
+        card = await till.card()
+        without = await till.card(BO)  # unreadable counts: the export, which finds none
+
+    assert [b.bonus_check_id for b in card.bonus_checks] == ["b-1"] and not without.bonus_checks
+    assert await requests(no_analyses) - before == Counter({"attributes": 2, "export_events": 2})

@@ -34,7 +34,9 @@ class FakeBloomreach:
     applies ``customers`` and consent commands. ``fail`` holds errors the next calls raise (one
     each); command ids in ``refuse`` are answered ``success: false``. ``events`` are every
     found customer's events; ``categories`` the project's consent categories. Bloomreach
-    answers an unknown customer with 404 or with null values: ``unknown_is_404`` picks."""
+    answers an unknown customer with 404 or with null values: ``unknown_is_404`` picks.
+    ``aggregates`` maps an aggregate id to the event type it counts (among ``events``); any
+    other aggregate id is unknown, answered ``success: false`` as Bloomreach does."""
 
     def __init__(self) -> None:
         self.profiles: list[Profile] = []
@@ -46,6 +48,7 @@ class FakeBloomreach:
         self.events: list[JsonObject] = []
         self.categories: list[JsonObject] = []
         self.anonymized: list[dict[str, str]] = []
+        self.aggregates: dict[str, str] = {}
         self.unknown_is_404 = True
 
     def add(self, ids: dict[str, str], **properties: Any) -> None:
@@ -88,6 +91,9 @@ class FakeBloomreach:
             return AttributeResult(True, profile["properties"].get(attribute["property"]))
         if kind == "consent":
             return AttributeResult(True, profile["consents"].get(attribute["category"], False))
+        if kind == "aggregate" and attribute["id"] in self.aggregates:
+            counted = self.aggregates[attribute["id"]]
+            return AttributeResult(True, sum(e.get("type") == counted for e in self.events))
         return AttributeResult(False, error="no such analysis")
 
     async def batch(

@@ -10,18 +10,12 @@ from typing import Any
 
 import pytest
 
-from core_service.domain import loyalty
+from core_service.domain import loyalty, loyalty_config
 from core_service.domain.customer import Origin
 from core_service.domain.errors import InvalidArgument
 from core_service.domain.integration import BloomreachAccess, Integration, SitooAccess
-from core_service.domain.loyalty import (
-    Item,
-    LoyaltyConfig,
-    configure,
-    offers_from_events,
-    parse_time,
-    refused,
-)
+from core_service.domain.loyalty import Item, offers_from_events, parse_time, refused
+from core_service.domain.loyalty_config import LoyaltyConfig, configure
 from core_service.services.loyalty import LoyaltyService
 from edge import spi_contract
 from sitoo_bloomreach.v1 import customers_pb2 as pb
@@ -312,7 +306,7 @@ def test_the_edges_contract_module_states_what_the_core_does() -> None:
     assert spi_contract.LOYALTY_MAX_OFFER_EVENTS == loyalty.MAX_OFFER_EVENTS
     assert set(spi_contract.LOYALTY_CHANGE_EVENT_TYPES) == {
         f"sitoo_{kind}_{suffix}"
-        for kind in loyalty.KINDS
+        for kind in loyalty_config.KINDS
         for suffix in loyalty.EVENT_SUFFIX.values()
     }
     promotion = [f.name for f in pb.Promotion.DESCRIPTOR.fields]

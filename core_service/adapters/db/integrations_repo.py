@@ -20,7 +20,7 @@ from core_service.domain.integration import (
     Integration,
     SitooAccess,
 )
-from core_service.domain.loyalty import LoyaltyConfig
+from core_service.domain.loyalty_config import LoyaltyConfig
 from core_service.domain.stored_integration import StoredIntegration
 
 

@@ -21,6 +21,8 @@ from core_service.services.validation.remedies import (
     permission_remedy,
 )
 
+OFFER_GATE = "loyalty_offer_gate"  # a line of its own only where the gate is configured
+
 
 class BloomreachChecks:
     """Read-only probes of the integration's Bloomreach project: nothing is written."""
@@ -114,6 +116,70 @@ class BloomreachChecks:
             name,
             f"{len(attributes)} mapped attributes (properties, ids, consents, enrichment) and "
             "purchase events are readable",
+        )
+
+    async def offer_gate(self, integration: Integration, client: BloomreachApi) -> Check:
+        """Loyalty's offer-count gate (domain/loyalty.py): on only when every kind of offer
+        that is on has its aggregate, and useful only when Bloomreach answers them with a
+        number. A gate that cannot be read costs nothing but the saving: cards export."""
+        name = OFFER_GATE
+        loyalty = integration.loyalty
+        gate = loyalty.gate_aggregates
+        if not loyalty.enabled:
+            return ok(name, "loyalty offers are off: the card reads no offers, nothing to gate")
+        if not gate:
+            missing = [
+                f"loyalty_{kind}_count_aggregate_id"
+                for kind, event_type, aggregate in (
+                    (
+                        "promotion",
+                        loyalty.promotion_event_type,
+                        loyalty.promotion_count_aggregate_id,
+                    ),
+                    (
+                        "bonus_check",
+                        loyalty.bonus_check_event_type,
+                        loyalty.bonus_check_count_aggregate_id,
+                    ),
+                )
+                if event_type and not aggregate
+            ]
+            flag = missing[0].removeprefix("loyalty_").replace("_", "-")
+            return fail(
+                name,
+                f"the offer-count gate is off: {', '.join(missing)} is not set; every card reads "
+                "the offer events",
+                f"set it (`integration update {integration.name} --loyalty {flag}=ID`), or "
+                "clear the other to go without the gate",
+            )
+        probe = {integration.hard_id_name: f"sitoo-bloomreach-probe-{nonce()}"}
+        attributes = [{"type": "aggregate", "id": aggregate} for aggregate in gate]
+        try:
+            results = await client.attributes(probe, attributes, CALL_TIMEOUT_S)
+        except BloomreachError as exc:
+            return fail(name, f"{exc}{request_id_note(exc)}", bloomreach_remedy(integration, exc))
+        if results is None:  # Bloomreach answered the made-up customer with 404
+            return ok(name, f"aggregates {', '.join(gate)} configured (not probed: no customer)")
+        problems = []
+        for aggregate, result in zip(gate, results, strict=False):
+            if not result.success:
+                problems.append(f"{aggregate!r} cannot be read ({result.error})")
+            elif isinstance(result.value, bool) or not isinstance(result.value, int | float):
+                problems.append(f"{aggregate!r} is not a count ({result.value!r})")
+        if problems:
+            return fail(
+                name,
+                f"offer-count gate: {'; '.join(problems)}; until fixed every card reads the "
+                "offer events (offers still show)",
+                "create each aggregate in Bloomreach (an Aggregate analysis: count of the "
+                "offer event type) and let the API group read it "
+                f"({permission_remedy(integration, ['read access to the aggregates'])}), or "
+                "clear the setting",
+            )
+        return ok(
+            name,
+            f"aggregates {', '.join(gate)} are readable: a card of a customer without offers "
+            "costs one Bloomreach call",
         )
 
     async def consent_categories(self, integration: Integration, client: BloomreachApi) -> Check:

@@ -56,8 +56,13 @@ def grant_for_attribute(attribute: dict[str, Any]) -> str:
         return f"Customer properties > Get for '{attribute.get('property')}'"
     if kind == "consent":
         return "Events > Get for 'consent' (consent reads)"
-    if kind in ("segmentation", "aggregate"):
+    if kind == "segmentation":
         return f"read access to {kind} {attribute.get('id')!r} (customer-card enrichment)"
+    if kind == "aggregate":
+        return (
+            f"read access to aggregate {attribute.get('id')!r} (customer-card enrichment or "
+            "loyalty's offer-count gate)"
+        )
     return f"read access to {kind} {attribute.get('id', '')!r}"
 
 

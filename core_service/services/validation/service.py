@@ -13,7 +13,7 @@ from core_service.metrics import CoreMetrics
 from core_service.services.customers import CustomerService
 from core_service.services.ports import ValidationStore
 from core_service.services.upstream_ports import BloomreachApi, Upstream
-from core_service.services.validation.bloomreach_checks import BloomreachChecks
+from core_service.services.validation.bloomreach_checks import OFFER_GATE, BloomreachChecks
 from core_service.services.validation.checks import (
     TestCustomer,
     fail,
@@ -78,17 +78,24 @@ class ValidationService:
             "bloomreach_credentials",
             lambda: self._bloomreach_checks.bloomreach_credentials(integration, client),
         )
+        loyalty = integration.loyalty
+        gate = bool(loyalty.promotion_count_aggregate_id or loyalty.bonus_check_count_aggregate_id)
         if credentials.passed and client is not None:
             await run(
                 "bloomreach_read_permissions",
                 lambda: self._bloomreach_checks.read_permissions(integration, client),
             )
+            if gate:
+                await run(
+                    OFFER_GATE, lambda: self._bloomreach_checks.offer_gate(integration, client)
+                )
             await run(
                 "consent_categories",
                 lambda: self._bloomreach_checks.consent_categories(integration, client),
             )
         else:
-            for name in ("bloomreach_read_permissions", "consent_categories"):
+            names = ("bloomreach_read_permissions", *((OFFER_GATE,) if gate else ()))
+            for name in (*names, "consent_categories"):
                 await run(name, skipped_check(name, "Bloomreach credentials failed"))
         await run("sitoo_credentials", lambda: self._sitoo_checks.sitoo_credentials(integration))
         await run("edge_reachable", self._sitoo_checks.edge_reachable)

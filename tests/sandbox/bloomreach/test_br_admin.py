@@ -146,3 +146,17 @@ async def test_state_saved_periodically_after_writes(start: Starter, tmp_path: P
     saved = json.loads(path.read_text())
     [project] = saved["projects"].values()
     assert project["customers"][0]["hard_ids"] == IDS
+
+
+async def test_stats_count_the_api_requests_by_route_faulted_ones_too(br: BR) -> None:
+    await br.update(IDS, {"first_name": "Anna"})
+    await br.attributes(IDS, {"type": "id", "id": "registered"})
+    await br.attributes(IDS, {"type": "id", "id": "registered"})
+    faults = {"export_events": {"error_rate": 1.0, "error_status": 503}}
+    assert (await br.sandbox("PUT", "faults", {"faults": faults})).status == 200
+    refused = await br.data("customers/events", {"customer_ids": IDS, "event_types": ["x"]})
+    assert refused.status == 503
+    assert (await br.stats())["requests"] == {"customers": 1, "attributes": 2, "export_events": 1}
+    # Sandbox calls are not API requests; a reset forgets the counts.
+    await br.sandbox("POST", "reset")
+    assert (await br.stats())["requests"] == {}

@@ -285,3 +285,20 @@ async def test_unexpected_error_is_json_500_with_request_id(
     assert reply.status == 500
     assert reply.body == {"success": False, "error": "Internal Server Error"}
     assert reply.headers["x-request-id"]
+
+
+async def test_a_count_aggregate_counts_a_customers_offer_events(br: BR) -> None:
+    """What loyalty's offer-count gate reads: the count of one event type, 0 without any."""
+    path = f"projects/{br.token}/aggregates/checks"
+    reply = await br.sandbox("PUT", path, {"event_type": "sitoo_bonus_check", "function": "count"})
+    assert reply.status == 200
+    await br.update(IDS, {"email": "a@x"})
+    await br.update({"registered": "bo"}, {"email": "b@x"})
+    for n in range(2):
+        await br.event(IDS, "sitoo_bonus_check", {"id": f"b-{n}", "amount": 50}, ts=100 + n)
+    await br.event(IDS, "sitoo_promotion", {"id": "p-1"}, ts=100)
+    counts = [
+        (await br.attributes(ids, {"type": "aggregate", "id": "checks"})).body["results"]
+        for ids in (IDS, {"registered": "bo"}, {"registered": "nobody"})
+    ]
+    assert counts == [[{"success": True, "value": n}] for n in (2, 0, 0)]
