@@ -150,6 +150,10 @@ class Hedge:
         task.add_done_callback(settled)
         return True
 
+    async def settle(self) -> None:
+        """Wait until the detached calls have finished (their answers taken)."""
+        await asyncio.gather(*self._detached, return_exceptions=True)
+
     async def close(self) -> None:
         """Cancel the detached calls (shutdown: nobody waits for their answers)."""
         tasks = list(self._detached)

@@ -54,6 +54,7 @@ class HangingBloomreach(CustomerService):
     hang = False
     error: Exception | None = None
     release: asyncio.Event
+    saw_cancel: asyncio.Event
     cancelled = 0
 
     async def _answer(self) -> Customer:
@@ -62,6 +63,7 @@ class HangingBloomreach(CustomerService):
                 await self.release.wait()
             except asyncio.CancelledError:
                 self.cancelled += 1
+                self.saw_cancel.set()
                 raise
         if self.error is not None:
             raise self.error
@@ -105,6 +107,7 @@ class Parts:
             hedge=self.hedge,
         )
         self.service.release = asyncio.Event()
+        self.service.saw_cancel = asyncio.Event()
 
     def count(self, outcome: str, operation: str = "search") -> float:
         return float(self.metrics.answers.labels("tenant1", operation, outcome)._value.get())
@@ -156,8 +159,7 @@ async def test_a_known_customer_is_answered_from_the_cache_while_the_call_goes_o
     newer = replace(ANNA, fields={**ANNA.fields, "name_first": "Anna-Lena"})
     service.answer = newer
     service.release.set()
-    while parts.hedge.detached:
-        await asyncio.sleep(0)
+    await parts.hedge.settle()
     await parts.writer.drain()
     found = await parts.cards.find(ACME, "email", "anna@example.se", now=NOW)
     assert found is not None and found.card == newer
@@ -175,8 +177,7 @@ async def test_a_late_failure_is_not_remembered_and_a_fast_one_falls_back_as_bef
     service.hang, service.error = True, UpstreamTimeout("Bloomreach did not answer in time")
     assert await service.search(ACME, "email", "anna@example.se", Deadline.after(8)) == [ANNA]
     service.release.set()
-    while parts.hedge.detached:
-        await asyncio.sleep(0)
+    await parts.hedge.settle()
     # An answer within the delay is the live one: here Bloomreach's failure, then the cache.
     service.hang = False
     assert await service.search(ACME, "email", "anna@example.se", Deadline.after(8)) == [ANNA]
@@ -238,8 +239,7 @@ async def test_the_caller_going_away_cancels_a_raced_call(make: Callable[..., Pa
     search.cancel()
     with pytest.raises(asyncio.CancelledError):
         await search
-    while service.cancelled == 0:
-        await asyncio.sleep(0)
+    await asyncio.wait_for(service.saw_cancel.wait(), 5)
     assert parts.hedge.detached == 0
 
 
