@@ -110,9 +110,20 @@ class Hedge:
         """The live read's answer if it comes within the hedge delay, or if no cached card
         can stand in; else the cached card, the live call going on detached (``on_success``
         gets its answer). The caller going away cancels the call, as it would an awaited one."""
-        task = asyncio.get_running_loop().create_task(live)
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(live)
+        # One future woken by whichever comes first: cheaper than asyncio.wait (which every
+        # hedged read would pay on the healthy path too).
+        woken = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        timer = loop.call_later(self.delay_s, wake)
+        task.add_done_callback(wake)
         try:
-            await asyncio.wait((task,), timeout=self.delay_s)
+            await woken
             if not task.done():
                 found = await self._stand_in(integration, key_type, key)
                 if found is not None and not task.done() and self._detach(task, on_success):
@@ -120,6 +131,9 @@ class Hedge:
         except BaseException:
             task.cancel()
             raise
+        finally:
+            timer.cancel()
+            task.remove_done_callback(wake)
         return await task
 
     async def _stand_in(
