@@ -19,6 +19,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from core_service.domain.card_cache import CachedCard, index_keys, normalised_key
@@ -35,6 +37,26 @@ T = TypeVar("T")
 MAX_DETACHED = 1024
 # Search keys remembered as having a cached card (~100 bytes each: a hash, not the key).
 KNOWN_KEYS = 200_000
+
+
+@dataclass
+class _Race:
+    detached: bool = False  # the till was answered from the cache; the call goes on alone
+
+
+_race: ContextVar[_Race | None] = ContextVar("card_hedge_race", default=None)
+
+
+async def _run(live: Coroutine[Any, Any, T], race: _Race) -> T:
+    _race.set(race)  # in the task's own context
+    return await live
+
+
+def in_detached_call() -> bool:
+    """Whether the current code runs in a call whose till was already answered from the cache
+    (what it would tell the till, and count as told, goes nowhere)."""
+    race = _race.get()
+    return race is not None and race.detached
 
 
 class KnownKeys:
@@ -111,7 +133,8 @@ class Hedge:
         can stand in; else the cached card, the live call going on detached (``on_success``
         gets its answer). The caller going away cancels the call, as it would an awaited one."""
         loop = asyncio.get_running_loop()
-        task = loop.create_task(live)
+        race = _Race()
+        task = loop.create_task(_run(live, race))
         # One future woken by whichever comes first: cheaper than asyncio.wait (which every
         # hedged read would pay on the healthy path too).
         woken = loop.create_future()
@@ -127,6 +150,7 @@ class Hedge:
             if not task.done():
                 found = await self._stand_in(integration, key_type, key)
                 if found is not None and not task.done() and self._detach(task, on_success):
+                    race.detached = True
                     return found
         except BaseException:
             task.cancel()

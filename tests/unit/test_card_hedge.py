@@ -23,7 +23,7 @@ from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
 from core_service.services.card_cache import CardCachedCustomers, CardWriter, served_from_cache
-from core_service.services.card_hedge import Hedge, KnownKeys
+from core_service.services.card_hedge import Hedge, KnownKeys, in_detached_call
 from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
 from tests.support.memory_cards import MemoryCards
@@ -56,6 +56,7 @@ class HangingBloomreach(CustomerService):
     release: asyncio.Event
     saw_cancel: asyncio.Event
     cancelled = 0
+    detached_seen = False
 
     async def _answer(self) -> Customer:
         if self.hang:
@@ -65,6 +66,8 @@ class HangingBloomreach(CustomerService):
                 self.cancelled += 1
                 self.saw_cancel.set()
                 raise
+        # What a read-your-writes answer inside the call would check before counting itself.
+        self.detached_seen = in_detached_call()
         if self.error is not None:
             raise self.error
         return self.answer
@@ -163,10 +166,11 @@ async def test_a_known_customer_is_answered_from_the_cache_while_the_call_goes_o
     await parts.writer.drain()
     found = await parts.cards.find(ACME, "email", "anna@example.se", now=NOW)
     assert found is not None and found.card == newer
+    assert service.detached_seen  # the calls knew their tills were answered
     # Healthy again: a live answer, unmarked.
     service.hang = False
     assert await service.search(ACME, "email", "anna@example.se", deadline) == [newer]
-    assert served_from_cache() is None
+    assert served_from_cache() is None and not service.detached_seen
 
 
 async def test_a_late_failure_is_not_remembered_and_a_fast_one_falls_back_as_before(
