@@ -262,3 +262,18 @@ def test_known_keys_are_normalised_and_bounded() -> None:
     assert not known.knows(replace(ACME, id=2), "email", "anna@example.se")
     known.add_card(ACME, Customer("bo@example.se", {"email": "bo@example.se"}))
     assert len(known) == 3 and not known.knows(ACME, "customer_id", "anna@example.se")
+
+
+async def test_a_database_that_cannot_stand_in_leaves_the_till_waiting(parts: Parts) -> None:
+    await parts.known()
+    service = parts.service
+    service.hang = True
+    parts.cards.fail_reads = True
+    search = asyncio.create_task(
+        service.search(ACME, "email", "anna@example.se", Deadline.after(8))
+    )
+    await asyncio.sleep(0.05)  # well past the 0.01 s hedge delay
+    assert not search.done()
+    service.release.set()
+    assert await search == [ANNA]
+    assert served_from_cache() is None and parts.count("hedged") == 0
