@@ -39,6 +39,7 @@ WARM_UP_SEARCHES = 6  # the default 5 failures open the circuit
 class Cell:
     breaker: bool
     tills: int
+    setting: str = ""  # the first column when it is not the breaker's on/off
     statuses: Counter[int] = field(default_factory=Counter)
     took: list[float] = field(default_factory=list)
     calls: float = 0.0  # Bloomreach attribute calls the core started
@@ -48,6 +49,10 @@ class Cell:
         if not ordered:
             return float("nan")
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _email(n: int) -> str:
+    return f"till{n}@example.se"
 
 
 async def _calls(session: aiohttp.ClientSession, url: str) -> float:
@@ -61,7 +66,7 @@ async def _search(session: aiohttp.ClientSession, url: str, auth: str, n: int, c
     started = time.monotonic()
     try:
         async with session.get(
-            f"{url}&key=till{n}@example.se",
+            f"{url}&key={_email(n)}",
             headers={"Authorization": auth},
             timeout=aiohttp.ClientTimeout(total=CLIENT_TIMEOUT_S),
         ) as response:
@@ -114,11 +119,58 @@ async def _measure(breaker: bool, seconds: float) -> list[Cell]:
     return cells
 
 
+async def _measure_hedge(hedge: bool, seconds: float) -> list[Cell]:
+    """Known customers (cards cached while Bloomreach was healthy), then Bloomreach hangs from
+    the first search on: the till's wait with the default hedge delay, and with it off."""
+    cells = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"SITOO_BR_LOG_LEVEL": "ERROR"}
+        if not hedge:
+            env["SITOO_BR_CARD_CACHE_HEDGE_SECONDS"] = "0"
+        with customer_stack(Path(tmp), env) as cs:
+            auth = aiohttp.encode_basic_auth(cs.username, cs.password)
+            base = f"{cs.edge_url}/sitoo/{INTEGRATION}/customers"
+            metrics_url = f"http://{cs.stack.env['SITOO_BR_CORE_METRICS_LISTEN']}/metrics"
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+                tills = max(TILLS)
+                for n in range(tills):  # every till's customer known, and cached
+                    async with session.post(
+                        base, json={"email": _email(n)}, headers={"Authorization": auth}
+                    ) as response:
+                        assert response.status == HTTPStatus.OK, await response.text()
+                    await _search(session, f"{base}?key_type=email", auth, n, Cell(hedge, 1))
+                for _ in range(600):  # the cards are written off the request's path
+                    if await _cached_cards(session, metrics_url) >= tills:
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RuntimeError("the tills' cards were not cached")
+                faults = {"attributes": {"latency_ms": OUTAGE_LATENCY_MS}}
+                async with session.put(
+                    f"{cs.bloomreach_url}/_sandbox/faults", json={"faults": faults}
+                ) as response:
+                    assert response.status == HTTPStatus.OK, await response.text()
+                for count in TILLS:
+                    cell = Cell(True, count, setting="0.8 s" if hedge else "off")
+                    before = await _calls(session, metrics_url)
+                    await _run_cell(session, f"{base}?key_type=email", auth, cell, seconds)
+                    cell.calls = await _calls(session, metrics_url) - before
+                    cells.append(cell)
+    return cells
+
+
+async def _cached_cards(session: aiohttp.ClientSession, url: str) -> float:
+    async with session.get(url) as response:
+        text = await response.text()
+    return sample_value(text, "core_card_cache_writes_total", outcome="stored") or 0.0
+
+
 def _row(cell: Cell, seconds: float) -> str:
     slow = sum(1 for t in cell.took if t >= 1.0)
     statuses = ", ".join(f"{k}: {v}" for k, v in sorted(cell.statuses.items()))
     return (
-        f"| {'on' if cell.breaker else 'off'} | {cell.tills} | {len(cell.took):,} | "
+        f"| {cell.setting or ('on' if cell.breaker else 'off')} | {cell.tills} | "
+        f"{len(cell.took):,} | "
         f"{cell.quantile(0.5) * 1000:,.0f} | {cell.quantile(0.99) * 1000:,.0f} | "
         f"{slow} | {cell.calls:.0f} | {cell.calls / seconds:.2f} | {statuses} |"
     )
@@ -128,6 +180,7 @@ async def run(quick: bool) -> str:
     seconds = 15.0 if quick else 40.0
     load_before = os.getloadavg()[0]
     cells = [*await _measure(True, seconds), *await _measure(False, seconds)]
+    hedged = [*await _measure_hedge(True, seconds), *await _measure_hedge(False, seconds)]
     lines = [
         "## Customer search while Bloomreach times out (circuit breaker, issue 15 §3)",
         "",
@@ -146,6 +199,21 @@ async def run(quick: bool) -> str:
         "calls /s | statuses |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         *(_row(cell, seconds) for cell in cells),
+        "",
+        "### Known customers: hedged reads",
+        "",
+        f"The tills' customers were created and searched while Bloomreach was healthy (their "
+        f"cards cached); then every `attributes` call hangs for "
+        f"{OUTAGE_LATENCY_MS / 1000:g} s from the first row's first search on (no warm-up: "
+        "the start of an outage), the same closed loop. Breaker on (defaults) in both; hedge: "
+        "the default `SITOO_BR_CARD_CACHE_HEDGE_SECONDS` (0.8 s) or off (`0`). Statuses are "
+        "200 answered from the card cache either way; what differs is how long the till "
+        "waits before the circuit opens and for each probe.",
+        "",
+        "| hedge | tills | answers | p50 ms | p99 ms | answers >= 1 s | Bloomreach calls | "
+        "calls /s | statuses |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        *(_row(cell, seconds) for cell in hedged),
         "",
         f"- Machine load (1-min load average) {load_before:.1f} at the start and "
         f"{os.getloadavg()[0]:.1f} at the end of this suite, on {os.cpu_count()} cores: "

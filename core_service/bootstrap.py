@@ -40,6 +40,7 @@ from core_service.services.backfill import BackfillService
 from core_service.services.bloomreach_clients import BloomreachClients
 from core_service.services.call_gate import CallGates
 from core_service.services.card_cache import CardCachedCustomers, CardWriter
+from core_service.services.card_hedge import Hedge
 from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.customers import CustomerService
 from core_service.services.ingest import IngestService
@@ -73,6 +74,8 @@ class Core:
     card_cache: CardCacheRepository
     card_writer: CardWriter
     customer_http: HttpClients | None = None
+    # Hedged reads' detached Bloomreach calls (services/card_hedge.py).
+    hedge: Hedge | None = None
 
     async def database_ok(self, timeout: float = 2.0) -> bool:
         try:
@@ -84,6 +87,9 @@ class Core:
 
     async def close(self) -> None:
         await self.ingest.close()
+        if self.hedge is not None:
+            # Before the writer (a detached call's answer offers a card) and the HTTP pools.
+            await self.hedge.close()
         await self.card_writer.close()
         await self.http.close()
         if self.customer_http is not None:
@@ -140,6 +146,7 @@ async def build_core(settings: Settings) -> Core:
     customer_http = HttpClients(connections_per_host=settings.bloomreach_call_slots)
     cache_metrics = CardCacheMetrics.create(metrics.registry)
     card_writer = CardWriter(card_cache, cache_metrics)
+    hedge = Hedge(settings.card_cache_hedge_seconds, card_cache)
     customers: CustomerService = CardCachedCustomers(
         BloomreachClients(HttpUpstream(customer_http)),
         metrics,
@@ -156,6 +163,7 @@ async def build_core(settings: Settings) -> Core:
         cards=card_cache,
         writer=card_writer,
         cache_metrics=cache_metrics,
+        hedge=hedge,
         loyalty=LoyaltyService(LoyaltyLedgerRepository(sessions, box)),
         # Issue 15: writes answered while Bloomreach is unavailable, queued for the relay.
         queued=QueuedWrites(
@@ -200,6 +208,7 @@ async def build_core(settings: Settings) -> Core:
         customer_http=customer_http,
         card_cache=card_cache,
         card_writer=card_writer,
+        hedge=hedge,
     )
 
 

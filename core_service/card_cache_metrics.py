@@ -31,7 +31,8 @@ class CardCacheMetrics:
                 "core_card_cache_answers_total",
                 "Customer reads Bloomreach failed and the card cache was asked for: outcome "
                 "hit (answered from the cache), miss (no live card), off (cached reads turned "
-                "off for the integration), unavailable (the database failed too)",
+                "off for the integration), unavailable (the database failed too); and hedged "
+                "(answered from the cache: Bloomreach had not answered within the hedge delay)",
                 ("integration", "operation", "outcome"),
                 registry=registry,
             ),

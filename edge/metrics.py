@@ -71,8 +71,9 @@ class EdgeMetrics:
             card_cache_answers=Counter(
                 "edge_card_cache_answers_total",
                 # Issue 15: Bloomreach failed and the core answered from its card cache.
-                "Customer answers given from the core's card cache (X-Sitoo-Bloomreach-Cache)",
-                ("route",),
+                "Customer answers given from the core's card cache (X-Sitoo-Bloomreach-Cache): "
+                "reason fallback (Bloomreach failed) or hedged (it had not answered in time)",
+                ("route", "reason"),
                 registry=registry,
             ),
         )

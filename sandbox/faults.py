@@ -36,6 +36,11 @@ class Fault:
     # error for a request whose effect happened, as after a lost response.
     error_after_commit_rate: float = 0.0
     retry_after_s: float | None = None
+    # Hold the request, unanswered, until the fault table is next replaced or cleared (PUT or
+    # DELETE /_sandbox/faults), then answer it as if healthy: Bloomreach accepting a call and
+    # never answering it. Counted as ``hung`` when held and ``released`` when let go, so a
+    # test can see that its caller was answered while the call was still held.
+    hang: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Fault:
@@ -82,6 +87,21 @@ class FaultState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     rng: random.Random = field(default_factory=random.Random)
     counters: dict[str, int] = field(default_factory=dict)
+    # Set (and replaced) whenever the fault table changes: lets hung requests go.
+    _release: asyncio.Event | None = None
+
+    async def hang(self) -> None:
+        if self._release is None:
+            self._release = asyncio.Event()
+        release = self._release
+        self.count("hung")
+        await release.wait()
+        self.count("released")
+
+    def release_hung(self) -> None:
+        if self._release is not None:
+            self._release.set()
+            self._release = None
 
     def for_endpoint(self, name: str | None, project: str | None = None) -> Fault | None:
         """``NAME@PROJECT`` and ``*@PROJECT`` (the ``{token}`` in the path, e.g. one
@@ -119,6 +139,9 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
         state.count("rate_limited")
         return error_body(429, "Too many requests")
     if fault is None:
+        return await handler(request)
+    if fault.hang:
+        await state.hang()
         return await handler(request)
     if fault.latency_ms:
         await asyncio.sleep(fault.latency_ms / 1000)
@@ -171,6 +194,7 @@ async def _put_faults(request: web.Request) -> web.Response:
         return web.json_response({"error": str(exc)}, status=400)
     state.faults = faults
     state.limiter = RateLimiter(requests_per_second=rps)
+    state.release_hung()
     return await _get_faults(request)
 
 
@@ -178,6 +202,7 @@ async def _delete_faults(request: web.Request) -> web.Response:
     state = request.app[FAULT_STATE]
     state.faults = {}
     state.limiter = RateLimiter()
+    state.release_hung()
     return await _get_faults(request)
 
 

@@ -27,12 +27,20 @@ Context = grpc.aio.ServicerContext[Any, Any]
 # turns it into its X-Sitoo-Bloomreach-Cache header (edge/spi_contract.py).
 SERVED_FROM = "x-served-from"
 CARD_AGE = "x-card-age-seconds"
+# Why: "fallback" (Bloomreach failed) or "hedged" (Bloomreach had not answered in time).
+CACHE_REASON = "x-card-cache-reason"
 
 
 def _mark_cached(context: Context) -> None:
     hit = served_from_cache()
     if hit is not None:
-        context.set_trailing_metadata(((SERVED_FROM, "cache"), (CARD_AGE, str(int(hit.age_s)))))
+        context.set_trailing_metadata(
+            (
+                (SERVED_FROM, "cache"),
+                (CARD_AGE, str(int(hit.age_s))),
+                (CACHE_REASON, "hedged" if hit.hedged else "fallback"),
+            )
+        )
 
 
 # As the shared protos declare them (the edge derives its customer JSON from the same

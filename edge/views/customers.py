@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge import customer_json, input_guard, spi_contract
-from edge.card_cache_header import answer_and_source, marked
+from edge.card_cache_header import CacheSource, answer_and_source, marked
 from edge.core_client import Metadata
 from edge.keys import CORE, METRICS
 from edge.views.base import SpiView
@@ -41,11 +41,13 @@ class CustomerSpiView(SpiView):
             return self.fail(400, f"key is longer than {spi_contract.MAX_KEY_LENGTH} characters")
         return key_type, input_guard.proto_text(key, "key")
 
-    def cached(self, response: web.StreamResponse, header: str | None) -> web.StreamResponse:
+    def cached(
+        self, response: web.StreamResponse, source: CacheSource | None
+    ) -> web.StreamResponse:
         """Issue 15: mark an answer the core gave from its card cache."""
         resource = self.request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
-        return marked(response, header, self.request.app[METRICS], route)
+        return marked(response, source, self.request.app[METRICS], route)
 
     async def customer_body(self) -> pb.CustomerInput | web.Response:
         try:
@@ -70,12 +72,14 @@ class CustomersView(CustomerSpiView):
 
         async def call(
             metadata: Metadata, timeout: float
-        ) -> tuple[pb.SearchCustomersResponse, str | None]:
+        ) -> tuple[pb.SearchCustomersResponse, CacheSource | None]:
             return await answer_and_source(
                 stub.SearchCustomers(request, metadata=metadata, timeout=timeout)
             )
 
-        def render(answer: tuple[pb.SearchCustomersResponse, str | None]) -> web.StreamResponse:
+        def render(
+            answer: tuple[pb.SearchCustomersResponse, CacheSource | None],
+        ) -> web.StreamResponse:
             response, cached = answer
             body = web.json_response([customer_json.customer_json(c) for c in response.customers])
             return self.cached(body, cached)
@@ -102,12 +106,14 @@ class CustomerView(CustomerSpiView):
         stub = self.request.app[CORE].customers
         request = pb.GetCustomerRequest(integration=self.integration, customer_id=self.customer_id)
 
-        async def call(metadata: Metadata, timeout: float) -> tuple[pb.Customer, str | None]:
+        async def call(
+            metadata: Metadata, timeout: float
+        ) -> tuple[pb.Customer, CacheSource | None]:
             return await answer_and_source(
                 stub.GetCustomer(request, metadata=metadata, timeout=timeout)
             )
 
-        def render(answer: tuple[pb.Customer, str | None]) -> web.StreamResponse:
+        def render(answer: tuple[pb.Customer, CacheSource | None]) -> web.StreamResponse:
             return self.cached(_render_customer(answer[0]), answer[1])
 
         return await self.call_core("GetCustomer", call, render)
@@ -160,12 +166,14 @@ class LookupView(CustomerSpiView):
 
         async def call(
             metadata: Metadata, timeout: float
-        ) -> tuple[pb.LookupCustomerResponse, str | None]:
+        ) -> tuple[pb.LookupCustomerResponse, CacheSource | None]:
             return await answer_and_source(
                 stub.LookupCustomer(request, metadata=metadata, timeout=timeout)
             )
 
-        def render(answer: tuple[pb.LookupCustomerResponse, str | None]) -> web.StreamResponse:
+        def render(
+            answer: tuple[pb.LookupCustomerResponse, CacheSource | None],
+        ) -> web.StreamResponse:
             response, cached = answer
             with_id = not spi_contract.LOOKUP_OMITS_CUSTOMER_ID
             body = web.json_response(

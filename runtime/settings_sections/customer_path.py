@@ -36,6 +36,16 @@ class CustomerPathSettings(Section):
         description="requests per integration waiting for a slot; a request waits only if it "
         "can still finish within the deadline, else 503 + `Retry-After` at once",
     )
+    # Hedged reads: a till is not kept waiting on a Bloomreach that hangs when the card cache
+    # has the customer (core_service/services/card_hedge.py).
+    card_cache_hedge_seconds: float = Field(
+        default=0.8,
+        ge=0,
+        le=60,
+        description="a search, card or lookup of a customer with a cached card that Bloomreach "
+        "has not answered within this is answered from the card cache (header "
+        "`X-Sitoo-Bloomreach-Cache`) while the call goes on up to its timeout; 0 turns it off",
+    )
     # A circuit breaker per Bloomreach project (issue 15 §3): during an outage the till does
     # not first pay a timeout on every call.
     bloomreach_circuit_failures: int = Field(

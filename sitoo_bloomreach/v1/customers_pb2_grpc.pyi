@@ -10,7 +10,9 @@ Every call carries, in gRPC metadata (never in the message, so that messages can
   x-sitoo-authorization the POS's "Basic ..." header      (checked against the integration)
   x-request-id, x-sitoo-store-id, x-sitoo-staff-id, x-sitoo-register-id (URL-decoded)
 An answer from the card cache (Bloomreach failed; issue 15) carries trailing metadata
-  x-served-from "cache" and x-card-age-seconds (whole seconds since the card was stored)
+  x-served-from "cache", x-card-age-seconds (whole seconds since the card was stored) and
+  x-card-cache-reason ("fallback": Bloomreach failed; "hedged": it had not answered within
+  SITOO_BR_CARD_CACHE_HEDGE_SECONDS and the call goes on)
 on SearchCustomers, GetCustomer and LookupCustomer; the message keeps its shape.
 """
 

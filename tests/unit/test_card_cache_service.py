@@ -6,7 +6,6 @@ answer's mark, and the group-committed, deduplicated writes of fresh cards."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import replace
 
 import pytest
@@ -15,8 +14,6 @@ from core_service.adapters.http_client import HttpClients
 from core_service.adapters.upstream import HttpUpstream
 from core_service.card_cache_metrics import CardCacheMetrics
 from core_service.domain.card_cache import (
-    CachedCard,
-    CacheStats,
     card_from_json,
     card_to_json,
     falls_back,
@@ -29,7 +26,6 @@ from core_service.domain.errors import (
     InvalidArgument,
     NotFound,
     Overloaded,
-    StorageUnavailable,
     UpstreamMisconfigured,
     UpstreamRateLimited,
     UpstreamRejected,
@@ -46,6 +42,7 @@ from core_service.services.customers import CustomerService
 from core_service.services.deadline import Deadline
 from core_service.services.loyalty import LoyaltyService
 from tests.support.fake_ledger import FakeLedger
+from tests.support.memory_cards import MemoryCards
 
 NOW = 1_800_000_000.0
 ANNA = Customer(
@@ -73,59 +70,6 @@ def _integration(iid: int = 1, **changes: object) -> Integration:
         consent_types=(),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
-
-
-class MemoryCards:
-    """The CardCacheStore port in memory (keyed like the adapter: integration, key type,
-    normalised key)."""
-
-    def __init__(self) -> None:
-        self.cards: dict[tuple[int, str, str], CachedCard] = {}
-        self.flushes: list[int] = []
-        self.fail_reads = False
-        self.fail_writes = False
-        self.gate: asyncio.Event | None = None
-
-    async def remember(self, integration: Integration, card: Customer, *, now: float) -> None:
-        await self.remember_many([(integration, card)], now=now)
-
-    async def remember_many(
-        self, cards: Sequence[tuple[Integration, Customer]], *, now: float
-    ) -> None:
-        if self.gate is not None:
-            await self.gate.wait()
-        if self.fail_writes:
-            raise StorageUnavailable("down")
-        self.flushes.append(len(cards))
-        for integration, card in cards:
-            for key_type, key in index_keys(integration, card):
-                self.cards[(integration.id, key_type, key)] = CachedCard(card, now)
-
-    async def find(
-        self, integration: Integration, key_type: str, key: str, *, now: float
-    ) -> CachedCard | None:
-        if self.fail_reads:
-            raise StorageUnavailable("down")
-        normalised = normalised_key(integration, key_type, key)
-        return self.cards.get((integration.id, key_type, normalised or ""))
-
-    async def recall_by_id(
-        self, integration: Integration, customer_id: str, *, now: float
-    ) -> Customer | None:
-        found = await self.find(integration, "customer_id", customer_id, now=now)
-        return None if found is None else found.card
-
-    async def recall_by_key(
-        self, integration: Integration, key_type: str, key: str, *, now: float
-    ) -> Customer | None:
-        found = await self.find(integration, key_type, key, now=now)
-        return None if found is None else found.card
-
-    async def stats(self, integration: Integration, *, now: float) -> CacheStats:
-        raise NotImplementedError
-
-    async def purge(self, integration: Integration) -> int:
-        raise NotImplementedError
 
 
 class ScriptedBloomreach(CustomerService):

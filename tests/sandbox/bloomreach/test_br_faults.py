@@ -209,3 +209,24 @@ async def test_a_fault_can_target_one_project(start: Starter) -> None:
     )
     assert (await hit.update({"registered": "b"}, {"n": 1})).status == 502
     assert (await spared.update({"registered": "b"}, {"n": 1})).status == 200
+
+
+async def test_a_hang_holds_requests_until_the_faults_change(br: BR) -> None:
+    await br.update(IDS, {"name": "Anna"})
+    held = await br.sandbox("PUT", "faults", {"faults": {"attributes": {"hang": True}}})
+    assert held.status == 200, held.body
+    read = asyncio.create_task(br.attributes(IDS, {"type": "property", "property": "name"}))
+    for _ in range(500):  # until the emulator holds it (a bound, not a timing check)
+        counters = (await br.sandbox("GET", "faults")).body["counters"]
+        if counters.get("hung") == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert counters.get("hung") == 1 and "released" not in counters
+    assert not read.done()
+    # Other routes are not held.
+    assert (await br.update(IDS, {"name": "Anna"})).status == 200
+    # Clearing (or replacing) the faults lets it go, answered as if healthy.
+    await br.sandbox("DELETE", "faults")
+    reply = await read
+    assert reply.status == 200 and reply.body["results"][0]["value"] == "Anna"
+    assert (await br.sandbox("GET", "faults")).body["counters"]["released"] == 1
