@@ -27,6 +27,9 @@ import aiohttp
 
 from harness.customer_stack import INTEGRATION, customer_stack
 from harness.metrics import sample_value
+from runtime.settings import Settings
+
+HEDGE_DEFAULT_S = Settings.model_fields["card_cache_hedge_seconds"].default
 
 TILLS = (1, 20)
 OUTAGE_LATENCY_MS = 8000
@@ -151,7 +154,7 @@ async def _measure_hedge(hedge: bool, seconds: float) -> list[Cell]:
                 ) as response:
                     assert response.status == HTTPStatus.OK, await response.text()
                 for count in TILLS:
-                    cell = Cell(True, count, setting="0.8 s" if hedge else "off")
+                    cell = Cell(True, count, setting=f"{HEDGE_DEFAULT_S} s" if hedge else "off")
                     before = await _calls(session, metrics_url)
                     await _run_cell(session, f"{base}?key_type=email", auth, cell, seconds)
                     cell.calls = await _calls(session, metrics_url) - before
@@ -206,7 +209,8 @@ async def run(quick: bool) -> str:
         f"cards cached); then every `attributes` call hangs for "
         f"{OUTAGE_LATENCY_MS / 1000:g} s from the first row's first search on (no warm-up: "
         "the start of an outage), the same closed loop. Breaker on (defaults) in both; hedge: "
-        "the default `SITOO_BR_CARD_CACHE_HEDGE_SECONDS` (0.8 s) or off (`0`). Statuses are "
+        f"the default `SITOO_BR_CARD_CACHE_HEDGE_SECONDS` ({HEDGE_DEFAULT_S} s) or off (`0`). "
+        "Statuses are "
         "200 answered from the card cache either way; what differs is how long the till "
         "waits before the circuit opens and for each probe.",
         "",
