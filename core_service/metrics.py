@@ -4,7 +4,7 @@ served by a small HTTP listener beside the gRPC port."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -58,6 +58,17 @@ class CoreMetrics:
     # Issue 15 §3 (outage-breaker): the circuit breaker per Bloomreach project.
     bloomreach_circuit_state: Gauge
     bloomreach_short_circuited: Counter
+    _bloomreach_series: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def bloomreach_duration(self, operation: str) -> Any:
+        """``upstream_duration``'s Bloomreach series of ``operation``, kept: labels() takes a
+        lock and builds its key, and the customer path asks twice per card."""
+        series = self._bloomreach_series.get(operation)
+        if series is None:
+            series = self._bloomreach_series[operation] = self.upstream_duration.labels(
+                "bloomreach", operation
+            )
+        return series
 
     @classmethod
     def create(cls) -> CoreMetrics:

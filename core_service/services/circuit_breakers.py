@@ -9,6 +9,7 @@ the same breakers (``record``) but is never refused by them: it has its own retr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -30,6 +31,7 @@ from core_service.services.circuit_breaker import STATE_VALUES, CircuitBreaker
 __all__ = ["CircuitBreakers", "CircuitOpen", "CircuitStatus", "project_digest"]
 
 
+@functools.lru_cache(maxsize=1024)  # asked twice per card read; a hash each time otherwise
 def project_digest(api_base_url: str, project_token: str) -> str:
     """Names a project in metrics and reports without its token."""
     material = f"{api_base_url.rstrip('/')}\0{project_token}".encode()

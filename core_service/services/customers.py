@@ -366,9 +366,7 @@ class CustomerService(CustomerOffers):
             )
             raise _domain_error(integration, exc) from exc
         finally:
-            self._metrics.upstream_duration.labels("bloomreach", operation).observe(
-                time.perf_counter() - started
-            )
+            self._metrics.bloomreach_duration(operation).observe(time.perf_counter() - started)
 
 
 _CLASSES: dict[type[BloomreachError], str] = {
