@@ -18,7 +18,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable
-from contextlib import suppress
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +232,35 @@ class _Slot:
         finally:
             del gate._starts[self._token]
             gate._release()
+
+
+class GuardedSlot:
+    """``async with guard, slot as timeout`` as one context (the customer path's every
+    Bloomreach call): the guard is entered first and sees what the slot lets through."""
+
+    __slots__ = ("_guard", "_slot")
+
+    def __init__(self, guard: AbstractAsyncContextManager[None], slot: _Slot) -> None:
+        self._guard = guard
+        self._slot = slot
+
+    async def __aenter__(self) -> float:
+        await self._guard.__aenter__()
+        try:
+            return await self._slot.__aenter__()
+        except BaseException as exc:
+            await self._guard.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        try:
+            await self._slot.__aexit__(exc_type, exc, tb)
+        except BaseException as raised:
+            await self._guard.__aexit__(type(raised), raised, raised.__traceback__)
+            raise
+        await self._guard.__aexit__(exc_type, exc, tb)
 
 
 class CallGates:
