@@ -14,11 +14,12 @@ from grpc_reflection.v1alpha import reflection
 
 from core_service.bootstrap import Core
 from core_service.grpc_api.admin import AdminServicer
-from core_service.grpc_api.auth import ClientAuthInterceptor
+from core_service.grpc_api.auth import ClientAuth
 from core_service.grpc_api.customers import CustomerServicer
 from core_service.grpc_api.order_events import OrderEventServicer
-from core_service.grpc_api.request_context import RequestContextInterceptor
-from core_service.metrics import MetricsInterceptor, serve_metrics
+from core_service.grpc_api.pipeline import LayeredInterceptor
+from core_service.grpc_api.request_context import RequestContextLayer
+from core_service.metrics import CallMetrics, serve_metrics
 from core_service.services.card_cache import CardCacheAdmin
 from core_service.services.outbox_gauges import refresh_forever
 from runtime.settings import ConfigurationError, Settings, read_secret
@@ -87,9 +88,13 @@ class CoreServer:
             # Outermost first: the request id is set before authentication (so refusals are
             # logged with it), and the client is known before metrics are taken.
             interceptors=[
-                RequestContextInterceptor(),
-                ClientAuthInterceptor(service_token, admin_token, core.api_clients, core.metrics),
-                MetricsInterceptor(core.metrics),
+                LayeredInterceptor(
+                    [
+                        RequestContextLayer(),
+                        ClientAuth(service_token, admin_token, core.api_clients, core.metrics),
+                        CallMetrics(core.metrics),
+                    ]
+                )
             ],
             options=[
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import grpc
@@ -39,11 +40,13 @@ class CoreClient:
         token = read_secret(settings.service_token, settings.service_token_file, "SERVICE_TOKEN")
         return cls(open_channel(settings), token, settings.edge_core_deadline_seconds)
 
-    @property
+    # Built once: a stub builds a callable per method of its service, which every request
+    # paid for when it was built per call.
+    @cached_property
     def customers(self) -> CustomerServiceAsyncStub:
         return customers_pb2_grpc.CustomerServiceStub(self.channel)
 
-    @property
+    @cached_property
     def order_events(self) -> OrderEventServiceAsyncStub:
         return order_events_pb2_grpc.OrderEventServiceStub(self.channel)
 

@@ -47,14 +47,41 @@ __all__ = [
     "BloomreachUnavailable",
     "CommandResult",
     "JsonObject",
+    "attributes_body",
     "encode",
+    "encode_value",
 ]
 
 log = logging.getLogger(__name__)
 
 
 def encode(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return encode_value(body)
+
+
+def encode_value(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def attributes_body(customer_ids: Mapping[str, str], encoded_attributes: bytes) -> bytes:
+    """``encode({"customer_ids": customer_ids, "attributes": attributes})`` given the
+    attributes already encoded (``encode_value``): the same bytes."""
+    # encode() sorts keys: "attributes" before "customer_ids".
+    ids = encode_value(dict(customer_ids))
+    return b'{"attributes":' + encoded_attributes + b',"customer_ids":' + ids + b"}"
+
+
+def _log_call(url: str, request_id: str, started: float) -> None:
+    if not log.isEnabledFor(logging.DEBUG):  # its fields cost more than the check
+        return
+    log.debug(
+        "bloomreach call",
+        extra={
+            "url_path": url.split("/projects/", 1)[-1].split("/", 1)[-1],
+            "bloomreach_request_id": request_id,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -95,6 +122,12 @@ class BloomreachClient:
         self._session = http.session(pool or project.base_url)
         self._project = project
         self._authorization = aiohttp.encode_basic_auth(project.key_id, project.secret)
+        # Built once (the HTTP client copies them into each request, never changes them).
+        self._read_headers = {"Accept": "application/json", "Authorization": self._authorization}
+        self._write_headers = {**self._read_headers, "Content-Type": "application/json"}
+        # The encoded attribute list of the last read plan: the same for every read of the
+        # integration's mapping version (held, so its identity stays its own).
+        self._attributes_json: tuple[Sequence[Mapping[str, Any]], bytes] | None = None
         base = project.base_url.rstrip("/")
         self._track = f"{base}/track/v2/projects/{project.project_token}"
         self._data = f"{base}/data/v2/projects/{project.project_token}"
@@ -103,17 +136,18 @@ class BloomreachClient:
         self,
         method: str,
         url: str,
-        body: Mapping[str, Any] | None,
+        body: Mapping[str, Any] | bytes | None,
         timeout: float,
         *,
         not_found_ok: bool = False,
     ) -> JsonObject | None:
+        """``body``: a JSON object, or one already encoded (``encode``'s bytes)."""
         started = time.perf_counter()
-        headers = {"Accept": "application/json", "Authorization": self._authorization}
+        headers = self._read_headers
         data = None
         if body is not None:
-            data = encode(body)
-            headers["Content-Type"] = "application/json"
+            data = body if isinstance(body, bytes) else encode(body)
+            headers = self._write_headers
         request_id = ""
         try:
             async with self._session.request(
@@ -135,14 +169,7 @@ class BloomreachClient:
         except aiohttp.ClientError as exc:
             raise BloomreachUnavailable(f"cannot reach Bloomreach: {type(exc).__name__}") from exc
         finally:
-            log.debug(
-                "bloomreach call",
-                extra={
-                    "url_path": url.split("/projects/", 1)[-1].split("/", 1)[-1],
-                    "bloomreach_request_id": request_id,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            _log_call(url, request_id, started)
         if status == HTTPStatus.NOT_FOUND and not_found_ok:
             return None
         if status == HTTPStatus.TOO_MANY_REQUESTS:
@@ -194,7 +221,7 @@ class BloomreachClient:
         payload = await self._call(
             "POST",
             f"{self._data}/customers/attributes",
-            {"customer_ids": dict(customer_ids), "attributes": list(attributes)},
+            self._attributes_body(customer_ids, attributes),
             timeout,
             not_found_ok=True,
         )
@@ -209,6 +236,16 @@ class BloomreachClient:
             )
             for r in results
         ]
+
+    def _attributes_body(
+        self, customer_ids: Mapping[str, str], attributes: Sequence[Mapping[str, Any]]
+    ) -> bytes:
+        """``encode({"customer_ids": ..., "attributes": ...})``, the same bytes, with the
+        attribute list (the read plan's, the larger part) encoded once per plan."""
+        cached = self._attributes_json
+        if cached is None or cached[0] is not attributes:
+            cached = self._attributes_json = (attributes, encode_value(list(attributes)))
+        return attributes_body(customer_ids, cached[1])
 
     async def batch(
         self, commands: Sequence[Mapping[str, Any]], timeout: float

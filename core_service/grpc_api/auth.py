@@ -7,8 +7,8 @@ services."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
 
 import grpc
 
@@ -20,6 +20,7 @@ from core_service.domain.api_clients import (
     ClientIdentity,
 )
 from core_service.domain.errors import UpstreamUnavailable
+from core_service.grpc_api.pipeline import Handler
 from core_service.grpc_api.scopes import OPEN_PREFIXES, required_scope
 from core_service.metrics import CoreMetrics
 from core_service.services.api_clients import ApiClientService
@@ -30,13 +31,8 @@ log = logging.getLogger(__name__)
 Context = grpc.aio.ServicerContext[Any, Any]
 UNKNOWN_CLIENT = "_unknown_"
 
-if TYPE_CHECKING:
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    _ServerInterceptor = grpc.aio.ServerInterceptor
 
-
-def _bearer(metadata: tuple[tuple[str, str | bytes], ...] | None) -> str:
+def _bearer(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
     for key, value in metadata or ():
         if key == "authorization" and isinstance(value, str):
             scheme, _, token = value.partition(" ")
@@ -52,7 +48,16 @@ def _certificate_name(context: Context) -> str:
     return names[0].decode("utf-8", "replace") if names else ""
 
 
-class ClientAuthInterceptor(_ServerInterceptor):
+def _scope(method: str) -> str | None:
+    try:
+        return required_scope(method)
+    except KeyError:
+        return "(none: this method is not open to clients)"
+
+
+class ClientAuth:
+    """A ``pipeline.MethodLayer``: inside the request context, outside the metrics."""
+
     def __init__(
         self,
         service_token: str,
@@ -80,11 +85,17 @@ class ClientAuthInterceptor(_ServerInterceptor):
         subject = _certificate_name(context)
         return await self._clients.by_tls_subject(subject) if subject else None
 
-    async def _admit(self, method: str, token: str, context: Context) -> ClientIdentity:
-        """The caller, if it may call ``method``; otherwise the call is aborted."""
-        short = method.rsplit("/", 1)[-1]
+    async def _admit(
+        self,
+        short: str,
+        scope: str | None,
+        metadata: Iterable[tuple[str, str | bytes]] | None,
+        context: Context,
+    ) -> ClientIdentity:
+        """The caller, if it may call the method (``short``, needing ``scope``); otherwise
+        the call is aborted."""
         try:
-            identity = await self._identify(token, context)
+            identity = await self._identify(_bearer(metadata), context)
         except UpstreamUnavailable as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
             raise AssertionError("unreachable: abort raises") from exc
@@ -96,10 +107,6 @@ class ClientAuthInterceptor(_ServerInterceptor):
                 "required",
             )
         assert identity is not None
-        try:
-            scope = required_scope(method)
-        except KeyError:
-            scope = "(none: this method is not open to clients)"
         if scope is not None and not identity.may(scope):
             self._refusals.labels(short, "PERMISSION_DENIED", identity.name).inc()
             log.warning(
@@ -112,19 +119,18 @@ class ClientAuthInterceptor(_ServerInterceptor):
             )
         return identity
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method.startswith(OPEN_PREFIXES):
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        """A ``pipeline.MethodLayer``: every call of ``method`` admitted first (the token is
+        read from each call's own metadata)."""
+        if method.startswith(OPEN_PREFIXES):
             return handler
-        token = _bearer(handler_call_details.invocation_metadata)
-        admit = self._admit
+        short = method.rsplit("/", 1)[-1]
+        scope = _scope(method)
+        _admit = self._admit
+
+        def admit(context: Context) -> Awaitable[ClientIdentity]:
+            return _admit(short, scope, context.invocation_metadata(), context)
+
         deserializer = handler.request_deserializer
         serializer = handler.response_serializer
 
@@ -132,7 +138,7 @@ class ClientAuthInterceptor(_ServerInterceptor):
             unary = handler.unary_unary
 
             async def unary_unary(request: Any, context: Context) -> Any:
-                identity = await admit(method, token, context)
+                identity = await admit(context)
                 reset = client_var.set(identity.name)
                 try:
                     return await unary(request, context)  # type: ignore[arg-type]
@@ -144,29 +150,37 @@ class ClientAuthInterceptor(_ServerInterceptor):
             unary_streaming = handler.unary_stream
 
             async def unary_stream(request: Any, context: Context) -> AsyncIterator[Any]:
-                identity = await admit(method, token, context)
+                identity = await admit(context)
                 client_var.set(identity.name)  # this call's own task: no reset needed
                 async for item in unary_streaming(request, context):  # type: ignore[attr-defined,arg-type]
                     yield item
 
             return grpc.unary_stream_rpc_method_handler(unary_stream, deserializer, serializer)
-        if handler.stream_stream is not None:
-            streaming = handler.stream_stream
+        return _wrap_client_streaming(handler, admit)
 
-            async def stream_stream(requests: Any, context: Context) -> AsyncIterator[Any]:
-                identity = await admit(method, token, context)
-                client_var.set(identity.name)
-                async for item in streaming(requests, context):  # type: ignore[attr-defined,arg-type]
-                    yield item
 
-            return grpc.stream_stream_rpc_method_handler(stream_stream, deserializer, serializer)
-        if handler.stream_unary is not None:
-            collecting = handler.stream_unary
+def _wrap_client_streaming(
+    handler: Handler, admit: Callable[[Context], Awaitable[ClientIdentity]]
+) -> Handler:
+    deserializer = handler.request_deserializer
+    serializer = handler.response_serializer
+    if handler.stream_stream is not None:
+        streaming = handler.stream_stream
 
-            async def stream_unary(requests: Any, context: Context) -> Any:
-                identity = await admit(method, token, context)
-                client_var.set(identity.name)
-                return await collecting(requests, context)  # type: ignore[arg-type]
+        async def stream_stream(requests: Any, context: Context) -> AsyncIterator[Any]:
+            identity = await admit(context)
+            client_var.set(identity.name)
+            async for item in streaming(requests, context):  # type: ignore[attr-defined,arg-type]
+                yield item
 
-            return grpc.stream_unary_rpc_method_handler(stream_unary, deserializer, serializer)
-        return handler
+        return grpc.stream_stream_rpc_method_handler(stream_stream, deserializer, serializer)
+    if handler.stream_unary is not None:
+        collecting = handler.stream_unary
+
+        async def stream_unary(requests: Any, context: Context) -> Any:
+            identity = await admit(context)
+            client_var.set(identity.name)
+            return await collecting(requests, context)  # type: ignore[arg-type]
+
+        return grpc.stream_unary_rpc_method_handler(stream_unary, deserializer, serializer)
+    return handler

@@ -4,44 +4,34 @@ log record written while a call is handled names the request that caused it."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 import grpc
 
 from core_service.grpc_api.calls import REQUEST_ID
+from core_service.grpc_api.pipeline import Handler
 from runtime.logs import request_id_var
 
-if TYPE_CHECKING:
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-else:
-    _ServerInterceptor = grpc.aio.ServerInterceptor
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _request_id(details: grpc.HandlerCallDetails) -> str:
-    for key, value in details.invocation_metadata or ():
+def _request_id(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
+    for key, value in metadata or ():
         if key == REQUEST_ID and isinstance(value, str) and value:
             return value[:100]
     return "core-" + uuid.uuid4().hex[:16]  # calls without one (CLI, tools) still get one
 
 
-class RequestContextInterceptor(_ServerInterceptor):
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
-        request_id = _request_id(handler_call_details)
+class RequestContextLayer:
+    """A ``pipeline.MethodLayer``: the outermost, so that refusals are logged with the id."""
+
+    def wrap(self, method: str, handler: Handler) -> Handler:
         if handler.unary_unary is not None:
             unary = handler.unary_unary
 
-            async def with_id(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                token = request_id_var.set(request_id)
+            async def with_id(request: Any, context: Context) -> Any:
+                token = request_id_var.set(_request_id(context.invocation_metadata()))
                 try:
                     return await unary(request, context)  # type: ignore[arg-type]
                 finally:
@@ -53,10 +43,9 @@ class RequestContextInterceptor(_ServerInterceptor):
         if handler.unary_stream is not None:
             streaming = handler.unary_stream
 
-            async def stream_with_id(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> Any:
-                request_id_var.set(request_id)  # this call's own task: no reset needed
+            async def stream_with_id(request: Any, context: Context) -> Any:
+                # This call's own task: no reset needed.
+                request_id_var.set(_request_id(context.invocation_metadata()))
                 async for item in streaming(request, context):  # type: ignore[attr-defined,arg-type]
                     yield item
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from core_service.domain.bloomreach_api import BloomreachProject
 from core_service.domain.errors import UpstreamMisconfigured
-from core_service.domain.integration import Integration
+from core_service.domain.integration import BloomreachAccess, Integration
 from core_service.services.upstream_ports import BloomreachApi, Upstream
 
 
@@ -19,9 +19,15 @@ class BloomreachClients:
     def __init__(self, upstream: Upstream) -> None:
         self._upstream = upstream
         self._clients: dict[str, tuple[BloomreachProject, BloomreachApi]] = {}
+        # The client last given for each integration's (frozen) settings object: the same
+        # object is the same settings, so every call after the first skips the checks.
+        self._last: dict[str, tuple[BloomreachAccess, BloomreachApi]] = {}
 
     def for_integration(self, integration: Integration) -> BloomreachApi:
         access = integration.bloomreach
+        last = self._last.get(integration.name)
+        if last is not None and last[0] is access:
+            return last[1]
         missing = [
             setting
             for setting, value in (
@@ -42,7 +48,9 @@ class BloomreachClients:
         )
         cached = self._clients.get(integration.name)
         if cached is not None and cached[0] == project:
-            return cached[1]
-        client = self._upstream.bloomreach(project, pool=f"integration:{integration.name}")
-        self._clients[integration.name] = (project, client)
+            client = cached[1]
+        else:
+            client = self._upstream.bloomreach(project, pool=f"integration:{integration.name}")
+            self._clients[integration.name] = (project, client)
+        self._last[integration.name] = (access, client)
         return client

@@ -17,9 +17,10 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
+from typing import Any
 
 from core_service.domain.errors import Overloaded, UpstreamTimeout
 from core_service.metrics import CoreMetrics
@@ -181,38 +182,85 @@ class CallGate:
             return
         self._busy -= 1
 
-    @asynccontextmanager
-    async def call(self, deadline: Deadline, cap: float) -> AsyncIterator[float]:
-        """Hold a slot for one upstream call; yields its timeout (at most ``cap``)."""
-        await self._admit(deadline, cap)
-        started = time.monotonic()
-        token = object()
-        self._starts[token] = started
-        try:
-            timeout = deadline.timeout(cap)
-        except BaseException:
-            del self._starts[token]
-            self._release()
-            raise
-        try:
-            yield timeout
-        except UpstreamTimeout:
-            self._observe(max(time.monotonic() - started, timeout) * TIMED_OUT_FACTOR)
-            raise
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            self._observe(time.monotonic() - started)
-            raise
-        else:
-            self._observe(time.monotonic() - started)
-        finally:
-            del self._starts[token]
-            self._release()
+    def call(self, deadline: Deadline, cap: float) -> _Slot:
+        """Hold a slot for one upstream call (``async with``); yields its timeout (at most
+        ``cap``)."""
+        return _Slot(self, deadline, cap)
 
     def _observe(self, seconds: float) -> None:
         self.estimate.observe(seconds)
         self._on_estimate(self.estimate.mean)
+
+
+class _Slot:
+    """``CallGate.call``: a class rather than a generator, as it wraps every Bloomreach call
+    of the customer path (a generator context costs several times more)."""
+
+    __slots__ = ("_cap", "_deadline", "_gate", "_started", "_timeout", "_token")
+
+    def __init__(self, gate: CallGate, deadline: Deadline, cap: float) -> None:
+        self._gate = gate
+        self._deadline = deadline
+        self._cap = cap
+        self._token = object()
+        self._started = 0.0
+        self._timeout = 0.0
+
+    async def __aenter__(self) -> float:
+        gate = self._gate
+        await gate._admit(self._deadline, self._cap)
+        self._started = time.monotonic()
+        gate._starts[self._token] = self._started
+        try:
+            self._timeout = self._deadline.timeout(self._cap)
+        except BaseException:
+            del gate._starts[self._token]
+            gate._release()
+            raise
+        return self._timeout
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: Any
+    ) -> None:
+        gate = self._gate
+        try:
+            took = time.monotonic() - self._started
+            if isinstance(exc, UpstreamTimeout):
+                gate._observe(max(took, self._timeout) * TIMED_OUT_FACTOR)
+            elif not isinstance(exc, asyncio.CancelledError):
+                gate._observe(took)  # answered, or failed otherwise
+        finally:
+            del gate._starts[self._token]
+            gate._release()
+
+
+class GuardedSlot:
+    """``async with guard, slot as timeout`` as one context (the customer path's every
+    Bloomreach call): the guard is entered first and sees what the slot lets through."""
+
+    __slots__ = ("_guard", "_slot")
+
+    def __init__(self, guard: AbstractAsyncContextManager[None], slot: _Slot) -> None:
+        self._guard = guard
+        self._slot = slot
+
+    async def __aenter__(self) -> float:
+        await self._guard.__aenter__()
+        try:
+            return await self._slot.__aenter__()
+        except BaseException as exc:
+            await self._guard.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        try:
+            await self._slot.__aexit__(exc_type, exc, tb)
+        except BaseException as raised:
+            await self._guard.__aexit__(type(raised), raised, raised.__traceback__)
+            raise
+        await self._guard.__aexit__(exc_type, exc, tb)
 
 
 class CallGates:

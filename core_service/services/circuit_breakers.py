@@ -9,11 +9,12 @@ the same breakers (``record``) but is never refused by them: it has its own retr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from core_service.domain.errors import (
     CircuitOpen,
@@ -30,6 +31,7 @@ from core_service.services.circuit_breaker import STATE_VALUES, CircuitBreaker
 __all__ = ["CircuitBreakers", "CircuitOpen", "CircuitStatus", "project_digest"]
 
 
+@functools.lru_cache(maxsize=1024)  # asked twice per card read; a hash each time otherwise
 def project_digest(api_base_url: str, project_token: str) -> str:
     """Names a project in metrics and reports without its token."""
     material = f"{api_base_url.rstrip('/')}\0{project_token}".encode()
@@ -129,33 +131,53 @@ class CircuitBreakers:
         else:
             breaker.failed()
 
-    @asynccontextmanager
-    async def guard(self, integration: Integration) -> AsyncIterator[None]:
-        """Around one customer-path call: refused at once while the project's circuit is
-        open; the call's outcome is fed back."""
-        breaker = self.for_integration(integration)
+    def guard(self, integration: Integration) -> _Guard:
+        """Around one customer-path call (``async with``): refused at once while the
+        project's circuit is open; the call's outcome is fed back."""
+        return _Guard(self.for_integration(integration), integration.name, self._metrics)
+
+
+class _Guard:
+    """``CircuitBreakers.guard``: a class rather than a generator, as it wraps every
+    Bloomreach call of the customer path (a generator context costs several times more)."""
+
+    __slots__ = ("_breaker", "_metrics", "_name", "_probe")
+
+    def __init__(
+        self, breaker: CircuitBreaker | None, name: str, metrics: CoreMetrics | None
+    ) -> None:
+        self._breaker = breaker  # None: breakers are off
+        self._name = name
+        self._metrics = metrics
+        self._probe = False
+
+    async def __aenter__(self) -> None:
+        breaker = self._breaker
         if breaker is None:
-            yield
             return
         try:
-            probe = breaker.admit()
+            self._probe = breaker.admit()
         except CircuitOpen:
             if self._metrics is not None:
-                self._metrics.bloomreach_short_circuited.labels(integration.name).inc()
+                self._metrics.bloomreach_short_circuited.labels(self._name).inc()
             raise
-        try:
-            yield
-        except BaseException as exc:
-            outcome = classify(exc)
-            if outcome == "failed":
-                breaker.failed(probe)
-            elif outcome == "succeeded":
-                breaker.succeeded(probe)
-            else:
-                breaker.abandoned(probe)
-            raise
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: Any
+    ) -> None:
+        breaker = self._breaker
+        if breaker is None:
+            return
+        if exc is None:
+            breaker.succeeded(self._probe)
+            return
+        outcome = classify(exc)
+        if outcome == "failed":
+            breaker.failed(self._probe)
+        elif outcome == "succeeded":
+            breaker.succeeded(self._probe)
         else:
-            breaker.succeeded(probe)
+            breaker.abandoned(self._probe)
 
 
 def classify(exc: BaseException) -> str:

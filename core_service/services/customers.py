@@ -36,7 +36,7 @@ from core_service.domain.integration import ConsentType, Integration
 from core_service.domain.mapping import AttributeAnswer, CustomerMapping, Snapshot
 from core_service.metrics import CoreMetrics
 from core_service.services.bloomreach_clients import BloomreachClients
-from core_service.services.call_gate import CallGates
+from core_service.services.call_gate import CallGates, GuardedSlot
 from core_service.services.circuit_breakers import CircuitBreakers
 from core_service.services.customer_offers import CustomerOffers
 from core_service.services.deadline import Deadline
@@ -329,15 +329,11 @@ class CustomerService(CustomerOffers):
                 f"{'; '.join(first.errors) or 'no reason given'}"
             )
 
-    @asynccontextmanager
-    async def _slot(self, integration: Integration, deadline: Deadline) -> AsyncIterator[float]:
+    def _slot(self, integration: Integration, deadline: Deadline) -> GuardedSlot:
         """A call slot of the integration, if its call can finish in time; the call's timeout.
         While the project's circuit is open, ``CircuitOpen`` at once, before any queueing."""
-        async with (
-            self._breakers.guard(integration),
-            self._gates.for_integration(integration.name).call(deadline, self._timeout) as timeout,
-        ):
-            yield timeout
+        gate = self._gates.for_integration(integration.name)
+        return GuardedSlot(self._breakers.guard(integration), gate.call(deadline, self._timeout))
 
     @property
     def breakers(self) -> CircuitBreakers:
@@ -367,9 +363,7 @@ class CustomerService(CustomerOffers):
             )
             raise _domain_error(integration, exc) from exc
         finally:
-            self._metrics.upstream_duration.labels("bloomreach", operation).observe(
-                time.perf_counter() - started
-            )
+            self._metrics.bloomreach_duration(operation).observe(time.perf_counter() - started)
 
 
 _CLASSES: dict[type[BloomreachError], str] = {

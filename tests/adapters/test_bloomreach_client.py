@@ -17,7 +17,9 @@ from core_service.adapters.bloomreach import (
     BloomreachRejected,
     BloomreachTimeout,
     BloomreachUnavailable,
+    attributes_body,
     encode,
+    encode_value,
 )
 from core_service.adapters.http_client import HttpClients
 from sandbox.bloomreach import BloomreachConfig, create_app
@@ -154,6 +156,19 @@ def test_encoding_is_deterministic() -> None:
     a = encode({"b": 1, "a": {"y": [1, 2], "x": "é"}})
     b = encode({"a": {"x": "é", "y": [1, 2]}, "b": 1})
     assert a == b == '{"a":{"x":"é","y":[1,2]},"b":1}'.encode()
+
+
+def test_attributes_body_is_the_encoded_request() -> None:
+    # The read's body is built from the plan's attributes encoded once: the same bytes as the
+    # request encoded whole (a resend stays an exact duplicate).
+    attributes = (
+        {"type": "property", "property": "first_name"},
+        {"type": "consent", "category": "newsletter", "mode": "valid"},
+        {"type": "property", "property": 'é"名'},
+    )
+    ids = {"registered": "p@example.se", "email": "ü@example.se"}
+    whole = encode({"customer_ids": ids, "attributes": list(attributes)})
+    assert attributes_body(ids, encode_value(list(attributes))) == whole
 
 
 def test_project_repr_hides_the_secret() -> None:
