@@ -95,8 +95,15 @@ async def _known_customer(pos: PosClient, spi: aiohttp.ClientSession) -> tuple[s
         {"email": email, "name_first": "Anna", "mobile": "070-111 22 33", "member_number": "7"}
     )
     assert created.status == 200, created.body
-    status, header, fresh = await _get(spi, "customers", key_type="email", key=email)
-    assert (status, header) == (200, None)
+    # Fresh from Bloomreach, once the previous case's outage is over for the core too: calls
+    # its hedged reads left going on still hold slots under the outage's latency estimate, so
+    # the call gate sheds new calls (answered from the cache) until they end, within one
+    # Bloomreach timeout.
+    status, header, fresh = await eventually(
+        lambda: _get(spi, "customers", key_type="email", key=email),
+        lambda r: r[0] == 200 and r[1] is None,
+        description="a fresh search answer",
+    )
     assert len(fresh) == 1
     return email, fresh
 
