@@ -15,7 +15,6 @@ from aiohttp import web
 
 from cli import migrate
 from cli.embedded import with_local_secrets
-from console.app import init_app as init_console_app
 from core_service.bootstrap import Core, build_core, build_relay
 from core_service.metrics import serve_metrics
 from core_service.server import CoreServer
@@ -257,6 +256,10 @@ def _port(runner: web.AppRunner, configured: int) -> int:
 
 
 async def _start_console(settings: Settings) -> web.AppRunner:
+    # Imported here: the console (Jinja2, its views) would stay resident in the core, the
+    # edge and the relay, which never serve it (about 3 MB each).
+    from console.app import init_app as init_console_app
+
     runner = web.AppRunner(init_console_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
     try:
