@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from core_service.server import CoreServer
 from core_service.services import retention
 from core_service.services.reconcile_schedule import run_schedule
 from edge.app import init_app
+from runtime.allocator import limit_arenas
 from runtime.settings import ConfigurationError, Settings
 
 if TYPE_CHECKING:
@@ -226,7 +227,16 @@ async def serve_all(settings: Settings) -> None:
         await stop.wait()
 
 
+def _serve(settings: Settings, main: Callable[[Settings], Awaitable[None]]) -> int:
+    """A serving process's life: the malloc arena cap first (it binds only threads started
+    after it: gRPC's, aiosqlite's), then the event loop until a signal stops it."""
+    limit_arenas(settings.malloc_arena_max)
+    asyncio.run(main(settings))
+    return 0
+
+
 def run_embedded(settings: Settings) -> int:
+    limit_arenas(settings.malloc_arena_max)
     settings = with_local_secrets(settings)
     migrate.upgrade(settings.resolved_database_url)
     _announce(f"data directory: {settings.data_dir.resolve()}")
@@ -235,18 +245,15 @@ def run_embedded(settings: Settings) -> int:
 
 
 def run_core(settings: Settings) -> int:
-    asyncio.run(serve_core(settings))
-    return 0
+    return _serve(settings, serve_core)
 
 
 def run_relay(settings: Settings) -> int:
-    asyncio.run(serve_relay(settings))
-    return 0
+    return _serve(settings, serve_relay)
 
 
 def run_edge(settings: Settings) -> int:
-    asyncio.run(serve_edge(settings))
-    return 0
+    return _serve(settings, serve_edge)
 
 
 def _port(runner: web.AppRunner, configured: int) -> int:
@@ -288,5 +295,4 @@ async def serve_console(settings: Settings) -> None:
 
 
 def run_console(settings: Settings) -> int:
-    asyncio.run(serve_console(settings))
-    return 0
+    return _serve(settings, serve_console)
