@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -227,7 +227,7 @@ async def serve_all(settings: Settings) -> None:
         await stop.wait()
 
 
-def _serve(settings: Settings, main: Callable[[Settings], Awaitable[None]]) -> int:
+def _serve(settings: Settings, main: Callable[[Settings], Coroutine[None, None, None]]) -> int:
     """A serving process's life: the malloc arena cap first (it binds only threads started
     after it: gRPC's, aiosqlite's), then the event loop until a signal stops it."""
     limit_arenas(settings.malloc_arena_max)

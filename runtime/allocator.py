@@ -41,4 +41,3 @@ def limit_arenas(arenas: int) -> bool:
     if not applied:
         log.warning("malloc arena limit %d not applied", arenas)
     return applied
-

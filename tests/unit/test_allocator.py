@@ -18,4 +18,3 @@ def test_zero_leaves_glibc_as_it_is() -> None:
 def test_glibc_takes_the_cap() -> None:
     # The default itself, so the test process keeps what every serving process gets.
     assert limit_arenas(Settings().malloc_arena_max) is True
-
