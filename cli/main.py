@@ -25,7 +25,7 @@ from cli import (
     serve,
 )
 from cli.embedded import with_existing_local_admin_token
-from core_service.adapters.db.engine import SchemaNotCurrentError
+from core_service.adapters.db.schema_version import SchemaNotCurrentError
 from core_service.adapters.db.startup import DatabaseUnreachableError
 from core_service.crypto import MasterKeyError
 from runtime.logs import configure_logging

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,13 +15,13 @@ from aiohttp import web
 
 from cli import migrate
 from cli.embedded import with_local_secrets
-from console.app import init_app as init_console_app
 from core_service.bootstrap import Core, build_core, build_relay
 from core_service.metrics import serve_metrics
 from core_service.server import CoreServer
 from core_service.services import retention
 from core_service.services.reconcile_schedule import run_schedule
 from edge.app import init_app
+from runtime.allocator import limit_arenas
 from runtime.settings import ConfigurationError, Settings
 
 if TYPE_CHECKING:
@@ -227,7 +227,16 @@ async def serve_all(settings: Settings) -> None:
         await stop.wait()
 
 
+def _serve(settings: Settings, main: Callable[[Settings], Coroutine[None, None, None]]) -> int:
+    """A serving process's life: the malloc arena cap first (it binds only threads started
+    after it: gRPC's, aiosqlite's), then the event loop until a signal stops it."""
+    limit_arenas(settings.malloc_arena_max)
+    asyncio.run(main(settings))
+    return 0
+
+
 def run_embedded(settings: Settings) -> int:
+    limit_arenas(settings.malloc_arena_max)
     settings = with_local_secrets(settings)
     migrate.upgrade(settings.resolved_database_url)
     _announce(f"data directory: {settings.data_dir.resolve()}")
@@ -236,18 +245,15 @@ def run_embedded(settings: Settings) -> int:
 
 
 def run_core(settings: Settings) -> int:
-    asyncio.run(serve_core(settings))
-    return 0
+    return _serve(settings, serve_core)
 
 
 def run_relay(settings: Settings) -> int:
-    asyncio.run(serve_relay(settings))
-    return 0
+    return _serve(settings, serve_relay)
 
 
 def run_edge(settings: Settings) -> int:
-    asyncio.run(serve_edge(settings))
-    return 0
+    return _serve(settings, serve_edge)
 
 
 def _port(runner: web.AppRunner, configured: int) -> int:
@@ -257,6 +263,10 @@ def _port(runner: web.AppRunner, configured: int) -> int:
 
 
 async def _start_console(settings: Settings) -> web.AppRunner:
+    # Imported here: the console (Jinja2, its views) would stay resident in the core, the
+    # edge and the relay, which never serve it (about 3 MB each).
+    from console.app import init_app as init_console_app
+
     runner = web.AppRunner(init_console_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -285,5 +295,4 @@ async def serve_console(settings: Settings) -> None:
 
 
 def run_console(settings: Settings) -> int:
-    asyncio.run(serve_console(settings))
-    return 0
+    return _serve(settings, serve_console)

@@ -15,12 +15,7 @@ from core_service.adapters.db.backfill_repo import BackfillRepository
 from core_service.adapters.db.card_cache_repo import CardCacheRepository
 from core_service.adapters.db.credential_verifiers_repo import CredentialVerifiersRepository
 from core_service.adapters.db.customer_commands import CustomerCommandRepository
-from core_service.adapters.db.engine import (
-    check_schema_current,
-    create_engine,
-    is_sqlite,
-    session_factory,
-)
+from core_service.adapters.db.engine import create_engine, is_sqlite, session_factory
 from core_service.adapters.db.inbox_repo import InboxRepository, QuarantineCaps
 from core_service.adapters.db.integrations_repo import IntegrationRepository
 from core_service.adapters.db.key_material import open_secret_box
@@ -28,6 +23,7 @@ from core_service.adapters.db.loyalty_repo import LoyaltyLedgerRepository
 from core_service.adapters.db.outbox_repo import OutboxAdminRepository
 from core_service.adapters.db.relay_repo import RelayRepository
 from core_service.adapters.db.retention_repo import RetentionRepository
+from core_service.adapters.db.schema_version import check_schema_current
 from core_service.adapters.db.startup import wait_until_reachable
 from core_service.adapters.db.validation_repo import ValidationRepository
 from core_service.adapters.http_client import HttpClients

@@ -1,4 +1,5 @@
-"""Where a process keeps its data, which database it uses, how it logs and shuts down."""
+"""Where a process keeps its data, which database it uses, how it logs, shuts down and
+allocates memory."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from runtime.settings_sections.section import Section
 
 
 class ProcessSettings(Section):
-    SECTION_TITLE: ClassVar[str] = "Process: data, database, logging, shutdown"
+    SECTION_TITLE: ClassVar[str] = "Process: data, database, logging, shutdown, memory"
 
     data_dir: Path = Field(
         default=Path("var"),
@@ -37,6 +38,13 @@ class ProcessSettings(Section):
     shutdown_grace_seconds: float = Field(
         default=10.0,
         description="on SIGTERM, how long a process lets requests and work in flight finish",
+    )
+    malloc_arena_max: int = Field(
+        default=2,
+        ge=0,
+        description="glibc malloc arenas a serving process (`core`, `edge`, `relay`, `run`, "
+        "`console`) may use, set at its start; fewer arenas hold less memory freed by the "
+        "gRPC and SQLite threads; `0` = glibc's default (8 per core, or `MALLOC_ARENA_MAX`)",
     )
 
     @field_validator("log_level")

@@ -1,4 +1,4 @@
-"""Engine creation and the schema-version gate."""
+"""Engine creation (the schema-version gate is schema_version.py)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
-
-import migrations
-
-
-class SchemaNotCurrentError(Exception):
-    """The database is not at the revision this code needs."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -75,33 +66,3 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-def alembic_config(url: str) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(Path(migrations.__file__).parent))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    return config
-
-
-def head_revision(url: str) -> str:
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    assert head is not None
-    return head
-
-
-async def check_schema_current(engine: AsyncEngine) -> None:
-    """Refuse to run against a database that `sitoo-bloomreach migrate` has not brought up."""
-    expected = head_revision(engine.url.render_as_string(hide_password=False))
-
-    def current(connection: Connection) -> str | None:
-        return MigrationContext.configure(connection).get_current_revision()
-
-    async with engine.connect() as connection:
-        found = await connection.run_sync(current)
-    if found != expected:
-        where = "an empty database" if found is None else f"revision {found}"
-        raise SchemaNotCurrentError(
-            f"the database is at {where}, but this version needs revision {expected}: "
-            "run `sitoo-bloomreach migrate` first"
-        )
