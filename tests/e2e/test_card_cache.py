@@ -99,7 +99,7 @@ async def _known_customer(pos: PosClient, spi: aiohttp.ClientSession) -> tuple[s
     # its hedged reads left going on still hold slots under the outage's latency estimate, so
     # the call gate sheds new calls (answered from the cache) until they end, within one
     # Bloomreach timeout.
-    status, header, fresh = await eventually(
+    _, _, fresh = await eventually(
         lambda: _get(spi, "customers", key_type="email", key=email),
         lambda r: r[0] == 200 and r[1] is None,
         description="a fresh search answer",
