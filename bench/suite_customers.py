@@ -4,7 +4,6 @@ logic (aiohttp -> grpc.aio -> aiohttp client -> emulator: the architecture's cei
 
 from __future__ import annotations
 
-import itertools
 import json
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -14,7 +13,16 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.harness import LoadResult, closed_loop, open_loop, rss_mb
+from bench.customer_load import (
+    CONCURRENCY,
+    RATE,
+    ROUNDS,
+    interleaved_rows,
+    measure_row,
+    soak,
+    start_passthrough,
+)
+from bench.harness import LoadResult, rss_mb
 from core_service.domain.integration import (
     DEFAULT_FIELD_MAPPINGS,
     BloomreachAccess,
@@ -26,7 +34,6 @@ from core_service.domain.integration import (
 from core_service.domain.mapping import CustomerMapping
 from edge.spi_contract import CARD_CACHE_HEADER as CACHE_HEADER
 from harness.customer_stack import INTEGRATION, CustomerStack, customer_stack
-from harness.processes import free_port, running
 from sandbox.bloomreach.config import DEFAULT_KEY_ID, DEFAULT_PROJECT_TOKEN, DEFAULT_SECRET
 
 EMAIL = "bench.customer@example.se"
@@ -34,9 +41,6 @@ EMAIL = "bench.customer@example.se"
 # Bloomreach scenario does; the card reads them with one events export beside its read.
 OFFERS_EMAIL = "bench.offers@example.se"
 OFFERS = 5
-CONCURRENCY = 50
-RATE = 100.0
-SOAK_REQUESTS = 100_000  # full run only
 
 
 def _attributes_body() -> dict[str, object]:
@@ -63,53 +67,10 @@ def _attributes_body() -> dict[str, object]:
     return {"customer_ids": {"registered": EMAIL}, "attributes": list(mapping.attributes)}
 
 
-async def _measure(
-    name: str, call: Callable[[], Awaitable[None]], quick: bool
-) -> tuple[str, LoadResult, LoadResult]:
-    seconds = 3.0 if quick else 10.0
-    await closed_loop(call, concurrency=10, duration_s=1.0)  # warm pools and caches
-    throughput = await closed_loop(call, concurrency=CONCURRENCY, duration_s=seconds)
-    latency = await open_loop(call, rate_per_s=RATE, duration_s=seconds)
-    return name, throughput, latency
-
-
-# The ceiling and the rows compared with it are measured in interleaved rounds: the machine's
-# drift during a run (the ceiling alone was seen at 1,643 to 2,205 requests/s between runs)
-# then hits both alike, and each round gives its own ratio.
-ROUNDS = 3
 CEILING = "pass-through chain (ceiling)"
 SEARCH = "search (edge -> core -> emulator)"
 GET = "get (edge -> core -> emulator)"
 CARD = f"card with offers (get, {OFFERS} offers)"
-
-
-async def _interleaved(
-    calls: list[tuple[str, Callable[[], Awaitable[None]]]], quick: bool
-) -> tuple[list[tuple[str, LoadResult, LoadResult]], dict[str, list[float]]]:
-    """Each call's median round (throughput) and open-loop latency; each row's ratio to the
-    first call (the ceiling) per round."""
-    seconds = 1.0 if quick else 4.0
-    for _, call in calls:
-        await closed_loop(call, concurrency=10, duration_s=1.0)  # warm pools and caches
-    rounds: dict[str, list[LoadResult]] = {name: [] for name, _ in calls}
-    for _ in range(ROUNDS):
-        for name, call in calls:
-            rounds[name].append(
-                await closed_loop(call, concurrency=CONCURRENCY, duration_s=seconds)
-            )
-    ceiling = [r.throughput for r in rounds[calls[0][0]]]
-    ratios = {
-        name: [r.throughput / c for r, c in zip(rounds[name], ceiling, strict=True)]
-        for name, _ in calls[1:]
-    }
-    measured = []
-    for name, call in calls:
-        median = sorted(rounds[name], key=lambda r: r.throughput)[len(rounds[name]) // 2]
-        latency = await open_loop(call, rate_per_s=RATE, duration_s=3.0 if quick else 10.0)
-        measured.append((name, median, latency))
-    return measured, ratios
-
-
 SEARCH_DOWN = "search, Bloomreach down (edge -> core -> card cache)"
 GET_DOWN = "get, Bloomreach down (edge -> core -> card cache)"
 DOWN = {"error_rate": 1, "error_status": 503}
@@ -152,7 +113,7 @@ async def _measure_outage(
             (SEARCH_DOWN, f"{base}/customers?key_type=email&key={EMAIL}"),
             (GET_DOWN, f"{base}/customers/{EMAIL}"),
         ):
-            measured.append(await _measure(name, _from_cache(session, url, spi), quick))
+            measured.append(await measure_row(name, _from_cache(session, url, spi), quick))
     finally:
         await _bloomreach_faults(session, bloomreach_url, {})
     return measured
@@ -248,7 +209,7 @@ async def _measure_gate(
         cost = {k: n - before.get(k, 0) for k, n in after.items() if n != before.get(k, 0)}
         if cost != {"attributes": 1}:
             raise RuntimeError(f"a gated card cost {cost}, not one attributes call")
-        return await _measure(GATED_GET, get, quick)
+        return await measure_row(GATED_GET, get, quick)
     finally:
         await _set_gate(cs, session, {})
 
@@ -260,62 +221,6 @@ def _row(name: str, throughput: LoadResult, latency: LoadResult) -> str:
     )
 
 
-def _start_passthrough(stack: ExitStack, bloomreach_url: str, work: Path, body: str) -> int:
-    """The pass-through chain (edge-shaped front, gRPC, core-shaped back): the ceiling the
-    real path is compared with; its front's port."""
-    grpc_port, front_port = free_port(), free_port()
-    stack.enter_context(
-        running(
-            "pass-back",
-            [
-                "-m",
-                "bench.passthrough",
-                "back",
-                "--grpc-port",
-                str(grpc_port),
-                "--target",
-                bloomreach_url,
-                "--body",
-                body,
-            ],
-            {},
-            work / "logs",
-            "passthrough back ready",
-        )
-    )
-    stack.enter_context(
-        running(
-            "pass-front",
-            [
-                "-m",
-                "bench.passthrough",
-                "front",
-                "--port",
-                str(front_port),
-                "--grpc-target",
-                f"127.0.0.1:{grpc_port}",
-            ],
-            {},
-            work / "logs",
-            "passthrough front ready",
-        )
-    )
-    return front_port
-
-
-async def _soak(served: int, *calls: Callable[[], Awaitable[None]]) -> int:
-    """The calls alternately until 100k customer requests were served; how many were."""
-    cycle = itertools.cycle(calls)
-
-    async def soak() -> None:
-        await next(cycle)()
-
-    while served < SOAK_REQUESTS:
-        soaked = await closed_loop(soak, concurrency=CONCURRENCY, duration_s=10.0)
-        served += soaked.requests + soaked.errors
-    return served
-
-
 # The suite's measurements in the order BENCHMARKS.md reports them, one after another.
 async def run(quick: bool) -> str:
     body = json.dumps(_attributes_body())
@@ -324,7 +229,7 @@ async def run(quick: bool) -> str:
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         work = Path(tmp)
         cs = stack.enter_context(customer_stack(work, {"SITOO_BR_LOG_LEVEL": "WARNING"}))
-        front_port = _start_passthrough(stack, cs.bloomreach_url, work, body)
+        front_port = start_passthrough(stack, cs.bloomreach_url, work, body)
         spi = aiohttp.BasicAuth(cs.username, cs.password)
         connector = aiohttp.TCPConnector(limit=200)
         async with aiohttp.ClientSession(connector=connector) as session:
@@ -363,8 +268,8 @@ async def run(quick: bool) -> str:
                 async with session.get(url, auth=spi) as response:
                     await expect(response)
 
-            results.append(await _measure("emulator alone (floor)", emulator, quick))
-            compared, ratios = await _interleaved(
+            results.append(await measure_row("emulator alone (floor)", emulator, quick))
+            compared, ratios = await interleaved_rows(
                 [(CEILING, passthrough), (SEARCH, search), (GET, get), (CARD, card_with_offers)],
                 quick,
             )
@@ -376,7 +281,7 @@ async def run(quick: bool) -> str:
             core_pid = cs.stack.core.process.pid  # type: ignore[union-attr]
             rss_before = (served, rss_mb(edge_pid), rss_mb(core_pid))
             if not quick:
-                served = await _soak(served, search, get)
+                served = await soak(served, search, get)
             edge_rss = rss_mb(edge_pid)
             core_rss = rss_mb(core_pid)
 
