@@ -113,14 +113,19 @@ class CustomerService(CustomerOffers):
             if snap is None or snap.hard_id is None:
                 return []
             return [await self._search_card(integration, mapping, snap, deadline)]
-        # Read your writes: a customer with queued commands is shown as the till saved it.
+        # Read your writes: a customer with queued commands is shown as the till saved it,
+        # marked as the card cache's answer like the same card during an outage (and as `get`
+        # marks it).
         if snap is None or snap.hard_id is None:
             card = await queued.recall_pending_by_key(integration, key_type, key)
         else:
             card = await queued.recall_pending(integration, snap.hard_id)
             if card is None:
                 return [await self._search_card(integration, mapping, snap, deadline)]
-        return [] if card is None else [await self._current_offers(integration, card)]
+        if card is None:
+            return []
+        await self._answered_from_cache(integration, "search", key_type, key)
+        return [await self._current_offers(integration, card)]
 
     async def _search_card(
         self, integration: Integration, mapping: CustomerMapping, snap: Snapshot, deadline: Deadline

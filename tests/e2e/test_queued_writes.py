@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from edge.spi_contract import CARD_CACHE_HEADER as CACHE_HEADER
 from harness.metrics import sample_value
 from harness.order_stack import TOKEN, OrderStack, order_stack
 from harness.processes import free_port
@@ -141,6 +142,14 @@ async def test_writes_while_bloomreach_is_down_land_as_the_live_path_would(
         assert [row[0] for row in await orders.sql("SELECT kind FROM outbox_messages")] == [
             "customer"
         ]
+
+        # Reads back, writes still failing: the card is still the one the till saved, from
+        # the card cache, and both reads say so.
+        await orders.faults(orders.bloomreach_url, {"batch": DOWN["batch"]})
+        for read in (await pos.search("email", queued), await pos.get(queued)):
+            assert read.status == 200, read.body
+            assert read.body in (updated.body, [updated.body])
+            assert read.headers.get(CACHE_HEADER, "").startswith("hit; age="), read.headers
 
         await orders.faults(orders.bloomreach_url, {})
         await orders.settle()
